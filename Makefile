@@ -1,0 +1,50 @@
+# metaxy developer workflow. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install metaxy with every extra and the dev tools
+
+demo: $(STAMP) ## Run the demo pipeline on an embedded store
+	$(PY) examples/video_pipeline/run_demo.py
+
+test: $(STAMP) ## Run the test suite (small hypothesis profile)
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+lint: $(STAMP) ## ruff format check, ruff check, import layering
+	$(PY) -m ruff format --check metaxy tests benchmarks examples conftest.py
+	$(PY) -m ruff check metaxy tests benchmarks examples conftest.py
+	$(VENV)/bin/lint-imports
+
+format: $(STAMP) ## Reformat and autofix
+	$(PY) -m ruff format metaxy tests benchmarks examples conftest.py
+	$(PY) -m ruff check --fix metaxy tests benchmarks examples conftest.py
+
+typecheck: $(STAMP) ## mypy (strict) on the package
+	$(PY) -m mypy
+
+bench: $(STAMP) ## Run the benchmarks and print a table (N=10k,100k; BENCH_N to change)
+	$(PY) benchmarks/run.py
+
+check: lint typecheck test ## Everything CI runs
+
+clean: ## Remove caches and build output
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+.PHONY: help install demo test test-thorough lint format typecheck bench check clean

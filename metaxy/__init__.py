@@ -1,0 +1,48 @@
+"""metaxy: feature-metadata versioning for ML and multimodal pipelines.
+
+Declare features as classes, let metaxy compute per-sample versions, and ask any store
+``resolve_update(Feature)`` for the samples that must be (re)computed.
+"""
+
+from __future__ import annotations
+
+from metaxy.exceptions import MetaxyError
+from metaxy.models import (
+    ALL,
+    BaseFeature,
+    Feature,
+    FeatureDep,
+    FeatureGraph,
+    FeatureKey,
+    FeatureSpec,
+    FieldDep,
+    FieldKey,
+    FieldsMapping,
+    FieldSpec,
+    LineageRelationship,
+)
+from metaxy.stores import InMemoryMetadataStore, MetadataStore
+from metaxy.versioning import HashAlgorithm, Increment
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "ALL",
+    "BaseFeature",
+    "Feature",
+    "FeatureDep",
+    "FeatureGraph",
+    "FeatureKey",
+    "FeatureSpec",
+    "FieldDep",
+    "FieldKey",
+    "FieldSpec",
+    "FieldsMapping",
+    "HashAlgorithm",
+    "InMemoryMetadataStore",
+    "Increment",
+    "LineageRelationship",
+    "MetadataStore",
+    "MetaxyError",
+    "__version__",
+]

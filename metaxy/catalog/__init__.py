@@ -1,0 +1,1 @@
+"""metaxy.catalog (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""metaxy.cli (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""metaxy.config (filled in by its own issue)."""

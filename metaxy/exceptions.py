@@ -1,0 +1,152 @@
+"""Every error and warning metaxy raises, in one tree.
+
+::
+
+    MetaxyError
+    ├── DefinitionError                 a feature graph that cannot be built
+    │   ├── InvalidKeyError             a feature or field key breaks the key rules
+    │   ├── DuplicateFeatureError       two classes claim one feature key
+    │   ├── DuplicateFieldError         one field key declared twice in a spec
+    │   ├── UnknownFeatureError         a dependency or lookup names an unknown feature
+    │   ├── UnknownFieldError           a field dependency names an unknown upstream field
+    │   └── CycleError                  the dependency graph has a cycle
+    ├── VersioningError                 sample-level versions cannot be computed
+    │   ├── MissingSamplesError         a root feature resolved without ``samples=``
+    │   └── SchemaError                 a frame lacks a column or has the wrong shape
+    ├── StoreError                      a metadata store refused or failed an operation
+    │   ├── StoreClosedError            the store was used outside ``with store:``
+    │   ├── ReadOnlyStoreError          a write or delete on a read-only store
+    │   ├── HashSettingsMismatchError   a fallback chain mixes hash settings
+    │   ├── FeatureNotFoundError        nothing is stored for a feature
+    │   ├── FilterPushdownError         a filter cannot be translated for the store
+    │   ├── MissingDependencyError      a store's optional driver is not installed
+    │   └── StoreBackendError           the backend failed (transient or not)
+    ├── CatalogError                    a materialization catalog failed
+    └── ConfigError                     metaxy.toml / METAXY_* settings are invalid
+
+    MetaxyWarning
+    ├── PolarsFallbackWarning           the native engine was not usable, Polars computed instead
+    └── LocalFilterWarning              a filter ran locally instead of in the store
+
+Every message says what failed, where, and ends with a ``Hint:`` line saying how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MetaxyError(Exception):
+    """Root of every metaxy error. ``hint`` says how to fix the problem."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message}\nHint: {hint}" if hint else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the hint when the error crosses a process boundary
+        return (_rebuild, (type(self), self.message, self.hint))
+
+
+def _rebuild(cls: type[MetaxyError], message: str, hint: str | None) -> MetaxyError:
+    err = cls.__new__(cls)
+    MetaxyError.__init__(err, message, hint=hint)
+    return err
+
+
+class DefinitionError(MetaxyError):
+    """A feature graph cannot be built from the given definitions."""
+
+
+class InvalidKeyError(DefinitionError):
+    """A feature or field key breaks the key rules."""
+
+
+class DuplicateFeatureError(DefinitionError):
+    """Two different classes claim the same feature key in one graph."""
+
+
+class DuplicateFieldError(DefinitionError):
+    """A field key is declared twice in one feature spec."""
+
+
+class UnknownFeatureError(DefinitionError, KeyError):
+    """A dependency or a lookup names a feature the graph does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return Exception.__str__(self)
+
+
+class UnknownFieldError(DefinitionError):
+    """A field dependency names a field the upstream feature does not have."""
+
+
+class CycleError(DefinitionError):
+    """The feature dependency graph contains a cycle."""
+
+
+class VersioningError(MetaxyError):
+    """Sample-level versions cannot be computed."""
+
+
+class MissingSamplesError(VersioningError):
+    """A root feature was resolved without ``samples=``."""
+
+
+class SchemaError(VersioningError):
+    """A frame lacks a required column, has null/duplicate ids or a wrong shape."""
+
+
+class StoreError(MetaxyError):
+    """A metadata store refused or failed an operation."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used while closed."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write or delete was attempted on a read-only store."""
+
+
+class HashSettingsMismatchError(StoreError):
+    """Stores of one fallback chain use different hash settings."""
+
+
+class FeatureNotFoundError(StoreError):
+    """Nothing is stored for the feature in the store (or its fallbacks)."""
+
+
+class FilterPushdownError(StoreError):
+    """A filter expression cannot be evaluated by the store."""
+
+
+class MissingDependencyError(StoreError, ImportError):
+    """An optional driver needed by a store or catalog is not installed."""
+
+
+class StoreBackendError(StoreError):
+    """The backend failed. ``transient`` says whether retrying may help."""
+
+    transient: bool = False
+
+
+class CatalogError(MetaxyError):
+    """A materialization catalog failed."""
+
+
+class ConfigError(MetaxyError):
+    """The project configuration is invalid."""
+
+
+class MetaxyWarning(UserWarning):
+    """Root of every warning metaxy emits."""
+
+
+class PolarsFallbackWarning(MetaxyWarning):
+    """The native SQL engine could not be used; the Polars engine computed instead."""
+
+
+class LocalFilterWarning(MetaxyWarning):
+    """A filter could not be pushed into the store and ran locally."""

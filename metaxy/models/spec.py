@@ -1,0 +1,204 @@
+"""``FeatureDep`` and ``FeatureSpec``: what a feature is made of and what it reads."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+
+from metaxy.constants import DEFAULT_ID_COLUMNS, SYSTEM_COLUMNS
+from metaxy.exceptions import DefinitionError, DuplicateFieldError
+from metaxy.models.fields import (
+    FieldsMapping,
+    FieldSpec,
+    LineageKind,
+    LineageRelationship,
+    coerce_feature_key,
+)
+from metaxy.models.keys import FeatureKey, FieldKey
+
+
+class FeatureDep(BaseModel):
+    """Dependency of a feature on one upstream feature.
+
+    Args:
+        feature: the upstream feature class or key.
+        columns: upstream user columns to carry into the joined upstream frame (``None``: all).
+        rename: renames applied to the carried columns.
+        fields_mapping: how this feature's fields map onto the upstream fields.
+        filters: Polars expressions restricting the upstream rows that count.
+        lineage: identity (1:1, default), aggregation (N:1) or expansion (1:N).
+        optional: a sample may exist without this upstream (left join; its inputs hash as ``""``).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    feature: FeatureKey
+    columns: tuple[str, ...] | None = None
+    rename: tuple[tuple[str, str], ...] = ()
+    fields_mapping: FieldsMapping = Field(default_factory=FieldsMapping.default)
+    filters: tuple[pl.Expr, ...] = ()
+    lineage: LineageRelationship = Field(default_factory=LineageRelationship.identity)
+    optional: bool = False
+
+    def __init__(self, feature: Any = None, **kwargs: Any) -> None:
+        if "select" in kwargs:  # Metaxy 0.1.x spelling
+            kwargs["columns"] = kwargs.pop("select")
+        super().__init__(feature=feature, **kwargs)
+
+    @field_validator("feature", mode="before")
+    @classmethod
+    def _feature(cls, value: Any) -> FeatureKey:
+        return coerce_feature_key(value)
+
+    @field_validator("rename", mode="before")
+    @classmethod
+    def _rename(cls, value: Any) -> Any:
+        return tuple(value.items()) if isinstance(value, Mapping) else value
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> tuple[pl.Expr, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, pl.Expr | str | bytes):
+            value = [value]
+        return tuple(_as_expr(v) for v in value)
+
+    @field_serializer("filters")
+    def _dump_filters(self, filters: tuple[pl.Expr, ...]) -> list[str]:
+        return [base64.b64encode(f.meta.serialize()).decode() for f in filters]
+
+    @property
+    def rename_map(self) -> dict[str, str]:
+        return dict(self.rename)
+
+
+def _as_dep(value: Any) -> FeatureDep:
+    if isinstance(value, FeatureDep):
+        return value
+    if isinstance(value, Mapping):  # a snapshot's serialized dependency
+        return FeatureDep.model_validate(value)
+    return FeatureDep(feature=value)
+
+
+def _as_expr(value: Any) -> pl.Expr:
+    if isinstance(value, pl.Expr):
+        return value
+    if isinstance(value, str):  # a snapshot's serialized expression
+        return pl.Expr.deserialize(base64.b64decode(value))
+    raise DefinitionError(
+        f"Invalid dependency filter {value!r}: expected a Polars expression.",
+        hint='Write filters as Polars expressions, e.g. filters=[pl.col("duration") > 1].',
+    )
+
+
+class FeatureSpec(BaseModel):
+    """Everything metaxy needs to know about a feature, independent of its Python class.
+
+    Args:
+        key: the feature key, e.g. ``"video/raw"``.
+        id_columns: columns identifying one sample (default ``["sample_uid"]``).
+        fields: the feature's fields (default: one field ``"default"``).
+        deps: upstream features, as ``FeatureDep`` or bare feature classes/keys.
+        metadata: free-form JSON-able annotations.
+        description: a human description (searched by ``metaxy search``).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    key: FeatureKey
+    id_columns: tuple[str, ...] = DEFAULT_ID_COLUMNS
+    fields: tuple[FieldSpec, ...] = (FieldSpec(),)
+    deps: tuple[FeatureDep, ...] = ()
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _key(cls, value: Any) -> FeatureKey:
+        return FeatureKey.coerce(value)
+
+    @field_validator("deps", mode="before")
+    @classmethod
+    def _deps(cls, value: Any) -> tuple[FeatureDep, ...]:
+        if value is None:
+            return ()
+        return tuple(_as_dep(d) for d in value)
+
+    @field_validator("id_columns", mode="before")
+    @classmethod
+    def _id_columns(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureSpec:
+        where = f"feature {self.key.to_string()!r}"
+        if not self.id_columns:
+            raise DefinitionError(f"{where} has no id columns.", hint='Pass id_columns=["sample_uid"].')
+        bad = [c for c in self.id_columns if c in SYSTEM_COLUMNS]
+        if bad:
+            raise DefinitionError(
+                f"{where} uses the system column {bad[0]!r} as an id column.",
+                hint="Choose another name; 'metaxy_*' columns are reserved.",
+            )
+        if not self.fields:
+            raise DefinitionError(
+                f"{where} declares no fields.", hint="Omit fields= to get one 'default' field."
+            )
+        _check_unique([f.key for f in self.fields], where, "field")
+        _check_unique([d.feature for d in self.deps], where, "dependency")
+        for dep in self.deps:
+            _check_lineage(self, dep)
+        return self
+
+    def field(self, key: str | FieldKey) -> FieldSpec:
+        wanted = FieldKey.coerce(key)
+        for field in self.fields:
+            if field.key == wanted:
+                return field
+        raise KeyError(wanted.to_string())
+
+    @property
+    def field_keys(self) -> list[FieldKey]:
+        return [f.key for f in self.fields]
+
+    def dep(self, key: FeatureKey) -> FeatureDep:
+        return next(d for d in self.deps if d.feature == key)
+
+
+def _check_unique(keys: Sequence[FeatureKey | FieldKey], where: str, what: str) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        name = key.to_string()
+        if name in seen:
+            error = DuplicateFieldError if what == "field" else DefinitionError
+            raise error(
+                f"{where} declares the {what} {name!r} twice.",
+                hint=f"Each {what} may appear once; merge the two declarations.",
+            )
+        seen.add(name)
+
+
+def _check_lineage(spec: FeatureSpec, dep: FeatureDep) -> None:
+    lineage = dep.lineage
+    if lineage.kind is LineageKind.IDENTITY:
+        return
+    where = f"feature {spec.key.to_string()!r}, dependency on {dep.feature.to_string()!r}"
+    if not lineage.on:
+        raise DefinitionError(
+            f"{where}: {lineage.kind.value} lineage needs on=[...].", hint="Name the grouping columns."
+        )
+    if lineage.kind is LineageKind.AGGREGATION and set(lineage.on) != set(spec.id_columns):
+        raise DefinitionError(
+            f"{where}: aggregation on={list(lineage.on)} must equal this feature's id columns {list(spec.id_columns)}.",
+            hint="Aggregation groups upstream rows into one sample of this feature per 'on' key.",
+        )
+    if lineage.kind is LineageKind.EXPANSION and not set(lineage.on) < set(spec.id_columns):
+        raise DefinitionError(
+            f"{where}: expansion on={list(lineage.on)} must be a strict subset of the id columns {list(spec.id_columns)}.",
+            hint="Expansion makes many samples (more id columns) from one upstream sample (the 'on' columns).",
+        )

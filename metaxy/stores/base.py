@@ -1,0 +1,603 @@
+"""The ``MetadataStore`` contract: a few backend primitives under shared template methods.
+
+A backend implements storage only (``_open_backend``, ``_close_backend``, ``_append``, ``_scan``,
+``_delete_rows``, ``_list_keys``); everything else — validation, system columns, latest-row-wins reads,
+soft deletes, fallback chains, versioning and increments — is shared here. Backends that can do more
+(run filters or whole resolutions in SQL) override ``_read_rows`` or provide a native engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import polars as pl
+
+from metaxy.constants import (
+    CREATED_AT,
+    DATA_VERSION,
+    DATA_VERSION_BY_FIELD,
+    DEFAULT_HASH_ALGORITHM,
+    DEFAULT_HASH_TRUNCATION,
+    DELETED_AT,
+    FEATURE_VERSION,
+    MATERIALIZATION_ID,
+    PROJECT_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    UPDATED_AT,
+)
+from metaxy.exceptions import (
+    FeatureNotFoundError,
+    HashSettingsMismatchError,
+    MissingSamplesError,
+    PolarsFallbackWarning,
+    ReadOnlyStoreError,
+    SchemaError,
+    StoreClosedError,
+    VersioningError,
+)
+from metaxy.models.fields import coerce_feature_key
+from metaxy.models.graph import FeatureGraph
+from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan
+from metaxy.versioning.frames import check_by_field, check_ids, to_polars
+from metaxy.versioning.hashing import HashAlgorithm, HashSettings
+from metaxy.versioning.increment import Increment
+from metaxy.versioning.polars_engine import PolarsEngine, versioning_keys
+
+if TYPE_CHECKING:
+    from metaxy.stores.catalog_protocol import CatalogLike
+
+EngineChoice = Literal["auto", "native", "polars"]
+FeatureLike = Any  # a Feature class, a FeatureKey, or its string/list form
+Filters = pl.Expr | Sequence[pl.Expr] | None
+
+TIMESTAMP = pl.Datetime("us", "UTC")
+
+
+class MetadataStore(ABC):
+    """Append-only storage of feature metadata, with versioning and increments on top.
+
+    Stores are context managers: ``with store: ...`` opens the store and its fallbacks (nesting is
+    safe); using a closed store raises :class:`~metaxy.exceptions.StoreClosedError`.
+    ``read_metadata`` returns a ``pl.LazyFrame``; ``resolve_update`` returns collected frames unless
+    ``lazy=True``.
+    """
+
+    #: short name used in messages and configuration
+    kind: str = "store"
+
+    def __init__(
+        self,
+        *,
+        fallback_stores: Sequence[MetadataStore] | None = None,
+        catalog: CatalogLike | None = None,
+        hash_algorithm: HashAlgorithm | str = DEFAULT_HASH_ALGORITHM,
+        hash_truncation_length: int | None = DEFAULT_HASH_TRUNCATION,
+        versioning_engine: EngineChoice = "auto",
+        read_only: bool = False,
+        name: str | None = None,
+    ) -> None:
+        self.hash_settings = HashSettings(hash_algorithm, hash_truncation_length)
+        self.fallback_stores: list[MetadataStore] = list(fallback_stores or [])
+        self.catalog = catalog
+        self.read_only = read_only
+        self.name = name or self.kind
+        if versioning_engine not in ("auto", "native", "polars"):
+            raise VersioningError(
+                f"versioning_engine={versioning_engine!r} is not an engine.",
+                hint="Use 'auto', 'native' or 'polars'.",
+            )
+        self.versioning_engine: EngineChoice = versioning_engine
+        self._opened = 0
+        self._lock = threading.RLock()
+        self._last_ts = datetime.min.replace(tzinfo=UTC)
+        self._check_chain()
+        if versioning_engine == "native" and not self.supports_native_versioning():
+            raise VersioningError(
+                f"{self.name} cannot compute {self.hash_settings.algorithm.value} natively.",
+                hint="Use versioning_engine='auto' or 'polars', or a hash algorithm the store supports.",
+            )
+
+    # -- backend primitives ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _open_backend(self) -> None:
+        """Connect or allocate; called when the first ``with`` is entered."""
+
+    @abstractmethod
+    def _close_backend(self) -> None:
+        """Release everything ``_open_backend`` acquired."""
+
+    @abstractmethod
+    def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        """Append rows atomically (all or nothing), creating the table when needed."""
+
+    @abstractmethod
+    def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
+        """Every stored row of ``key`` (full history), or ``None`` if nothing was ever stored."""
+
+    @abstractmethod
+    def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
+        """Physically remove stored rows matching ``predicate`` (all rows when ``None``)."""
+
+    @abstractmethod
+    def _list_keys(self) -> list[FeatureKey]:
+        """Keys with stored rows."""
+
+    # -- overridable hooks ----------------------------------------------------------------------
+
+    def _read_rows(
+        self,
+        key: FeatureKey,
+        ids: Sequence[str],
+        *,
+        feature_version: str | None,
+        latest: bool,
+        include_deleted: bool,
+        filters: Sequence[pl.Expr],
+    ) -> pl.LazyFrame | None:
+        """Rows of ``key``: optionally one feature version, latest per id, deleted rows dropped, filtered.
+
+        SQL stores override this to run the whole query in the database.
+        """
+        lf = self._scan(key)
+        if lf is None:
+            return None
+        if feature_version is not None:
+            lf = lf.filter(pl.col(FEATURE_VERSION) == feature_version)
+        if latest:
+            lf = latest_rows(lf, ids)
+        if not include_deleted:
+            lf = lf.filter(pl.col(DELETED_AT).is_null())
+        for expr in filters:
+            lf = lf.filter(expr)
+        return lf
+
+    def supports_native_versioning(self) -> bool:
+        """Whether this store can compute the configured hash inside its own engine."""
+        return False
+
+    def _resolve_native(
+        self, plan: FeaturePlan, filters: Sequence[pl.Expr]
+    ) -> Increment[pl.LazyFrame] | None:  # pragma: no cover - overridden by SQL stores
+        return None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> Self:
+        with self._lock:
+            if self._opened == 0:
+                self._open_backend()
+            self._opened += 1
+        for fallback in self.fallback_stores:
+            fallback.open()
+        return self
+
+    def close(self) -> None:
+        for fallback in self.fallback_stores:
+            fallback.close()
+        with self._lock:
+            if self._opened == 0:
+                return
+            self._opened -= 1
+            if self._opened == 0:
+                self._close_backend()
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened > 0
+
+    def _require_open(self) -> None:
+        if not self._opened:
+            raise StoreClosedError(
+                f"{self.name} is closed.",
+                hint="Use the store inside `with store:` (or call store.open() first).",
+            )
+
+    def _require_writable(self, action: str) -> None:
+        self._require_open()
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"Cannot {action}: {self.name} was opened read-only.",
+                hint="Open a writable store (read_only=False) to change metadata.",
+            )
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write_metadata(self, feature: FeatureLike, df: Any) -> None:
+        """Append rows for ``feature``; system columns are added where missing.
+
+        The frame needs the feature's id columns (non-null, unique within the write) and a
+        ``metaxy_provenance_by_field`` struct (as returned by ``resolve_update``).
+        """
+        self._require_writable("write metadata")
+        key, graph = self._resolve_feature(feature)
+        plan = graph.plan(key)
+        frame = self._prepare_write(plan, to_polars(df, where=self._where(key)), graph)
+        self._append_registered(key, frame)
+
+    def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        self._append(key, frame)
+        if self.catalog is not None:
+            self.catalog.register_materialization(key, frame)
+
+    def _prepare_write(self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph) -> pl.DataFrame:
+        where = self._where(plan.key)
+        check_ids(df, plan.spec, where=where)
+        check_by_field(df, plan, where=where)
+        engine = PolarsEngine(self.hash_settings)
+        lf = df.lazy()
+        if PROVENANCE not in df.columns:
+            lf = engine.with_provenance(lf, plan)
+        if DATA_VERSION_BY_FIELD in df.columns:
+            check_by_field(df, plan, DATA_VERSION_BY_FIELD, where=where)
+        else:
+            lf = lf.with_columns(pl.col(PROVENANCE_BY_FIELD).alias(DATA_VERSION_BY_FIELD))
+        if DATA_VERSION not in df.columns:
+            names = [f.key.to_struct_name() for f in plan.fields]
+            lf = lf.with_columns(
+                engine.combine([pl.col(DATA_VERSION_BY_FIELD).struct.field(n) for n in names]).alias(
+                    DATA_VERSION
+                )
+            )
+        now = self._now()
+        defaults = {
+            FEATURE_VERSION: pl.lit(plan.feature_version),
+            PROJECT_VERSION: pl.lit(graph.project_version()),
+            CREATED_AT: pl.lit(now, dtype=TIMESTAMP),
+            UPDATED_AT: pl.lit(now, dtype=TIMESTAMP),
+            DELETED_AT: pl.lit(None, dtype=TIMESTAMP),
+            MATERIALIZATION_ID: pl.lit(uuid.uuid4().hex),
+        }
+        lf = lf.with_columns(**{name: expr for name, expr in defaults.items() if name not in df.columns})
+        # timestamps always reflect this write, so latest-row-wins holds for re-stamped rows too
+        return lf.with_columns(pl.lit(now, dtype=TIMESTAMP).alias(UPDATED_AT)).collect()
+
+    def _now(self) -> datetime:
+        """A UTC timestamp strictly greater than any this store handed out before."""
+        with self._lock:
+            now = datetime.now(UTC)
+            if now <= self._last_ts:
+                now = self._last_ts + timedelta(microseconds=1)
+            self._last_ts = now
+            return now
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read_metadata(
+        self,
+        feature: FeatureLike,
+        *,
+        filters: Filters = None,
+        columns: Sequence[str] | None = None,
+        feature_version: str | None = None,
+        all_versions: bool = False,
+        history: bool = False,
+        include_deleted: bool = False,
+        allow_fallback: bool = True,
+    ) -> pl.LazyFrame:
+        """The stored rows of ``feature`` as a ``pl.LazyFrame``.
+
+        By default: rows of the feature's *current* feature version, latest row per id, soft-deleted
+        samples dropped, then ``filters`` applied. ``feature_version=`` reads another version,
+        ``all_versions=True`` any version, ``history=True`` every stored row (no latest-row-wins).
+        Falls through to the first fallback store holding the feature unless ``allow_fallback=False``.
+
+        Raises:
+            FeatureNotFoundError: nothing is stored for the feature in this store or its fallbacks.
+        """
+        self._require_open()
+        key, graph = self._resolve_feature(feature)
+        version = None if all_versions or history else (feature_version or graph.feature_version(key))
+        ids = graph.spec(key).id_columns
+        for store in self._chain() if allow_fallback else [self]:
+            if store._holds(key, version):
+                lf = store._read_rows(
+                    key,
+                    ids,
+                    feature_version=version,
+                    latest=not history,
+                    include_deleted=include_deleted or history,
+                    filters=_as_filters(filters),
+                )
+                assert lf is not None
+                return lf.select(columns) if columns is not None else lf
+        searched = ", ".join(s.name for s in (self._chain() if allow_fallback else [self]))
+        raise FeatureNotFoundError(
+            f"No metadata for feature {key.to_string()!r}"
+            + (f" at feature version {version}" if version else "")
+            + f" in: {searched}.",
+            hint="Write it first (write_metadata) or read another version with feature_version=/all_versions=True.",
+        )
+
+    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
+        """Whether rows of ``key`` at ``feature_version`` (any when None) were ever stored here.
+
+        Answered by the catalog when there is one; soft-deleted rows still count.
+        """
+        if self.catalog is not None:
+            return self.catalog.has_feature(key, feature_version=feature_version)
+        lf = self._read_rows(
+            key, (), feature_version=feature_version, latest=False, include_deleted=True, filters=[]
+        )
+        return lf is not None and lf.head(1).collect().height > 0
+
+    def has_feature(self, feature: FeatureLike, *, check_fallback: bool = False) -> bool:
+        """Whether rows of the feature's current version are stored here (or in a fallback)."""
+        self._require_open()
+        key, graph = self._resolve_feature(feature)
+        version = graph.feature_version(key)
+        return any(s._holds(key, version) for s in (self._chain() if check_fallback else [self]))
+
+    def list_features(self) -> list[FeatureKey]:
+        """Keys with stored rows in this store (not its fallbacks)."""
+        self._require_open()
+        return sorted(self._list_keys())
+
+    # -- deleting and copying -------------------------------------------------------------------
+
+    def delete_metadata(self, feature: FeatureLike, *, filters: Filters = None, soft: bool = True) -> int:
+        """Delete samples; returns how many stored samples (soft) or rows (hard) were affected.
+
+        Soft (default): appends tombstones, so reads hide the samples while history keeps them.
+        Hard: physically removes every stored row (any version, history included) matching ``filters``
+        (everything when ``filters`` is None).
+        """
+        self._require_writable("delete metadata")
+        key, graph = self._resolve_feature(feature)
+        exprs = _as_filters(filters)
+        if not soft:
+            before = self._count(key)
+            self._delete_rows(key, _all_of(exprs))
+            return before - self._count(key)
+        ids = graph.spec(key).id_columns
+        latest = self._read_rows(
+            key, ids, feature_version=None, latest=True, include_deleted=False, filters=exprs
+        )
+        if latest is None:
+            return 0
+        now = self._now()
+        tombstones = latest.with_columns(
+            pl.lit(now, dtype=TIMESTAMP).alias(DELETED_AT), pl.lit(now, dtype=TIMESTAMP).alias(UPDATED_AT)
+        ).collect()
+        if tombstones.height:
+            self._append(key, tombstones)
+        return tombstones.height
+
+    def _count(self, key: FeatureKey) -> int:
+        lf = self._scan(key)
+        return 0 if lf is None else int(lf.select(pl.len()).collect().item())
+
+    def copy_metadata(
+        self,
+        from_store: MetadataStore,
+        features: Iterable[FeatureLike] | None = None,
+        *,
+        history: bool = False,
+    ) -> dict[FeatureKey, int]:
+        """Copy stored rows (system columns unchanged) from ``from_store``; returns rows copied per key.
+
+        Copies the latest rows of every version (or every row with ``history=True``).
+        """
+        self._require_writable("copy metadata")
+        graph = FeatureGraph.get_active()
+        keys = (
+            from_store.list_features()
+            if features is None
+            else [self._resolve_feature(f)[0] for f in features]
+        )
+        copied: dict[FeatureKey, int] = {}
+        for key in keys:
+            if key not in graph:  # ids unknown: copy the stored history as it is
+                history = True
+            ids = graph.spec(key).id_columns if key in graph else ()
+            rows = from_store._read_rows(
+                key, ids, feature_version=None, latest=not history, include_deleted=history, filters=[]
+            )
+            frame = pl.DataFrame() if rows is None else rows.collect()
+            if frame.height:
+                self._append_registered(key, frame)
+            copied[key] = frame.height
+        return copied
+
+    # -- versioning -----------------------------------------------------------------------------
+
+    def resolve_update(
+        self, feature: FeatureLike, *, samples: Any = None, filters: Filters = None, lazy: bool = False
+    ) -> Increment[Any]:
+        """Which samples of ``feature`` are new, stale or orphaned in this store.
+
+        Upstream metadata is read through the fallback chain; stored rows of ``feature`` are read from
+        this store only. Root features need ``samples=`` (ids plus ``metaxy_provenance_by_field``).
+
+        Args:
+            samples: the expected samples (required for root features; overrides upstream otherwise).
+            filters: Polars expressions on the feature's sample columns restricting the increment.
+            lazy: return lazy frames; nothing is computed until they are collected.
+        """
+        self._require_open()
+        key, graph = self._resolve_feature(feature)
+        plan = graph.plan(key)
+        exprs = _as_filters(filters)
+        increment = None
+        if samples is None and self._use_native(plan):
+            increment = self._resolve_native(plan, exprs)
+        if increment is None:
+            expected = self._expected(plan, samples)
+            current = self._read_rows(
+                key,
+                plan.spec.id_columns,
+                feature_version=None,
+                latest=True,
+                include_deleted=False,
+                filters=[],
+            )
+            for expr in exprs:
+                expected = expected.filter(expr)
+                current = None if current is None else current.filter(expr)
+            increment = PolarsEngine(self.hash_settings).increment(plan, expected, current)
+        return increment if lazy else increment.collect()
+
+    def _use_native(self, plan: FeaturePlan) -> bool:
+        if self.versioning_engine == "polars" or not self.supports_native_versioning() or plan.is_root:
+            return False
+        local = all(self._holds(dep.feature, None) for dep in plan.spec.deps)
+        if not local:
+            if self.versioning_engine == "native":
+                raise VersioningError(
+                    f"Feature {plan.key.to_string()!r}: upstream metadata lives in a fallback store, so "
+                    f"{self.name} cannot version it natively.",
+                    hint="Copy the upstream metadata into this store, or use versioning_engine='auto'.",
+                )
+            warnings.warn(
+                f"{plan.key.to_string()}: upstream read from a fallback store; computing versions with Polars.",
+                PolarsFallbackWarning,
+                stacklevel=3,
+            )
+        return local
+
+    def _expected(self, plan: FeaturePlan, samples: Any) -> pl.LazyFrame:
+        engine = PolarsEngine(self.hash_settings)
+        if samples is not None:
+            frame = to_polars(samples, where=f"{self._where(plan.key)}, samples=")
+            check_ids(frame, plan.spec, where=f"samples for feature {plan.key.to_string()!r}")
+            check_by_field(frame, plan, where=f"samples for feature {plan.key.to_string()!r}")
+            lf = frame.lazy()
+            return lf if PROVENANCE in frame.columns else engine.with_provenance(lf, plan)
+        if plan.is_root:
+            raise MissingSamplesError(
+                f"Feature {plan.key.to_string()!r} is a root feature (no upstream), so its samples are unknown.",
+                hint="Pass samples= with the id columns and a metaxy_provenance_by_field struct.",
+            )
+        upstream = {}
+        for dep in plan.spec.deps:
+            try:
+                upstream[dep.feature] = self.read_metadata(dep.feature)
+            except FeatureNotFoundError as exc:
+                if not dep.optional:
+                    raise FeatureNotFoundError(
+                        f"Cannot resolve {plan.key.to_string()!r}: its upstream {dep.feature.to_string()!r} "
+                        "has no metadata at its current feature version in "
+                        + ", ".join(s.name for s in self._chain())
+                        + ".",
+                        hint=f"Materialize {dep.feature.to_string()!r} first (resolve_update + write_metadata).",
+                    ) from exc
+        if not upstream:  # every dependency is optional and none is materialized: no samples
+            return self._empty_expected(plan)
+        return engine.expected(plan, upstream)
+
+    def _empty_expected(self, plan: FeaturePlan) -> pl.LazyFrame:
+        struct = pl.Struct({f.key.to_struct_name(): pl.String for f in plan.fields})
+        current = self._read_rows(
+            plan.key,
+            plan.spec.id_columns,
+            feature_version=None,
+            latest=False,
+            include_deleted=True,
+            filters=[],
+        )
+        keys = versioning_keys(plan)
+        ids = (
+            current.select(keys).clear()
+            if current is not None
+            else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String))
+        )
+        return ids.with_columns(
+            pl.lit(None, struct).alias(PROVENANCE_BY_FIELD), pl.lit(None, pl.String).alias(PROVENANCE)
+        )
+
+    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: Any) -> pl.DataFrame:
+        """Attach provenance computed from upstream to ``sample_df``, write it, return what was written.
+
+        For root features ``sample_df`` must already carry ``metaxy_provenance_by_field``.
+        """
+        self._require_writable("write metadata")
+        key, graph = self._resolve_feature(feature)
+        plan = graph.plan(key)
+        frame = to_polars(sample_df, where=self._where(key))
+        if not plan.is_root:
+            keys = versioning_keys(plan)
+            check_ids(frame, plan.spec, where=self._where(key))
+            versions = self._expected(plan, None).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE)
+            own = [c for c in frame.columns if c not in (PROVENANCE_BY_FIELD, PROVENANCE)]
+            joined = frame.lazy().select(own).join(versions, on=keys, how="left").collect()
+            orphans = joined[PROVENANCE].null_count()
+            if orphans:
+                raise SchemaError(
+                    f"{self._where(key)}: {orphans} sample(s) have no upstream rows to version them from.",
+                    hint="Only write samples present upstream (see resolve_update(...).new).",
+                )
+            frame = joined
+        written = self._prepare_write(plan, frame, graph)
+        self._append_registered(key, written)
+        return written
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
+        graph_of = getattr(feature, "graph", None)
+        if callable(graph_of) and callable(getattr(feature, "spec", None)):
+            return feature.spec().key, graph_of()
+        graph = FeatureGraph.get_active()
+        key = coerce_feature_key(feature)
+        graph.spec(key)
+        return key, graph
+
+    def _chain(self) -> Iterator[MetadataStore]:
+        yield self
+        for fallback in self.fallback_stores:
+            yield from fallback._chain()
+
+    def _check_chain(self) -> None:
+        for store in self._chain():
+            if store.hash_settings != self.hash_settings:
+                raise HashSettingsMismatchError(
+                    f"{self.name} uses {self.hash_settings} but its fallback {store.name} uses {store.hash_settings}.",
+                    hint="Every store of a fallback chain must use the same hash_algorithm and hash_truncation_length.",
+                )
+
+    def _where(self, key: FeatureKey) -> str:
+        return f"{self.name}, feature {key.to_string()!r}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, hash={self.hash_settings.algorithm.value})"
+
+
+def latest_rows(lf: pl.LazyFrame, ids: Sequence[str]) -> pl.LazyFrame:
+    """Keep the latest row per id by ``metaxy_updated_at`` (append order breaks ties)."""
+    return lf.sort(UPDATED_AT, maintain_order=True).unique(
+        subset=list(ids), keep="last", maintain_order=False
+    )
+
+
+def _as_filters(filters: Filters) -> list[pl.Expr]:
+    if filters is None:
+        return []
+    if isinstance(filters, pl.Expr):
+        return [filters]
+    return list(filters)
+
+
+def _all_of(exprs: Sequence[pl.Expr]) -> pl.Expr | None:
+    if not exprs:
+        return None
+    combined = exprs[0]
+    for expr in exprs[1:]:
+        combined = combined & expr
+    return combined

@@ -1,0 +1,1 @@
+"""metaxy.testing (filled in by its own issue)."""

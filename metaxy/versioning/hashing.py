@@ -1,0 +1,122 @@
+"""The sample-level hash recipe (DESIGN §4.2) in one place: algorithms, rendering, truncation.
+
+Two implementations of the same recipe live here: :func:`hash_text` (pure Python, for in-process UDFs
+and test oracles) and :func:`hash_expr` (a Polars expression via ``polars-hash``). SQL dialects mirror
+it and are checked against it by golden tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import polars as pl
+import polars_hash  # noqa: F401  (registers the .nchash / .chash expression namespaces)
+import xxhash
+
+from metaxy.constants import DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, MIN_HASH_TRUNCATION
+from metaxy.exceptions import VersioningError
+from metaxy.models.plan import FieldPlan, ParentField
+
+SEPARATOR = "|"
+T = TypeVar("T")
+
+
+class HashAlgorithm(StrEnum):
+    """Hash functions for sample-level versions. xxhash renders as decimal, md5/sha256 as hex."""
+
+    XXHASH32 = "xxhash32"
+    XXHASH64 = "xxhash64"
+    MD5 = "md5"
+    SHA256 = "sha256"
+
+    @classmethod
+    def coerce(cls, value: HashAlgorithm | str) -> HashAlgorithm:
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            raise VersioningError(
+                f"Unknown hash algorithm {value!r}.",
+                hint="Use one of: " + ", ".join(a.value for a in cls) + ".",
+            ) from None
+
+
+class HashSettings:
+    """A hash algorithm plus the truncation applied to every rendered hash."""
+
+    __slots__ = ("algorithm", "truncation")
+
+    def __init__(
+        self,
+        algorithm: HashAlgorithm | str = DEFAULT_HASH_ALGORITHM,
+        truncation: int | None = DEFAULT_HASH_TRUNCATION,
+    ) -> None:
+        if truncation is not None and (not isinstance(truncation, int) or truncation < MIN_HASH_TRUNCATION):
+            raise VersioningError(
+                f"hash_truncation_length={truncation!r} is too short.",
+                hint=f"Use at least {MIN_HASH_TRUNCATION} characters (or None for the full hash).",
+            )
+        self.algorithm = HashAlgorithm.coerce(algorithm)
+        self.truncation = truncation
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HashSettings):
+            return NotImplemented
+        return (self.algorithm, self.truncation) == (other.algorithm, other.truncation)
+
+    def __hash__(self) -> int:
+        return hash((self.algorithm, self.truncation))
+
+    def __repr__(self) -> str:
+        return f"HashSettings({self.algorithm.value!r}, truncation={self.truncation})"
+
+
+_PY_HASHERS: dict[HashAlgorithm, Callable[[bytes], str]] = {
+    HashAlgorithm.XXHASH32: lambda b: str(xxhash.xxh32_intdigest(b, seed=0)),
+    HashAlgorithm.XXHASH64: lambda b: str(xxhash.xxh64_intdigest(b, seed=0)),
+    HashAlgorithm.MD5: lambda b: hashlib.md5(b).hexdigest(),
+    HashAlgorithm.SHA256: lambda b: hashlib.sha256(b).hexdigest(),
+}
+
+
+def hash_text(text: str, settings: HashSettings) -> str:
+    """Hash one string (UTF-8, seed 0), render it and truncate it: the reference implementation."""
+    rendered = _PY_HASHERS[settings.algorithm](text.encode())
+    return rendered if settings.truncation is None else rendered[: settings.truncation]
+
+
+def hash_expr(expr: pl.Expr, settings: HashSettings) -> pl.Expr:
+    """The Polars equivalent of :func:`hash_text` for a string expression."""
+    algorithm = settings.algorithm
+    ns: Any = expr
+    if algorithm is HashAlgorithm.XXHASH32:
+        rendered = ns.nchash.xxhash32().cast(pl.String)
+    elif algorithm is HashAlgorithm.XXHASH64:
+        rendered = ns.nchash.xxhash64().cast(pl.String)
+    elif algorithm is HashAlgorithm.MD5:
+        rendered = ns.nchash.md5()
+    else:
+        rendered = ns.chash.sha2_256()
+    assert isinstance(rendered, pl.Expr)
+    return rendered if settings.truncation is None else rendered.str.slice(0, settings.truncation)
+
+
+def field_hash_parts(
+    field: FieldPlan, literal: Callable[[str], T], parent_value: Callable[[ParentField], T]
+) -> list[T]:
+    """The pieces joined with ``"|"`` and hashed for one field's provenance.
+
+    ``field key | code version | <upstream feature>.<upstream field> | <its data version> | ...``,
+    parents sorted by that label. Engines pass their own ``literal`` and ``parent_value`` builders.
+    """
+    parts = [literal(field.key.to_string()), literal(field.code_version)]
+    for parent in field.parents:
+        parts += [literal(parent.label), parent_value(parent)]
+    return parts
+
+
+def combine_text(values: Sequence[str], settings: HashSettings) -> str:
+    """Sample-level hash of per-field versions (already in field-key order)."""
+    return hash_text(SEPARATOR.join(values), settings)

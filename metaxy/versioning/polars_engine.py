@@ -1,0 +1,221 @@
+"""The Polars versioning engine: the reference implementation of DESIGN §4.2–4.3 and §5.
+
+Everything stays a ``LazyFrame`` from upstream reads to the increment; nothing is collected here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from metaxy.constants import (
+    DATA_VERSION_BY_FIELD,
+    FEATURE_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    SYSTEM_COLUMNS,
+)
+from metaxy.exceptions import SchemaError, VersioningError
+from metaxy.models.fields import LineageKind
+from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan, ParentField
+from metaxy.models.spec import FeatureDep
+from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr
+from metaxy.versioning.increment import Increment
+
+_SEEN = "__mx_seen"
+_DIFFERS = "__mx_differs"
+_CUR_PROV = "__mx_current_provenance"
+_CUR_FV = "__mx_current_feature_version"
+
+
+def versioning_keys(plan: FeaturePlan) -> list[str]:
+    """Columns identifying one versioned sample: the id columns, or the parent ids under expansion."""
+    for dep in plan.spec.deps:
+        if dep.lineage.kind is LineageKind.EXPANSION:
+            return list(dep.lineage.on)
+    return list(plan.spec.id_columns)
+
+
+def parent_column(dep_index: int, parent: ParentField) -> str:
+    """Name of the flat column holding one upstream field's data version after the join."""
+    return f"__mx_up{dep_index}__{parent.field.to_struct_name()}"
+
+
+class PolarsEngine:
+    """Computes expected sample versions and increments with Polars lazy frames."""
+
+    def __init__(self, settings: HashSettings) -> None:
+        self.settings = settings
+
+    # -- expected versions ----------------------------------------------------------------------
+
+    def expected(self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]) -> pl.LazyFrame:
+        """Join the upstream frames and compute each sample's provenance from them."""
+        keys = versioning_keys(plan)
+        present = [(i, dep) for i, dep in enumerate(plan.spec.deps) if dep.feature in upstream]
+        prepared = [
+            (self._prepare_dep(plan, i, dep, upstream[dep.feature], keys), dep.optional) for i, dep in present
+        ]
+        _check_carried_collisions(plan, [dep for _, dep in present], [lf for lf, _ in prepared], keys)
+        joined = _join_all(prepared, keys)
+        # an optional upstream with no metadata at all contributes "" to every sample
+        absent = [
+            pl.lit(None, pl.String).alias(parent_column(i, ParentField(dep.feature, p)))
+            for i, dep in enumerate(plan.spec.deps)
+            if dep.feature not in upstream
+            for p in plan.parents_from(dep.feature)
+        ]
+        joined = joined.with_columns(absent) if absent else joined
+        dep_index = {dep.feature: i for i, dep in enumerate(plan.spec.deps)}
+        fields = {
+            _field_column(f.key.to_struct_name()): hash_expr(
+                pl.concat_str(
+                    field_hash_parts(
+                        f, pl.lit, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
+                    ),
+                    separator=SEPARATOR,
+                ),
+                self.settings,
+            )
+            for f in plan.fields
+        }
+        internal = [c for c in joined.collect_schema() if c.startswith("__mx_up")]
+        return self.with_provenance(joined.with_columns(**fields).drop(internal), plan, from_flat_fields=True)
+
+    def with_provenance(
+        self, lf: pl.LazyFrame, plan: FeaturePlan, *, from_flat_fields: bool = False
+    ) -> pl.LazyFrame:
+        """Add ``metaxy_provenance`` (and, from flat per-field columns, the struct) to ``lf``."""
+        names = [f.key.to_struct_name() for f in plan.fields]
+        if from_flat_fields:
+            flat = [_field_column(n) for n in names]
+            struct = pl.struct([pl.col(_field_column(n)).alias(n) for n in names]).alias(PROVENANCE_BY_FIELD)
+            provenance = self.combine([pl.col(c) for c in flat]).alias(PROVENANCE)
+            return lf.with_columns(struct, provenance).drop(flat)
+        by_field = pl.col(PROVENANCE_BY_FIELD)
+        return lf.with_columns(self.combine([by_field.struct.field(n) for n in names]).alias(PROVENANCE))
+
+    def combine(self, values: Sequence[pl.Expr]) -> pl.Expr:
+        """The sample-level hash of per-field versions given in field-key order."""
+        return hash_expr(pl.concat_str(list(values), separator=SEPARATOR), self.settings)
+
+    def _prepare_dep(
+        self, plan: FeaturePlan, index: int, dep: FeatureDep, lf: pl.LazyFrame, keys: list[str]
+    ) -> pl.LazyFrame:
+        up_spec = plan.upstream[dep.feature]
+        for expr in dep.filters:
+            lf = lf.filter(expr)
+        rename = dep.rename_map
+        if rename:
+            lf = lf.rename(rename, strict=False)
+        schema = lf.collect_schema()
+        up_ids = [rename.get(c, c) for c in up_spec.id_columns]
+        where = f"feature {plan.key.to_string()!r}, upstream {dep.feature.to_string()!r}"
+        join_on = list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else keys
+        missing = [c for c in join_on if c not in schema]
+        if missing:
+            raise SchemaError(
+                f"{where}: the upstream rows lack the join column(s) {missing}.",
+                hint="Rename upstream columns with FeatureDep(rename={...}) or declare a lineage relationship.",
+            )
+        values = [
+            pl.col(DATA_VERSION_BY_FIELD)
+            .struct.field(p.to_struct_name())
+            .alias(parent_column(index, ParentField(dep.feature, p)))
+            for p in plan.parents_from(dep.feature)
+        ]
+        if dep.lineage.kind is LineageKind.AGGREGATION:
+            return self._aggregate(lf.select(*dict.fromkeys(join_on + up_ids), *values), join_on, up_ids)
+        if dep.columns is None:
+            carried = [
+                c for c in schema if c not in SYSTEM_COLUMNS and c not in up_ids and not c.startswith("__mx")
+            ]
+        else:
+            carried = [rename.get(c, c) for c in dep.columns]
+        return lf.select(*join_on, *values, *[c for c in carried if c not in join_on])
+
+    def _aggregate(self, lf: pl.LazyFrame, on: list[str], up_ids: list[str]) -> pl.LazyFrame:
+        """One row per ``on`` group: each field's data versions joined in upstream-id order, hashed."""
+        value_cols = [c for c in lf.collect_schema() if c.startswith("__mx_up")]
+        joined = [pl.col(c).fill_null("").sort_by(up_ids).str.join(SEPARATOR) for c in value_cols]
+        return (
+            lf.group_by(on).agg(joined).with_columns(hash_expr(pl.col(c), self.settings) for c in value_cols)
+        )
+
+    # -- increments -----------------------------------------------------------------------------
+
+    def increment(
+        self, plan: FeaturePlan, expected: pl.LazyFrame, current: pl.LazyFrame | None
+    ) -> Increment[pl.LazyFrame]:
+        """Compare expected samples with the latest stored rows (``current``) of this store."""
+        keys = versioning_keys(plan)
+        if current is None:
+            empty = expected.clear()
+            return Increment(expected, empty, expected.select(keys).clear())
+        differs = (pl.col(PROVENANCE) != pl.col(_CUR_PROV)) | (
+            pl.col(_CUR_FV) != pl.lit(plan.feature_version)
+        )
+        cur = current.select(
+            *plan.spec.id_columns, pl.col(PROVENANCE).alias(_CUR_PROV), pl.col(FEATURE_VERSION).alias(_CUR_FV)
+        )
+        if keys == list(plan.spec.id_columns):
+            seen = cur.with_columns(pl.lit(True).alias(_SEEN))
+            todo = expected.join(seen, on=keys, how="left").filter(pl.col(_SEEN).is_null() | differs)
+            new = todo.filter(pl.col(_SEEN).is_null())
+            stale = todo.filter(pl.col(_SEEN).is_not_null())
+            orphaned = current.join(expected.select(keys), on=keys, how="anti")
+            drop = [_SEEN, _CUR_PROV, _CUR_FV]
+            return Increment(new.drop(drop), stale.drop(drop), orphaned)
+        # expansion: stored samples are children; compare each with its parent, count per parent
+        per_parent = (
+            cur.join(expected.select(*keys, PROVENANCE), on=keys, how="inner")
+            .group_by(keys)
+            .agg(differs.any().alias(_DIFFERS))
+        )
+        todo = expected.join(per_parent, on=keys, how="left")
+        new = todo.filter(pl.col(_DIFFERS).is_null()).drop(_DIFFERS)
+        stale = todo.filter(pl.col(_DIFFERS)).drop(_DIFFERS)
+        orphaned = (
+            cur.select(keys).unique(maintain_order=True).join(expected.select(keys), on=keys, how="anti")
+        )
+        return Increment(new, stale, orphaned)
+
+
+def _field_column(struct_name: str) -> str:
+    return f"__mx_field__{struct_name}"
+
+
+def _join_all(prepared: list[tuple[pl.LazyFrame, bool]], keys: list[str]) -> pl.LazyFrame:
+    """Inner-join required deps, left-join optional ones; full outer when every dep is optional."""
+    required = [lf for lf, optional in prepared if not optional]
+    optional = [lf for lf, opt in prepared if opt]
+    if required:
+        joined = required[0]
+        for lf in required[1:]:
+            joined = joined.join(lf, on=keys, how="inner")
+        for lf in optional:
+            joined = joined.join(lf, on=keys, how="left")
+        return joined
+    joined = optional[0]
+    for lf in optional[1:]:
+        joined = joined.join(lf, on=keys, how="full", coalesce=True)
+    return joined
+
+
+def _check_carried_collisions(
+    plan: FeaturePlan, deps: list[FeatureDep], frames: list[pl.LazyFrame], keys: list[str]
+) -> None:
+    owner: dict[str, FeatureKey] = {}
+    for dep, lf in zip(deps, frames, strict=True):
+        for column in lf.collect_schema():
+            if column in keys or column.startswith("__mx"):
+                continue
+            if column in owner:
+                raise VersioningError(
+                    f"Feature {plan.key.to_string()!r}: column {column!r} comes from both "
+                    f"{owner[column].to_string()!r} and {dep.feature.to_string()!r}.",
+                    hint="Pick one with FeatureDep(columns=[...]) or rename one with FeatureDep(rename={...}).",
+                )
+            owner[column] = dep.feature

@@ -1,0 +1,239 @@
+"""Behaviour every store must share. Tests never name a backend: the ``store`` fixture varies."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import metaxy as mx
+from metaxy.exceptions import FeatureNotFoundError, MissingSamplesError, SchemaError, StoreClosedError
+from tests.stores.conftest import StoreFactory
+from tests.stores.graphs import video_graph, videos
+
+SYSTEM = {
+    "metaxy_provenance_by_field",
+    "metaxy_provenance",
+    "metaxy_data_version_by_field",
+    "metaxy_data_version",
+    "metaxy_feature_version",
+    "metaxy_project_version",
+    "metaxy_created_at",
+    "metaxy_updated_at",
+    "metaxy_deleted_at",
+    "metaxy_materialization_id",
+}
+
+
+def test_write_then_read_round_trips_with_system_columns(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    out = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert SYSTEM <= set(out.columns)
+    assert out["sample_uid"].to_list() == [1, 2, 3]
+    assert out["path"].to_list() == ["v1.mp4", "v2.mp4", "v3.mp4"]
+    assert out["metaxy_provenance_by_field"][0] == {"audio": "a1", "frames": "f1"}
+    assert set(out["metaxy_feature_version"]) == {g.video.feature_version()}
+    assert out["metaxy_data_version_by_field"].to_list() == out["metaxy_provenance_by_field"].to_list()
+
+
+def test_read_returns_a_lazy_frame(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    assert isinstance(store.read_metadata(g.video), pl.LazyFrame)
+
+
+def test_latest_row_wins_and_history_keeps_every_row(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2]))
+    store.write_metadata(g.video, videos([2], audio="b"))
+    latest = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert latest["metaxy_provenance_by_field"].to_list()[1] == {"audio": "b2", "frames": "f2"}
+    assert store.read_metadata(g.video, history=True).collect().height == 3
+
+
+def test_filters_and_columns(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    out = store.read_metadata(
+        g.video, filters=pl.col("sample_uid") >= 2, columns=["sample_uid", "path"]
+    ).collect()
+    assert out.columns == ["sample_uid", "path"]
+    assert sorted(out["sample_uid"]) == [2, 3]
+    both = store.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") == "v3.mp4"])
+    assert both.collect()["sample_uid"].to_list() == [3]
+
+
+def test_filters_apply_after_latest_row_wins(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    store.write_metadata(g.video, videos([1]).with_columns(path=pl.lit("moved.mp4")))
+    out = store.read_metadata(g.video, filters=pl.col("path") == "v1.mp4").collect()
+    assert out.height == 0  # the old row must not resurface through the filter
+
+
+def test_soft_delete_hides_rows_but_keeps_history(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    assert store.delete_metadata(g.video, filters=pl.col("sample_uid") == 2) == 1
+    assert sorted(store.read_metadata(g.video).collect()["sample_uid"]) == [1, 3]
+    assert store.read_metadata(g.video, include_deleted=True).collect().height == 3
+    assert store.read_metadata(g.video, history=True).collect().height == 4
+
+
+def test_hard_delete_removes_rows(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    store.write_metadata(g.video, videos([2], audio="b"))
+    assert store.delete_metadata(g.video, filters=pl.col("sample_uid") == 2, soft=False) == 2
+    assert store.read_metadata(g.video, history=True).collect()["sample_uid"].sort().to_list() == [1, 3]
+    store.delete_metadata(g.video, soft=False)
+    assert g.video.key() not in store.list_features()
+
+
+def test_other_feature_versions_stay_readable(store: mx.MetadataStore, graph: mx.FeatureGraph) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2]))
+    old_version = g.video.feature_version()
+    graph.add_feature(
+        g.video.spec().model_copy(
+            update={"fields": (mx.FieldSpec(key="audio", code_version="2"), mx.FieldSpec(key="frames"))}
+        )
+    )
+    with pytest.raises(FeatureNotFoundError, match="at feature version"):
+        store.read_metadata("video/raw")
+    assert store.read_metadata("video/raw", feature_version=old_version).collect().height == 2
+    assert store.read_metadata("video/raw", all_versions=True).collect().height == 2
+
+
+def test_has_feature_and_list_features(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    assert not store.has_feature(g.video)
+    store.write_metadata(g.video, videos([1]))
+    assert store.has_feature(g.video)
+    assert store.list_features() == [g.video.key()]
+
+
+def test_reading_an_unknown_feature_is_a_clear_error(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    with pytest.raises(FeatureNotFoundError, match="No metadata for feature 'video/raw'"):
+        store.read_metadata(g.video)
+
+
+def test_resolve_update_is_idempotent_and_field_level(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    inc = store.resolve_update(g.video, samples=videos([1, 2, 3]))
+    assert inc.counts == {"new": 3, "stale": 0, "orphaned": 0}
+    store.write_metadata(g.video, inc.new)
+    assert store.resolve_update(g.video, samples=videos([1, 2, 3])).is_empty
+    for feature in (g.transcript, g.faces):
+        store.write_metadata(feature, store.resolve_update(feature).new)
+        assert store.resolve_update(feature).is_empty
+
+    store.write_metadata(g.video, videos([2], audio="changed"))  # only audio of sample 2 changes
+    assert store.resolve_update(g.transcript).stale["sample_uid"].to_list() == [2]
+    assert store.resolve_update(g.faces).is_empty
+
+    store.delete_metadata(g.video, filters=pl.col("sample_uid") == 3)
+    store.write_metadata(g.video, videos([4]))
+    inc = store.resolve_update(g.faces)
+    assert inc.new["sample_uid"].to_list() == [4]
+    assert inc.orphaned["sample_uid"].to_list() == [3]
+
+
+def test_lazy_increment_collects_to_the_same_result(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2]))
+    lazy = store.resolve_update(g.transcript, lazy=True)
+    assert isinstance(lazy.new, pl.LazyFrame)
+    assert lazy.collect().counts == store.resolve_update(g.transcript).counts
+
+
+def test_resolve_update_filters_restrict_the_increment(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    inc = store.resolve_update(g.transcript, filters=pl.col("sample_uid") > 1)
+    assert sorted(inc.new["sample_uid"]) == [2, 3]
+
+
+def test_calculate_and_write_data_versions(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2]))
+    written = store.calculate_and_write_data_versions(
+        g.transcript, pl.DataFrame({"sample_uid": [1, 2], "text": ["a", "b"]})
+    )
+    assert written.height == 2
+    assert "metaxy_provenance" in written.columns
+    assert store.resolve_update(g.transcript).is_empty
+    with pytest.raises(SchemaError, match="no upstream rows"):
+        store.calculate_and_write_data_versions(
+            g.transcript, pl.DataFrame({"sample_uid": [9], "text": ["z"]})
+        )
+
+
+def test_copy_metadata_between_stores(store_factory: StoreFactory) -> None:
+    g = video_graph()
+    with store_factory() as source, mx.InMemoryMetadataStore() as target:
+        source.write_metadata(g.video, videos([1, 2]))
+        assert target.copy_metadata(source) == {g.video.key(): 2}
+        copied = target.read_metadata(g.video).collect()
+        original = source.read_metadata(g.video).collect()
+        assert (
+            copied.sort("sample_uid")["metaxy_created_at"].to_list()
+            == original.sort("sample_uid")["metaxy_created_at"].to_list()
+        )
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+def test_missing_id_column_names_feature_and_column(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    with pytest.raises(SchemaError, match=r"'video/raw'.*\['sample_uid'\] missing"):
+        store.write_metadata(g.video, videos([1]).drop("sample_uid"))
+
+
+def test_null_ids_are_refused(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    frame = videos([1, 2]).with_columns(
+        pl.when(pl.col("sample_uid") == 2).then(None).otherwise(pl.col("sample_uid")).alias("sample_uid")
+    )
+    with pytest.raises(SchemaError, match="null"):
+        store.write_metadata(g.video, frame)
+
+
+def test_duplicate_ids_in_one_write_are_refused(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    with pytest.raises(SchemaError, match="share an id"):
+        store.write_metadata(g.video, pl.concat([videos([1]), videos([1])]))
+    assert not store.has_feature(g.video)  # nothing was written
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pl.lit("x"), "not a struct"),
+        (pl.struct(audio=pl.lit("a")), r"expected \['audio', 'frames'\]"),
+        (pl.struct(audio=pl.lit("a"), frames=pl.lit(1)), "not a string"),
+    ],
+)
+def test_wrong_provenance_shape_is_refused(store: mx.MetadataStore, column: pl.Expr, message: str) -> None:
+    g = video_graph()
+    with pytest.raises(SchemaError, match=message):
+        store.write_metadata(g.video, videos([1]).with_columns(column.alias("metaxy_provenance_by_field")))
+
+
+def test_root_feature_without_samples_is_refused(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    with pytest.raises(MissingSamplesError, match="root feature"):
+        store.resolve_update(g.video)
+
+
+def test_closed_store_is_refused(store_factory: StoreFactory) -> None:
+    g = video_graph()
+    store = store_factory()
+    with pytest.raises(StoreClosedError, match="with store"):
+        store.write_metadata(g.video, videos([1]))
+    with store, store:  # opening twice is safe
+        store.write_metadata(g.video, videos([1]))
+    with pytest.raises(StoreClosedError):
+        store.read_metadata(g.video)

@@ -1,0 +1,119 @@
+"""Frozen sample-level hashes (DESIGN §4.2) for every algorithm, in Python and in Polars."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import metaxy as mx
+from metaxy.exceptions import VersioningError
+from metaxy.versioning.hashing import HashSettings, hash_expr, hash_text
+
+# (text, algorithm, truncation) -> rendered hash; values computed with xxhash / hashlib directly
+VECTORS = [
+    ("derived|1|parent.value|fv_p1", "xxhash64", 8, "84751092"),
+    ("84751092", "xxhash64", 8, "17901660"),
+    ("frames|1|video.content|fv_v1", "xxhash64", 8, "63035291"),
+    ("63035291", "xxhash64", 8, "54355038"),
+    ("derived|1|parent.a|va|parent.b|vb", "xxhash32", 8, "32950282"),
+    ("a|2|parent.a|va", "xxhash32", 8, "16211183"),
+    ("16211183|32950282", "xxhash32", 8, "26835278"),
+    ("derived|1|parent.value|fv_p1", "xxhash64", None, "8475109261492640533"),
+    ("derived|1|parent.value|fv_p1", "xxhash32", None, "1618819688"),
+    ("derived|1|parent.value|fv_p1", "md5", 8, "64e34300"),
+    ("derived|1|parent.value|fv_p1", "md5", None, "64e34300442cf55753abf86cd7c9f72e"),
+    ("derived|1|parent.value|fv_p1", "sha256", 12, "d29418634195"),
+    ("", "xxhash32", None, "46947589"),
+    ("é|1", "md5", 16, "0c9b128a3f6cfaff"),
+]
+
+
+@pytest.mark.parametrize(("text", "algorithm", "truncation", "expected"), VECTORS)
+def test_python_hash_matches_frozen_vector(
+    text: str, algorithm: str, truncation: int | None, expected: str
+) -> None:
+    assert hash_text(text, HashSettings(algorithm, truncation)) == expected
+
+
+@pytest.mark.parametrize(("text", "algorithm", "truncation", "expected"), VECTORS)
+def test_polars_hash_matches_frozen_vector(
+    text: str, algorithm: str, truncation: int | None, expected: str
+) -> None:
+    out = pl.DataFrame({"s": [text]}).select(hash_expr(pl.col("s"), HashSettings(algorithm, truncation)))
+    assert out.item() == expected
+
+
+def test_truncation_below_eight_is_refused() -> None:
+    with pytest.raises(VersioningError, match="too short"):
+        HashSettings("xxhash64", 4)
+
+
+def test_unknown_algorithm_names_the_choices() -> None:
+    with pytest.raises(VersioningError, match="xxhash32, xxhash64, md5, sha256"):
+        HashSettings("crc32")
+
+
+def parent_child() -> tuple[type[mx.Feature], type[mx.Feature]]:
+    class Parent(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="parent",
+            fields=[mx.FieldSpec(key="a", code_version="1"), mx.FieldSpec(key="b", code_version="1")],
+        ),
+    ):
+        pass
+
+    class Child(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="child/x",
+            deps=[Parent],
+            fields=[mx.FieldSpec(key="derived", code_version="1"), mx.FieldSpec(key="a", code_version="2")],
+        ),
+    ):
+        pass
+
+    return Parent, Child
+
+
+def test_child_provenance_matches_the_design_vector() -> None:
+    parent, child = parent_child()
+    samples = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"a": "va", "b": "vb"}]})
+    with mx.InMemoryMetadataStore() as store:
+        store.write_metadata(parent, samples)
+        row = store.resolve_update(child).new.row(0, named=True)
+    assert row["metaxy_provenance_by_field"] == {"a": "16211183", "derived": "32950282"}
+    assert row["metaxy_provenance"] == "26835278"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "by_field", "provenance"),
+    [
+        ("xxhash64", {"a": "17227812", "derived": "16767201"}, "51322182"),
+        ("md5", {"a": "14ff6840", "derived": "cf599362"}, "4f9c6778"),
+        ("sha256", {"a": "ff5a5a09", "derived": "384c2bf6"}, "67f19d51"),
+    ],
+)
+def test_child_provenance_per_algorithm(algorithm: str, by_field: dict[str, str], provenance: str) -> None:
+    parent, child = parent_child()
+    samples = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"a": "va", "b": "vb"}]})
+    with mx.InMemoryMetadataStore(hash_algorithm=algorithm) as store:
+        store.write_metadata(parent, samples)
+        row = store.resolve_update(child).new.row(0, named=True)
+    assert row["metaxy_provenance_by_field"] == by_field
+    assert row["metaxy_provenance"] == provenance
+
+
+def test_user_data_version_propagates_downstream() -> None:
+    parent, child = parent_child()
+    samples = pl.DataFrame(
+        {
+            "sample_uid": [1],
+            "metaxy_provenance_by_field": [{"a": "pa", "b": "pb"}],
+            "metaxy_data_version_by_field": [{"a": "va", "b": "vb"}],  # e.g. content hashes
+        }
+    )
+    with mx.InMemoryMetadataStore() as store:
+        store.write_metadata(parent, samples)
+        row = store.resolve_update(child).new.row(0, named=True)
+    assert row["metaxy_provenance"] == "26835278"  # computed from the data versions, not provenance
