@@ -6,6 +6,8 @@ Declare features as classes, let metaxy compute per-sample versions, and ask any
 
 from __future__ import annotations
 
+from typing import Any
+
 from metaxy.exceptions import MetaxyError
 from metaxy.models import (
     ALL,
@@ -21,7 +23,7 @@ from metaxy.models import (
     FieldSpec,
     LineageRelationship,
 )
-from metaxy.stores import InMemoryMetadataStore, MetadataStore
+from metaxy.stores import LAZY_STORES, InMemoryMetadataStore, MetadataStore
 from metaxy.versioning import HashAlgorithm, Increment
 
 __version__ = "0.2.0"
@@ -45,4 +47,13 @@ __all__ = [
     "MetadataStore",
     "MetaxyError",
     "__version__",
-]
+]  # store classes with optional drivers are listed here too, and resolved by __getattr__
+
+
+def __getattr__(name: str) -> Any:
+    """Store classes whose drivers are optional are imported on first use."""
+    if name in LAZY_STORES:
+        import metaxy.stores
+
+        return getattr(metaxy.stores, name)
+    raise AttributeError(f"module 'metaxy' has no attribute {name!r}")

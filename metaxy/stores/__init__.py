@@ -1,8 +1,24 @@
-"""Metadata stores: the shared contract and one module per backend (drivers imported lazily)."""
+"""Metadata stores: the shared contract and one module per backend.
+
+Backend classes are imported on first attribute access, so ``import metaxy`` never loads a driver.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 
-__all__ = ["InMemoryMetadataStore", "MetadataStore"]
+#: public store class -> module defining it (imported lazily)
+LAZY_STORES: dict[str, str] = {}
+
+__all__ = ["InMemoryMetadataStore", "MetadataStore"]  # plus the LAZY_STORES names, listed literally
+
+
+def __getattr__(name: str) -> Any:
+    module = LAZY_STORES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'metaxy.stores' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,19 @@
+"""Import optional drivers on first use, with an error that says which extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from metaxy.exceptions import MissingDependencyError
+
+
+def import_driver(module: str, extra: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming ``pip install 'metaxy[extra]'``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"This store needs the Python package {module.split('.')[0]!r}, which is not installed.",
+            hint=f"pip install 'metaxy[{extra}]'",
+        ) from exc
