@@ -25,9 +25,21 @@ def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod], **kwargs)
 
 
+def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
+def duckdb_md5_native(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """DuckDB hashing in SQL: md5 unless the test asks for another algorithm."""
+    kwargs.setdefault("hash_algorithm", "md5")
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
+    "duckdb": duckdb,
+    "duckdb-md5-native": duckdb_md5_native,
 }
 
 
