@@ -207,3 +207,16 @@ def test_xxhash_on_duckdb_is_computed_with_polars(store: Any) -> None:
     assert not store.supports_native_versioning()
     with pytest.raises(mx.MetaxyError, match="cannot compute xxhash32 natively"):
         mx.DuckDBMetadataStore(":memory:", versioning_engine="native")
+
+
+def test_a_reader_process_is_refused_clearly_while_a_writer_holds_the_file(db: Path) -> None:
+    g = video_graph()
+    root = Path(__file__).parents[3]
+    with mx.DuckDBMetadataStore(db) as writer:
+        writer.write_metadata(g.video, videos([1]))
+        reader = subprocess.run(
+            [sys.executable, "-c", READER, str(db)], cwd=root, capture_output=True, text=True, timeout=60
+        )
+    assert reader.returncode != 0
+    assert "StoreBackendError" in reader.stderr
+    assert "one writer" in reader.stderr
