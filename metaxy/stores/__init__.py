@@ -12,9 +12,15 @@ from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 
 #: public store class -> module defining it (imported lazily)
-LAZY_STORES: dict[str, str] = {}
+LAZY_STORES: dict[str, str] = {
+    "DeltaMetadataStore": "metaxy.stores.delta",
+}
 
-__all__ = ["InMemoryMetadataStore", "MetadataStore"]  # plus the LAZY_STORES names, listed literally
+__all__ = [
+    "DeltaMetadataStore",
+    "InMemoryMetadataStore",
+    "MetadataStore",
+]  # plus the LAZY_STORES names, listed literally
 
 
 def __getattr__(name: str) -> Any:
