@@ -131,7 +131,7 @@ def test_a_new_column_is_merged_into_the_table(delta_store: mx.DeltaMetadataStor
 def test_a_changed_dtype_is_a_schema_error_and_writes_nothing(delta_store: mx.DeltaMetadataStore) -> None:
     g = video_graph()
     delta_store.write_metadata(g.video, videos([1]))
-    with pytest.raises(SchemaError, match="'path'.*String.*Int32"):
+    with pytest.raises(SchemaError, match=r"'path'.*String.*Int32"):
         delta_store.write_metadata(g.video, videos([2]).with_columns(pl.lit(3).alias("path")))
     assert _table(delta_store, "video/raw").version() == 0
 
