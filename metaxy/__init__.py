@@ -32,6 +32,7 @@ __all__ = [
     "ALL",
     "BaseFeature",
     "DeltaMetadataStore",
+    "DuckDBMetadataStore",
     "Feature",
     "FeatureDep",
     "FeatureGraph",

@@ -38,11 +38,23 @@ def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataS
     return mx.DeltaMetadataStore(uri, storage_options=server.storage_options(), **kwargs)
 
 
+def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
+def duckdb_md5_native(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """DuckDB hashing in SQL: md5 unless the test asks for another algorithm."""
+    kwargs.setdefault("hash_algorithm", "md5")
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "delta": delta,
     "delta-s3": delta_s3,
     "memory": memory,
     "memory-chain": memory_chain,
+    "duckdb": duckdb,
+    "duckdb-md5-native": duckdb_md5_native,
 }
 
 
