@@ -82,9 +82,10 @@ class DeltaMetadataStore(MetadataStore):
         """The ``DeltaTable`` of ``key``, or None when it was never created."""
         deltalake = import_driver("deltalake", "delta")
         path = self.table_path(key)
-        if not deltalake.DeltaTable.is_deltatable(path, storage_options=self.storage_options):
-            return None
-        return deltalake.DeltaTable(path, storage_options=self.storage_options)
+        with _translated(self._where(key), "open"):
+            if not deltalake.DeltaTable.is_deltatable(path, storage_options=self.storage_options):
+                return None
+            return deltalake.DeltaTable(path, storage_options=self.storage_options)
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         table = self._table(key)
@@ -196,7 +197,11 @@ class _translated:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or not exc_type or exc_type.__module__.split(".")[0] != "deltalake":
+        if exc is None or exc_type is None:
+            return
+        errors = import_driver("deltalake", "delta").exceptions
+        delta_errors = (errors.DeltaError, errors.SchemaMismatchError, errors.CommitFailedError)
+        if not isinstance(exc, (*delta_errors, OSError)):  # object-store I/O surfaces as OSError
             return
         name = exc_type.__name__
         if name == "SchemaMismatchError":
@@ -204,9 +209,10 @@ class _translated:
                 f"{self.where}: Delta refused the {self.action}: {exc}",
                 hint="Write columns with the dtypes already stored, or store the feature under a new key.",
             ) from exc
+        first_line = str(exc).splitlines()[0] if str(exc) else name
         error = StoreBackendError(
-            f"{self.where}: Delta {self.action} failed: {exc}",
-            hint="Check the table URI and storage_options; a CommitFailedError may be retried.",
+            f"{self.where}: Delta {self.action} failed ({name}): {first_line}",
+            hint="Check the table URI, the bucket and storage_options; a CommitFailedError may be retried.",
         )
         error.transient = name == "CommitFailedError"
         raise error from exc

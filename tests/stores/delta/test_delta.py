@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 import metaxy as mx
-from metaxy.exceptions import SchemaError
+from metaxy.exceptions import SchemaError, StoreBackendError
 from metaxy.stores.delta import append_table
 from tests.servers import S3Server
 from tests.stores.graphs import video_graph, videos
@@ -168,3 +168,11 @@ def test_filters_are_pushed_into_the_parquet_scan(tmp_path: Path) -> None:
     assert plan.startswith("Parquet SCAN")  # nothing left above the scan: it filters and projects
     assert 'SELECTION: col("path") == "v2.mp4"' in plan
     assert "PROJECT 1/" in plan
+
+
+def test_a_missing_bucket_is_a_store_error_with_a_hint(s3_server: S3Server) -> None:
+    g = video_graph()
+    options = s3_server.storage_options()
+    store = mx.DeltaMetadataStore("s3://no-such-bucket/x", storage_options=options)
+    with store, pytest.raises(StoreBackendError, match=r"'video/raw': Delta open failed \(OSError\)"):
+        store.write_metadata(g.video, videos([1]))
