@@ -31,6 +31,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ALL",
     "BaseFeature",
+    "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "Feature",
     "FeatureDep",

@@ -13,10 +13,12 @@ from metaxy.stores.memory import InMemoryMetadataStore
 
 #: public store class -> module defining it (imported lazily)
 LAZY_STORES: dict[str, str] = {
+    "DeltaMetadataStore": "metaxy.stores.delta",
     "DuckDBMetadataStore": "metaxy.stores.duckdb",
 }
 
 __all__ = [
+    "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "InMemoryMetadataStore",
     "MetadataStore",

@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 import metaxy as mx
+from tests.servers import S3Server, s3_server
+
+__all__ = ["s3_server"]  # re-exported so pytest finds the server fixture here
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -23,6 +26,16 @@ def memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
 def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     prod = mx.InMemoryMetadataStore(name="prod", **{k: v for k, v in kwargs.items() if k.startswith("hash")})
     return mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod], **kwargs)
+
+
+def delta(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.DeltaMetadataStore(tmp_path / "delta", **kwargs)
+
+
+def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataStore:
+    # one prefix per test (tmp_path is unique), so tests sharing the bucket never see each other
+    uri = f"s3://{server.bucket}/{tmp_path.parent.name}/{tmp_path.name}"
+    return mx.DeltaMetadataStore(uri, storage_options=server.storage_options(), **kwargs)
 
 
 def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
@@ -42,6 +55,8 @@ def duckdb_over_memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
 
 
 STORE_FACTORIES: dict[str, StoreFactory] = {
+    "delta": delta,
+    "delta-s3": delta_s3,
     "memory": memory,
     "memory-chain": memory_chain,
     "duckdb": duckdb,
@@ -50,10 +65,16 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
 }
 
 
+#: factories that need a server: factory name -> fixture passed to the factory as ``server=``
+SERVER_FIXTURES: dict[str, str] = {"delta-s3": "s3_server"}
+
+
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     factory = STORE_FACTORIES[request.param]
-    return lambda **kwargs: factory(tmp_path, **kwargs)
+    fixture = SERVER_FIXTURES.get(request.param)
+    extra = {"server": request.getfixturevalue(fixture)} if fixture else {}
+    return lambda **kwargs: factory(tmp_path, **extra, **kwargs)
 
 
 @pytest.fixture

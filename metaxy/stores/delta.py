@@ -1,0 +1,231 @@
+"""``DeltaMetadataStore``: one Delta Lake table per feature, on local disk or an object store.
+
+Writes go through ``deltalake`` (one Delta commit per append), reads through ``pl.scan_delta`` so
+Polars pushes filters and projections into the Parquet scan. Listing features uses fsspec, the one
+thing deltalake cannot do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from metaxy.exceptions import SchemaError, StoreBackendError
+from metaxy.models.keys import FeatureKey
+from metaxy.stores._delta_schema import check_schema, identity_columns
+from metaxy.stores._drivers import import_driver
+from metaxy.stores._layout import normalize_stored
+from metaxy.stores._object_fs import list_delta_tables
+from metaxy.stores.base import MetadataStore
+
+TABLE_SUFFIX = ".delta"
+
+
+class DeltaMetadataStore(MetadataStore):
+    """Feature metadata in Delta Lake tables at ``<table_uri>/<part1>/<part2>.delta``.
+
+    Args:
+        table_uri: root of the tables: a local path, ``file://...`` or an object-store URI such as
+            ``s3://bucket/prefix``.
+        partition_cols: columns new tables are partitioned by (existing tables keep theirs).
+        storage_options: object-store settings passed to deltalake (e.g. ``AWS_ENDPOINT_URL``,
+            ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``).
+        **store_kwargs: the options every store takes (``fallback_stores``, ``hash_algorithm``, ...).
+
+    Schema evolution: a write may add columns (and struct fields), which are merged into the table;
+    a column whose dtype changes raises :class:`~metaxy.exceptions.SchemaError` and writes nothing.
+
+    Example:
+        >>> import tempfile
+        >>> import metaxy as mx
+        >>> with mx.DeltaMetadataStore(tempfile.mkdtemp()) as store:
+        ...     store.list_features()
+        []
+    """
+
+    kind = "delta"
+
+    def __init__(
+        self,
+        table_uri: str | Path,
+        *,
+        partition_cols: Sequence[str] | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        **store_kwargs: Any,
+    ) -> None:
+        super().__init__(**store_kwargs)
+        self.table_uri = _normalize_root(table_uri)
+        self.partition_cols = list(partition_cols) if partition_cols else None
+        self.storage_options = dict(storage_options) if storage_options else None
+
+    # -- paths ----------------------------------------------------------------------------------
+
+    def table_path(self, key: FeatureKey) -> str:
+        """Where the Delta table of ``key`` lives (``<table_uri>/video/raw.delta``)."""
+        *dirs, last = key.parts
+        return "/".join([self.table_uri, *dirs, last + TABLE_SUFFIX])
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    def _open_backend(self) -> None:
+        import_driver("deltalake", "delta")
+        if "://" not in self.table_uri:
+            Path(self.table_uri).mkdir(parents=True, exist_ok=True)
+
+    def _close_backend(self) -> None:
+        pass  # deltalake holds no connection between calls
+
+    def _table(self, key: FeatureKey) -> Any | None:
+        """The ``DeltaTable`` of ``key``, or None when it was never created."""
+        deltalake = import_driver("deltalake", "delta")
+        path = self.table_path(key)
+        with _translated(self._where(key), "open"):
+            if not deltalake.DeltaTable.is_deltatable(path, storage_options=self.storage_options):
+                return None
+            return deltalake.DeltaTable(path, storage_options=self.storage_options)
+
+    def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        table = self._table(key)
+        stored = self._schema(table) if table is not None else None
+        frame = check_schema(df, stored, where=self._where(key))
+        partition_by = None
+        if table is None and self.partition_cols:
+            missing = [c for c in self.partition_cols if c not in frame.columns]
+            if missing:
+                raise SchemaError(
+                    f"{self._where(key)}: partition column(s) {missing} are not in the written frame.",
+                    hint="Use partition_cols that every write of this feature carries (e.g. an id column).",
+                )
+            partition_by = self.partition_cols
+        with self._lock:
+            append_table(
+                self.table_path(key), frame, partition_by=partition_by, storage_options=self.storage_options
+            )
+
+    def _schema(self, table: Any) -> pl.Schema:
+        return pl.scan_delta(
+            table.table_uri, version=table.version(), storage_options=self.storage_options
+        ).collect_schema()
+
+    def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
+        table = self._table(key)
+        if table is None:
+            return None
+        # scan the version just resolved, so one read sees one snapshot
+        lf = pl.scan_delta(table.table_uri, version=table.version(), storage_options=self.storage_options)
+        return normalize_stored(lf)
+
+    def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
+        table = self._table(key)
+        if table is None:
+            return
+        with _translated(self._where(key), "delete"):
+            if predicate is None:
+                table.delete()
+                return
+            self._delete_matching(table, key, predicate)
+
+    def _delete_matching(self, table: Any, key: FeatureKey, predicate: pl.Expr) -> None:
+        """Delete the rows matching a Polars predicate as one Delta DML commit.
+
+        deltalake's DELETE takes a SQL string, and a Polars expression has no faithful SQL
+        rendering; so the matching rows are found with Polars and removed by a MERGE whose
+        predicate only names columns (no value is ever formatted into SQL text).
+        """
+        lf = pl.scan_delta(table.table_uri, version=table.version(), storage_options=self.storage_options)
+        schema = lf.collect_schema()
+        on = identity_columns(schema)
+        matched = lf.filter(predicate.fill_null(False)).select(on).unique().collect()
+        if matched.height == 0:
+            return
+        condition = " AND ".join(f"(t.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)})" for c in on)
+        (
+            table.merge(matched, predicate=condition, source_alias="s", target_alias="t")
+            .when_matched_delete()
+            .execute()
+        )
+
+    def _list_keys(self) -> list[FeatureKey]:
+        relative = list_delta_tables(self.table_uri, self.storage_options, suffix=TABLE_SUFFIX)
+        keys = []
+        for rel in relative:
+            key = FeatureKey(rel[: -len(TABLE_SUFFIX)].split("/"))
+            table = self._table(key)
+            if table is not None and len(table.file_uris()) > 0:
+                keys.append(key)
+        return keys
+
+    def __repr__(self) -> str:
+        return f"DeltaMetadataStore({self.table_uri!r}, name={self.name!r})"
+
+
+def append_table(
+    path: str,
+    data: Any,
+    *,
+    partition_by: Sequence[str] | None = None,
+    storage_options: Mapping[str, str] | None = None,
+) -> None:
+    """Append ``data`` (anything exposing the Arrow stream interface) to a Delta table in one commit.
+
+    Delta makes the rows visible only when the commit file lands, so a failure while the Parquet
+    files are written leaves the table as it was.
+    """
+    deltalake = import_driver("deltalake", "delta")
+    with _translated(path, "append"):
+        deltalake.write_deltalake(
+            path,
+            data,
+            mode="append",
+            schema_mode="merge",
+            partition_by=list(partition_by) if partition_by else None,
+            storage_options=dict(storage_options) if storage_options else None,
+        )
+
+
+class _translated:
+    """Turn deltalake's exceptions into ours, once, at the edge of the store."""
+
+    def __init__(self, where: str, action: str) -> None:
+        self.where = where
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or exc_type is None:
+            return
+        errors = import_driver("deltalake", "delta").exceptions
+        delta_errors = (errors.DeltaError, errors.SchemaMismatchError, errors.CommitFailedError)
+        if not isinstance(exc, (*delta_errors, OSError)):  # object-store I/O surfaces as OSError
+            return
+        name = exc_type.__name__
+        if name == "SchemaMismatchError":
+            raise SchemaError(
+                f"{self.where}: Delta refused the {self.action}: {exc}",
+                hint="Write columns with the dtypes already stored, or store the feature under a new key.",
+            ) from exc
+        first_line = str(exc).splitlines()[0] if str(exc) else name
+        error = StoreBackendError(
+            f"{self.where}: Delta {self.action} failed ({name}): {first_line}",
+            hint="Check the table URI, the bucket and storage_options; a CommitFailedError may be retried.",
+        )
+        error.transient = name == "CommitFailedError"
+        raise error from exc
+
+
+def _normalize_root(table_uri: str | Path) -> str:
+    text = str(table_uri)
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    if "://" in text:
+        return text.rstrip("/")
+    return str(Path(text).expanduser().absolute())
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

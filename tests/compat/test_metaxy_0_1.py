@@ -1,0 +1,159 @@
+"""Stores written by the public ``metaxy==0.1.11`` package are read and resolved by this library.
+
+The fixtures come from ``generate_fixtures.py`` (run in a separate virtualenv; see its docstring).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import metaxy as mx
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXPECTED: dict[str, Any] = json.loads((FIXTURES / "expected.json").read_text())
+
+
+def compat_graph() -> tuple[type[mx.Feature], type[mx.Feature]]:
+    """The graph ``generate_fixtures.py`` builds with 0.1.11, written with this library's API."""
+
+    class Root(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="compat/root",
+            fields=[
+                mx.FieldSpec(key="audio", code_version="1"),
+                mx.FieldSpec(key="frames", code_version="1"),
+            ],
+        ),
+    ):
+        path: str
+
+    class Leaf(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="compat/leaf",
+            deps=[mx.FeatureDep(feature=Root)],
+            fields=[
+                mx.FieldSpec(
+                    key="embedding", code_version="2", deps=[mx.FieldDep(feature=Root, fields=["audio"])]
+                ),
+                mx.FieldSpec(key="summary", code_version="1"),
+            ],
+        ),
+    ):
+        pass
+
+    return Root, Leaf
+
+
+def _delta_store(tmp_path: Path, stage: str, **kwargs: Any) -> mx.MetadataStore:
+    # a copy, so writes made by a test never touch the committed fixture
+    shutil.copytree(FIXTURES / f"delta_{stage}", tmp_path / stage)
+    return mx.DeltaMetadataStore(tmp_path / stage, hash_algorithm=EXPECTED["delta"]["hash_algorithm"])
+
+
+def _duckdb_store(tmp_path: Path, stage: str, **kwargs: Any) -> mx.MetadataStore:
+    path = tmp_path / f"{stage}.duckdb"
+    with gzip.open(FIXTURES / f"duckdb_{stage}.duckdb.gz", "rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return mx.DuckDBMetadataStore(path, hash_algorithm=EXPECTED["duckdb"]["hash_algorithm"], **kwargs)
+
+
+def _duckdb_polars(tmp_path: Path, stage: str) -> mx.MetadataStore:
+    return _duckdb_store(tmp_path, stage, versioning_engine="polars")
+
+
+StoreOpener = Callable[[Path, str], mx.MetadataStore]
+OPENERS: dict[str, StoreOpener] = {
+    "delta": _delta_store,
+    "duckdb": _duckdb_store,
+    "duckdb-polars": _duckdb_polars,
+}
+
+
+@pytest.fixture(params=sorted(OPENERS))
+def open_store(request: pytest.FixtureRequest) -> StoreOpener:
+    """Opens a copy of one 0.1.11 fixture store (``stage`` v1 or v2) with one of our stores."""
+    return OPENERS[request.param]
+
+
+def _ids(frame: pl.DataFrame) -> list[int]:
+    return sorted(frame["sample_uid"].to_list())
+
+
+def test_feature_and_field_versions_equal_metaxy_0_1(graph: mx.FeatureGraph) -> None:
+    root, leaf = compat_graph()
+    expected = EXPECTED["delta"]
+    assert EXPECTED["duckdb"]["feature_versions"] == expected["feature_versions"]
+    for feature in (root, leaf):
+        key = feature.spec().key
+        assert graph.feature_version(key) == expected["feature_versions"][key.to_string()]
+        fields = {k.to_string(): v for k, v in graph.plan(key).field_versions.items()}
+        assert fields == expected["field_versions"][key.to_string()]
+
+
+def test_stored_rows_read_as_this_library_reads_its_own(tmp_path: Path, open_store: StoreOpener) -> None:
+    root, leaf = compat_graph()
+    with open_store(tmp_path, "v2") as store:
+        assert store.list_features() == [mx.FeatureKey("compat/leaf"), mx.FeatureKey("compat/root")]
+        latest = store.read_metadata(root).collect().sort("sample_uid")
+        assert latest["sample_uid"].to_list() == EXPECTED["ids"]
+        changed = latest.filter(pl.col("sample_uid").is_in(EXPECTED["changed"]))
+        assert all(p["audio"].endswith("-v2") for p in changed["metaxy_provenance_by_field"])
+        assert store.read_metadata(root, history=True).collect().height == 2 * len(EXPECTED["ids"])
+        assert _ids(store.read_metadata(leaf).collect()) == EXPECTED["ids"]
+
+
+def test_nothing_to_do_when_nothing_changed(tmp_path: Path, open_store: StoreOpener) -> None:
+    _, leaf = compat_graph()
+    with open_store(tmp_path, "v1") as store:
+        inc = store.resolve_update(leaf)
+    assert (inc.new.height, inc.stale.height, inc.orphaned.height) == (0, 0, 0)
+    for kind in ("delta", "duckdb"):
+        assert EXPECTED[kind]["resolve_v1"] == {"new": [], "stale": [], "orphaned": []}
+
+
+def test_exactly_the_changed_samples_are_stale_after_an_upstream_change(
+    tmp_path: Path, open_store: StoreOpener
+) -> None:
+    _, leaf = compat_graph()
+    with open_store(tmp_path, "v2") as store:
+        inc = store.resolve_update(leaf)
+        assert _ids(inc.stale) == EXPECTED["changed"]
+        assert (
+            EXPECTED["changed"]
+            == EXPECTED["delta"]["resolve_v2"]["stale"]
+            == EXPECTED["duckdb"]["resolve_v2"]["stale"]
+        )
+        assert (inc.new.height, inc.orphaned.height) == (0, 0)
+        # our rows appended to a 0.1.11 table settle the increment
+        store.write_metadata(leaf, inc.stale)
+        again = store.resolve_update(leaf)
+    assert (again.new.height, again.stale.height, again.orphaned.height) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("stage", ["v1", "v2"])
+def test_our_sample_versions_equal_the_stored_ones(
+    tmp_path: Path, open_store: StoreOpener, stage: str
+) -> None:
+    """Recomputing the leaf's provenance from the stored root reproduces 0.1.11's stored hashes."""
+    _, leaf = compat_graph()
+    with open_store(tmp_path, stage) as store:
+        stored = store.read_metadata(leaf).collect()
+        store.delete_metadata(leaf, soft=False)
+        recomputed = store.resolve_update(leaf).new
+    joined = stored.join(recomputed, on="sample_uid", suffix="_ours")
+    assert joined.height == len(EXPECTED["ids"])
+    changed = EXPECTED["changed"] if stage == "v2" else []
+    is_same = pl.col("metaxy_provenance") == pl.col("metaxy_provenance_ours")
+    assert _ids(joined.filter(~is_same)) == changed  # only upstream changes move a hash
+    same = joined.filter(is_same)
+    assert same["metaxy_provenance_by_field"].to_list() == same["metaxy_provenance_by_field_ours"].to_list()
