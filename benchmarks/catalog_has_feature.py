@@ -73,6 +73,8 @@ def make_store(kind: str, tmp: Path) -> mx.MetadataStore:
         return mx.InMemoryMetadataStore(name="bench")
     if kind == "sqlite":
         return mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp / 'store.db'}", name="bench")  # type: ignore[attr-defined, no-any-return]
+    if kind == "clickhouse":
+        return mx.ClickHouseMetadataStore(f"chdb://{tmp / 'chdb'}", name="bench")  # type: ignore[attr-defined, no-any-return]
     if kind == "duckdb":
         return mx.DuckDBMetadataStore(str(tmp / "store.duckdb"), name="bench")  # type: ignore[attr-defined, no-any-return]
     raise SystemExit(f"unknown store {kind!r}")

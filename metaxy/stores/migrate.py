@@ -16,12 +16,13 @@ from metaxy.constants import (
     PROVENANCE_BY_FIELD,
     UPDATED_AT,
 )
-from metaxy.exceptions import MigrationError
+from metaxy.exceptions import MigrationError, SnapshotNotFoundError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.spec import FeatureSpec
 from metaxy.stores.base import FeatureLike, MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
+from metaxy.stores.snapshots import load_graph_snapshot
 from metaxy.versioning.polars_engine import versioning_keys
 
 _NEW_PROVENANCE = "__mx_new_provenance"
@@ -150,12 +151,8 @@ def _migrate_one(
     rows = store._read_rows(
         key, plan.spec.id_columns, feature_version=None, latest=True, include_deleted=False, filters=[]
     )
-    old = (
-        pl.DataFrame()
-        if rows is None
-        else rows.filter(pl.col(FEATURE_VERSION) != plan.feature_version).collect()
-    )
-    if old.height == 0:
+    old = None if rows is None else rows.filter(pl.col(FEATURE_VERSION) != plan.feature_version).collect()
+    if old is None or old.height == 0:
         return FeatureMigration(key, plan.feature_version, (), 0, 0)
     versions = tuple(sorted(set(old[FEATURE_VERSION].to_list())))
     if plan.is_root:
@@ -164,12 +161,41 @@ def _migrate_one(
         keys = versioning_keys(plan)
         expected = sink._expected(plan, None).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE).collect()
         if own:  # new provenance (new code version), old data versions
-            kept = old.drop(PROVENANCE_BY_FIELD, PROVENANCE).join(expected, on=keys, how="inner")
+            current = _current_under_past_definition(store, sink, key, old)
+            kept = current.drop(PROVENANCE_BY_FIELD, PROVENANCE).join(expected, on=keys, how="inner")
         else:  # downstream: only rows whose provenance is still what the new definition computes
-            fresh = expected.select(*keys, pl.col(PROVENANCE).alias(_NEW_PROVENANCE))
-            kept = old.join(fresh, on=keys, how="inner")
-            kept = kept.filter(pl.col(PROVENANCE) == pl.col(_NEW_PROVENANCE)).drop(_NEW_PROVENANCE)
+            kept = _same_provenance(old, expected, keys)
     if kept.height:
         frame = kept.drop(FEATURE_VERSION, PROJECT_VERSION, MATERIALIZATION_ID, UPDATED_AT)
         sink._append_registered(key, sink._prepare_write(plan, frame, graph))
     return FeatureMigration(key, plan.feature_version, versions, kept.height, old.height - kept.height)
+
+
+def _same_provenance(rows: pl.DataFrame, expected: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    fresh = expected.select(*keys, pl.col(PROVENANCE).alias(_NEW_PROVENANCE))
+    joined = rows.join(fresh, on=keys, how="inner")
+    return joined.filter(pl.col(PROVENANCE) == pl.col(_NEW_PROVENANCE)).drop(_NEW_PROVENANCE)
+
+
+def _current_under_past_definition(
+    store: MetadataStore, sink: MetadataStore, key: FeatureKey, rows: pl.DataFrame
+) -> pl.DataFrame:
+    """Rows that were up to date under the definition that wrote them (stale ones must stay stale).
+
+    Checkable only when that definition was pushed as a graph snapshot (its id is the rows'
+    project version); rows written by a definition that was never pushed are trusted.
+    """
+    kept = []
+    for (project,), group in rows.group_by(PROJECT_VERSION):
+        try:
+            past = load_graph_snapshot(store, str(project))
+        except SnapshotNotFoundError:
+            kept.append(group)
+            continue
+        plan = past.plan(key) if key in past else None
+        if plan is None or plan.is_root or set(group[FEATURE_VERSION]) != {plan.feature_version}:
+            kept.append(group)
+            continue
+        expected = sink._expected(plan, None).select(*versioning_keys(plan), PROVENANCE).collect()
+        kept.append(_same_provenance(group, expected, versioning_keys(plan)))
+    return pl.concat(kept, how="vertical") if kept else rows.clear()

@@ -106,3 +106,17 @@ def test_migrating_twice_does_nothing_the_second_time(store: mx.MetadataStore) -
     assert again.migrated == 0
     assert store.read_metadata("video/faces", history=True).collect().height == 4
     assert store.read_metadata("video/faces").filter(pl.col("sample_uid") == 1).collect().height == 1
+
+
+def test_rows_already_stale_before_the_bump_stay_stale_when_their_graph_was_pushed(
+    store: mx.MetadataStore,
+) -> None:
+    g = video_graph()
+    _materialize(store, [1, 2, 3])
+    mx.push_graph_snapshot(store)  # the definition that wrote the rows is on record
+    store.write_metadata(g.video, videos([2], audio="new"))  # transcript 2 is now really stale
+    bump("video/transcript", "text", "2")
+    report = mx.migrate_data_versions(store, "video/transcript", new_code_version="2")
+    (transcript,) = report.features
+    assert (transcript.migrated, transcript.skipped) == (2, 1)
+    assert store.resolve_update("video/transcript").stale["sample_uid"].to_list() == [2]
