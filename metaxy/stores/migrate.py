@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from metaxy.constants import (
+    DATA_VERSION_BY_FIELD,
     FEATURE_VERSION,
     MATERIALIZATION_ID,
     PROJECT_VERSION,
@@ -19,6 +20,7 @@ from metaxy.constants import (
 from metaxy.exceptions import MigrationError, SnapshotNotFoundError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey, FieldKey
+from metaxy.models.plan import FeaturePlan
 from metaxy.models.spec import FeatureSpec
 from metaxy.stores.base import FeatureLike, MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
@@ -155,6 +157,8 @@ def _migrate_one(
     if old is None or old.height == 0:
         return FeatureMigration(key, plan.feature_version, (), 0, 0)
     versions = tuple(sorted(set(old[FEATURE_VERSION].to_list())))
+    if own:
+        _check_same_fields(plan, old)
     if plan.is_root:
         kept = old  # root provenance comes from the caller and has no code version in it
     else:
@@ -169,6 +173,18 @@ def _migrate_one(
         frame = kept.drop(FEATURE_VERSION, PROJECT_VERSION, MATERIALIZATION_ID, UPDATED_AT)
         sink._append_registered(key, sink._prepare_write(plan, frame, graph))
     return FeatureMigration(key, plan.feature_version, versions, kept.height, old.height - kept.height)
+
+
+def _check_same_fields(plan: FeaturePlan, rows: pl.DataFrame) -> None:
+    dtype = rows.schema[DATA_VERSION_BY_FIELD]
+    stored = sorted(f.name for f in dtype.fields) if isinstance(dtype, pl.Struct) else []
+    current = sorted(f.key.to_struct_name() for f in plan.fields)
+    if stored != current:
+        raise MigrationError(
+            f"Feature {plan.key.to_string()!r}: the stored rows have fields {stored}, the definition has "
+            f"{current}. Adding or removing fields changes the outputs, so there is nothing to migrate.",
+            hint="Recompute the feature instead (resolve_update, then write the new samples).",
+        )
 
 
 def _same_provenance(rows: pl.DataFrame, expected: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

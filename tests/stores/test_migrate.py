@@ -120,3 +120,14 @@ def test_rows_already_stale_before_the_bump_stay_stale_when_their_graph_was_push
     (transcript,) = report.features
     assert (transcript.migrated, transcript.skipped) == (2, 1)
     assert store.resolve_update("video/transcript").stale["sample_uid"].to_list() == [2]
+
+
+def test_added_fields_are_refused_before_anything_is_written(store: mx.MetadataStore) -> None:
+    _materialize(store, [1, 2])
+    graph = mx.FeatureGraph.get_active()
+    spec = graph.spec("video/transcript")
+    graph.add_feature(spec.model_copy(update={"fields": (*spec.fields, mx.FieldSpec(key="lang"))}))
+    history = _history(store)
+    with pytest.raises(MigrationError, match=r"fields \['text'\], the definition has \['lang', 'text'\]"):
+        mx.migrate_data_versions(store, "video/transcript")
+    assert _history(store) == history
