@@ -10,6 +10,7 @@ from metaxy.catalog.memory import InMemoryCatalog
 from metaxy.catalog.postgres import PostgresCatalog
 from metaxy.catalog.records import MaterializationRecord
 from metaxy.catalog.sqlite import SQLiteCatalog
+from metaxy.catalog.sync import sync_catalog
 
 __all__ = [
     "InMemoryCatalog",

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import metaxy as mx
-from metaxy.catalog import MaterializationCatalog
+from metaxy.catalog import MaterializationCatalog, sync_catalog
 from metaxy.exceptions import CatalogError
 from tests.catalog._writers import write_many
 from tests.stores.graphs import video_graph, videos
@@ -125,3 +125,8 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(catalog: Material
     info = catalog.get_materialization_info("video/raw")
     assert info.height == procs * writes * 2  # two fields per write
     assert info.group_by("store").len().sort("store")["len"].to_list() == [writes * 2] * procs
+
+
+def test_sync_needs_a_catalog() -> None:
+    with mx.InMemoryMetadataStore() as store, pytest.raises(CatalogError, match="no materialization catalog"):
+        sync_catalog(store)

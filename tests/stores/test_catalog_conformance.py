@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 import metaxy as mx
-from metaxy.catalog import MaterializationCatalog
+from metaxy.catalog import MaterializationCatalog, sync_catalog
 from metaxy.exceptions import SchemaError
 from tests.stores.conftest import StoreFactory
 from tests.stores.graphs import video_graph, videos
@@ -98,3 +98,20 @@ def test_one_catalog_serves_several_stores(
         b.write_metadata(g.video, videos([1, 2]))
         info = catalog.get_materialization_info(g.video)
         assert sorted(set(info["store"])) == sorted({a.name, "other"})
+
+
+def test_sync_rebuilds_the_catalog_of_an_existing_store(
+    store_factory: StoreFactory, catalog: MaterializationCatalog
+) -> None:
+    g = video_graph()
+    with store_factory() as store:  # written before any catalog was attached
+        store.write_metadata(g.video, videos([1, 2]))
+        store.write_metadata(g.video, videos([3]))
+        store.delete_metadata(g.video, filters=pl.col("sample_uid") == 1)  # a tombstone is not a write
+        assert sync_catalog(store, catalog) == 2
+        info = catalog.get_materialization_info(g.video, store=store.name)
+        assert sorted(info.filter(pl.col("field_key") == "audio")["sample_count"]) == [1, 2]
+        assert sync_catalog(store, catalog) == 2  # idempotent: the store's records are replaced
+        assert catalog.get_materialization_info(g.video).height == 4
+        store.catalog = catalog
+        assert store.has_feature(g.video)
