@@ -18,4 +18,5 @@ __all__ = [
     "MaterializationRecord",
     "PostgresCatalog",
     "SQLiteCatalog",
+    "sync_catalog",
 ]
