@@ -11,7 +11,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.catalog import MaterializationCatalog, sync_catalog
-from metaxy.exceptions import CatalogError
+from metaxy.exceptions import CatalogError, StoreBackendError
 from tests.catalog._writers import write_many
 from tests.stores.graphs import video_graph, videos
 
@@ -130,3 +130,31 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(catalog: Material
 def test_sync_needs_a_catalog() -> None:
     with mx.InMemoryMetadataStore() as store, pytest.raises(CatalogError, match="no materialization catalog"):
         sync_catalog(store)
+
+
+class _DiskFullStore(mx.InMemoryMetadataStore):
+    """A backend whose appends fail after validation passed (the store contract's failure path)."""
+
+    def _append(self, key: mx.FeatureKey, df: pl.DataFrame) -> None:
+        raise StoreBackendError("disk full", hint="free some space")
+
+
+def test_a_backend_failure_registers_nothing(catalog: MaterializationCatalog) -> None:
+    g = video_graph()
+    with _DiskFullStore(catalog=catalog) as store, pytest.raises(StoreBackendError, match="disk full"):
+        store.write_metadata(g.video, videos([1, 2]))
+    assert catalog.list_features() == []
+
+
+def test_copies_register_in_the_destination_catalog(catalog: MaterializationCatalog) -> None:
+    g = video_graph()
+    with (
+        mx.InMemoryMetadataStore(name="src") as src,
+        mx.InMemoryMetadataStore(name="dst", catalog=catalog) as dst,
+    ):
+        src.write_metadata(g.video, videos([1, 2, 3]))
+        assert dst.copy_metadata(src) == {mx.FeatureKey("video/raw"): 3}
+        assert catalog.get_materialized_versions(g.video, store="dst") == set(
+            g.video.field_versions().values()
+        )
+        assert dst.has_feature(g.video)
