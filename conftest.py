@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 
 import metaxy as mx
 
+# real servers (PostgreSQL, S3, embedded ClickHouse dir) as session fixtures, registered once for all tests
+pytest_plugins = ["tests.servers"]
+
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(

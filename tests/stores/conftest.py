@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 import metaxy as mx
-from tests.servers import S3Server, s3_server
-
-__all__ = ["s3_server"]  # re-exported so pytest finds the server fixture here
+from tests.servers import S3Server
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -80,4 +78,36 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
 @pytest.fixture
 def store(store_factory: StoreFactory) -> Iterator[mx.MetadataStore]:
     with store_factory() as opened:
+        yield opened
+
+
+# -- catalogs: every catalog test runs once per catalog factory (and per store where a store is used) --
+
+CatalogFactory = Callable[[Path, pytest.FixtureRequest], mx.MaterializationCatalog]
+
+
+def memory_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
+    return mx.InMemoryCatalog()
+
+
+def sqlite_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
+    return mx.SQLiteCatalog(tmp_path / "catalog.db")
+
+
+def postgres_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
+    # one server per session (and xdist worker); every test gets its own catalog table
+    url = request.getfixturevalue("postgres_url")
+    return mx.PostgresCatalog(url, table=f"catalog_{tmp_path.name.lower()}")
+
+
+CATALOG_FACTORIES: dict[str, CatalogFactory] = {
+    "memory": memory_catalog,
+    "sqlite": sqlite_catalog,
+    "postgres": postgres_catalog,
+}
+
+
+@pytest.fixture(params=sorted(CATALOG_FACTORIES))
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.MaterializationCatalog]:
+    with CATALOG_FACTORIES[request.param](tmp_path, request) as opened:
         yield opened
