@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
+from typer.exceptions import Abort, Exit, TyperException
 
 from metaxy.cli import features, store_commands  # noqa: F401  (registers the commands)
 from metaxy.cli._app import app
@@ -31,12 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with FeatureGraph().use():  # the project's features load into a graph of their own
             result = command.main(args, prog_name="metaxy", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except TyperException as exc:  # click's usage errors, vendored by typer
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"Error: {exc.format_message()}\n")
         return EXIT_USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (Abort, KeyboardInterrupt):
         sys.stderr.write("Aborted.\n")
         return EXIT_USER_ERROR
     except MetaxyError as exc:
