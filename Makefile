@@ -28,13 +28,13 @@ test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
 lint: $(STAMP) ## ruff format check, ruff check, import layering
-	$(PY) -m ruff format --check metaxy tests benchmarks examples conftest.py
-	$(PY) -m ruff check metaxy tests benchmarks examples conftest.py
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## Reformat and autofix
-	$(PY) -m ruff format metaxy tests benchmarks examples conftest.py
-	$(PY) -m ruff check --fix metaxy tests benchmarks examples conftest.py
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 typecheck: $(STAMP) ## mypy (strict) on the package
 	$(PY) -m mypy

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from metaxy.catalog import InMemoryCatalog, MaterializationCatalog, PostgresCatalog, SQLiteCatalog
 from metaxy.exceptions import MetaxyError
 from metaxy.models import (
     ALL,
@@ -23,7 +24,11 @@ from metaxy.models import (
     FieldSpec,
     LineageRelationship,
 )
+from metaxy.models.diff import GraphDiff, diff_graphs
 from metaxy.stores import LAZY_STORES, InMemoryMetadataStore, MetadataStore
+from metaxy.stores.impact import count_impact
+from metaxy.stores.migrate import MigrationReport, migrate_data_versions
+from metaxy.stores.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.versioning import HashAlgorithm, Increment
 
 __version__ = "0.2.0"
@@ -40,13 +45,25 @@ __all__ = [
     "FieldKey",
     "FieldSpec",
     "FieldsMapping",
+    "GraphDiff",
     "HashAlgorithm",
+    "InMemoryCatalog",
     "InMemoryMetadataStore",
     "Increment",
     "LineageRelationship",
+    "MaterializationCatalog",
     "MetadataStore",
     "MetaxyError",
+    "MigrationReport",
+    "PostgresCatalog",
+    "SQLiteCatalog",
     "__version__",
+    "count_impact",
+    "diff_graphs",
+    "list_graph_snapshots",
+    "load_graph_snapshot",
+    "migrate_data_versions",
+    "push_graph_snapshot",
 ]  # store classes with optional drivers are listed here too, and resolved by __getattr__
 
 

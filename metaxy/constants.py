@@ -39,3 +39,6 @@ DEFAULT_HASH_ALGORITHM: Final = "xxhash32"
 DEFAULT_HASH_TRUNCATION: Final = 8
 MIN_HASH_TRUNCATION: Final = 8
 STATIC_VERSION_LENGTH: Final = 8
+
+#: first key part of the reserved system tables (graph snapshots, ...), hidden from list_features()
+SYSTEM_NAMESPACE: Final = "metaxy_system"

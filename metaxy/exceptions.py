@@ -20,6 +20,8 @@
     │   ├── FeatureNotFoundError        nothing is stored for a feature
     │   ├── FilterPushdownError         a filter cannot be translated for the store
     │   ├── MissingDependencyError      a store's optional driver is not installed
+    │   ├── SnapshotNotFoundError       no pushed graph snapshot has the requested id
+    │   ├── MigrationError              a migration does not match the current definitions
     │   └── StoreBackendError           the backend failed (transient or not)
     ├── CatalogError                    a materialization catalog failed
     └── ConfigError                     metaxy.toml / METAXY_* settings are invalid
@@ -124,6 +126,14 @@ class FilterPushdownError(StoreError):
 
 class MissingDependencyError(StoreError, ImportError):
     """An optional driver needed by a store or catalog is not installed."""
+
+
+class SnapshotNotFoundError(StoreError):
+    """No graph snapshot with the requested id was pushed to the store."""
+
+
+class MigrationError(StoreError):
+    """A migration was asked for versions that do not match the current feature definitions."""
 
 
 class StoreBackendError(StoreError):

@@ -31,6 +31,7 @@ from metaxy.constants import (
     PROJECT_VERSION,
     PROVENANCE,
     PROVENANCE_BY_FIELD,
+    SYSTEM_NAMESPACE,
     UPDATED_AT,
 )
 from metaxy.exceptions import (
@@ -234,8 +235,8 @@ class MetadataStore(ABC):
 
     def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         self._append(key, frame)
-        if self.catalog is not None:
-            self.catalog.register_materialization(key, frame)
+        if self.catalog is not None:  # only after the append succeeded: a failed write registers nothing
+            self.catalog.register_materialization(key, frame, store=self.name)
 
     def _prepare_write(self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph) -> pl.DataFrame:
         where = self._where(plan.key)
@@ -332,7 +333,7 @@ class MetadataStore(ABC):
         Answered by the catalog when there is one; soft-deleted rows still count.
         """
         if self.catalog is not None:
-            return self.catalog.has_feature(key, feature_version=feature_version)
+            return self.catalog.has_feature(key, feature_version=feature_version, store=self.name)
         lf = self._read_rows(
             key, (), feature_version=feature_version, latest=False, include_deleted=True, filters=[]
         )
@@ -348,7 +349,7 @@ class MetadataStore(ABC):
     def list_features(self) -> list[FeatureKey]:
         """Keys with stored rows in this store (not its fallbacks)."""
         self._require_open()
-        return sorted(self._list_keys())
+        return sorted(k for k in self._list_keys() if k.parts[0] != SYSTEM_NAMESPACE)  # hide system tables
 
     # -- deleting and copying -------------------------------------------------------------------
 
@@ -364,7 +365,11 @@ class MetadataStore(ABC):
         exprs = _as_filters(filters)
         if not soft:
             before = self._count(key)
+            versions = self._stored_versions(key) if self.catalog is not None else set()
             self._delete_rows(key, _all_of(exprs))
+            if self.catalog is not None:  # versions with no row left must vanish from the catalog too
+                gone = versions - self._stored_versions(key)
+                self.catalog.forget_materialization(key, feature_versions=gone, store=self.name)
             return before - self._count(key)
         ids = graph.spec(key).id_columns
         latest = self._read_rows(
@@ -379,6 +384,10 @@ class MetadataStore(ABC):
         if tombstones.height:
             self._append(key, tombstones)
         return tombstones.height
+
+    def _stored_versions(self, key: FeatureKey) -> set[str]:
+        lf = self._scan(key)
+        return set() if lf is None else set(lf.select(pl.col(FEATURE_VERSION).unique()).collect().to_series())
 
     def _count(self, key: FeatureKey) -> int:
         lf = self._scan(key)
