@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from metaxy.cli import features, store_commands  # noqa: F401  (registers the commands)
+from metaxy.cli import features, snapshots, store_commands  # noqa: F401  (registers the commands)
 from metaxy.cli._app import app
 from metaxy.cli.output import print_error
 from metaxy.exceptions import MetaxyError

@@ -78,7 +78,7 @@ def _catalog_last(store: MetadataStore, key: FeatureKey) -> datetime | None:
     info = getattr(store.catalog, "get_materialization_info", None)
     if info is None:
         return None
-    frame = info(key)
+    frame = info(key, store=store.name)
     if not isinstance(frame, pl.DataFrame) or frame.height == 0 or "materialized_at" not in frame.columns:
         return None
     value = frame["materialized_at"].max()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -50,6 +51,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns(".metaxy", "__pycache__"))
     monkeypatch.chdir(root)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # tests edit the project's modules
     monkeypatch.setenv("COLUMNS", "100")
     for name in [n for n in os.environ if n.startswith("METAXY_")]:
         monkeypatch.delenv(name)
@@ -64,6 +66,7 @@ def run(project: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-u
 
     def invoke(*args: str) -> Result:
         _forget_project_modules()
+        importlib.invalidate_caches()
         capsys.readouterr()
         code = main(list(args))
         captured = capsys.readouterr()
@@ -100,3 +103,11 @@ def seeded(project: Path, graph: mx.FeatureGraph) -> Path:
         store.write_metadata("video/raw", changed)
     _forget_project_modules()
     return project
+
+
+def edit_features(root: Path, old: str, new: str) -> None:
+    """Change the project's feature definitions (the next CLI call imports the new code)."""
+    path = root / "pipeline" / "features.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
