@@ -57,3 +57,20 @@ def test_unknown_store_is_refused_before_anything_runs(run: Any) -> None:
         "Error: There is no store named 'nope' in <project>/metaxy.toml.",
         "Hint: Configured stores: dev, prod, scratch.",
     ]
+
+
+def test_an_unexpected_exception_exits_with_3_and_no_traceback(run: Any, project: Path) -> None:
+    (project / "pipeline" / "broken.py").write_text(
+        "import metaxy as mx\n\n\n"
+        "class BrokenStore(mx.InMemoryMetadataStore):\n"
+        "    def _open_backend(self) -> None:\n"
+        "        raise RuntimeError('disk on fire')\n"
+    )
+    config = project / "metaxy.toml"
+    config.write_text(config.read_text() + '\n[stores.broken]\ntype = "pipeline.broken:BrokenStore"\n')
+    result = run("--store", "broken", "status")
+    assert result.code == 3
+    assert result.err.splitlines() == [
+        "Error: Unexpected RuntimeError: disk on fire",
+        "Hint: This is a bug in metaxy or a plugin; rerun with --debug for the traceback and report it.",
+    ]
