@@ -28,7 +28,7 @@ class PostgresCatalog(SQLCatalog):
 
     def __init__(self, url: str, *, table: str = "metaxy_materializations") -> None:
         super().__init__(table=table)
-        self.url = url
+        self.url = _libpq_url(url)
 
     def _connect(self) -> Any:
         psycopg = import_driver("psycopg", "postgres")
@@ -55,3 +55,11 @@ class PostgresCatalog(SQLCatalog):
 
     def __repr__(self) -> str:
         return f"PostgresCatalog(table={self.table!r})"
+
+
+def _libpq_url(url: str) -> str:
+    """Accept SQLAlchemy-style URLs too (``postgresql+psycopg://``): libpq knows no driver suffix."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.startswith(("postgresql+", "postgres+")):
+        return f"postgresql://{rest}"
+    return url

@@ -5,6 +5,7 @@ Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ from typing import Any
 import pytest
 
 import metaxy as mx
+from metaxy.catalog import MaterializationCatalog
+from tests.servers import postgres_url
+
+__all__ = ["postgres_url"]  # session fixture, re-exported for pytest
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -40,4 +45,36 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
 @pytest.fixture
 def store(store_factory: StoreFactory) -> Iterator[mx.MetadataStore]:
     with store_factory() as opened:
+        yield opened
+
+
+# -- catalogs: every catalog test runs once per catalog factory (and per store where a store is used) --
+
+CatalogFactory = Callable[[Path, pytest.FixtureRequest], MaterializationCatalog]
+
+
+def memory_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
+    return mx.InMemoryCatalog()
+
+
+def sqlite_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
+    return mx.SQLiteCatalog(tmp_path / "catalog.db")
+
+
+def postgres_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
+    # one server per session; every test gets its own catalog table
+    url = request.getfixturevalue("postgres_url")
+    return mx.PostgresCatalog(url, table=f"catalog_{uuid.uuid4().hex[:12]}")
+
+
+CATALOG_FACTORIES: dict[str, CatalogFactory] = {
+    "memory": memory_catalog,
+    "sqlite": sqlite_catalog,
+    "postgres": postgres_catalog,
+}
+
+
+@pytest.fixture(params=sorted(CATALOG_FACTORIES))
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MaterializationCatalog]:
+    with CATALOG_FACTORIES[request.param](tmp_path, request) as opened:
         yield opened

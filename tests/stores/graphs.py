@@ -71,3 +71,14 @@ def videos(ids: list[int], *, audio: str = "a", frames: str = "f") -> pl.DataFra
         },
         schema_overrides={"sample_uid": pl.Int64},
     )
+
+
+def bump(key: str, field: str, code_version: str) -> None:
+    """Replace ``key``'s definition in the active graph with ``field`` at ``code_version``."""
+    graph = mx.FeatureGraph.get_active()
+    spec = graph.spec(key)
+    fields = tuple(
+        f.model_copy(update={"code_version": code_version}) if f.key.to_string() == field else f
+        for f in spec.fields
+    )
+    graph.add_feature(spec.model_copy(update={"fields": fields}))

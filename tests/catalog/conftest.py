@@ -1,0 +1,7 @@
+"""Catalog tests reuse the ``catalog`` fixture (one run per catalog factory) of the store suite."""
+
+from __future__ import annotations
+
+from tests.stores.conftest import catalog, postgres_url
+
+__all__ = ["catalog", "postgres_url"]
