@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -17,6 +20,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.render import graph_dot, graph_mermaid
 from metaxy.models.search import search_features
+from metaxy.stores.base import MetadataStore
 
 GRAPH_FORMATS = ("tree", "mermaid", "dot", "json")
 
@@ -66,13 +70,20 @@ def _presence(cli: Any, key: FeatureKey) -> list[dict[str, Any]]:
     """For each store of the chain: samples stored at the feature's current version."""
     rows = []
     with cli.store() as store:
-        for member in store._chain():
+        for member in _chain(store):
             try:
-                count = member.read_metadata(key, allow_fallback=False).collect().height
+                count = member.read_metadata(key, allow_fallback=False).select(pl.len()).collect().item()
             except FeatureNotFoundError:
                 count = 0
-            rows.append({"store": member.name, "samples": count})
+            rows.append({"store": member.name, "samples": int(count)})
     return rows
+
+
+def _chain(store: MetadataStore) -> Iterator[MetadataStore]:
+    """The store, then its fallbacks depth-first (the order reads fall through them)."""
+    yield store
+    for fallback in store.fallback_stores:
+        yield from _chain(fallback)
 
 
 def _print_feature(info: dict[str, Any]) -> None:
@@ -157,5 +168,5 @@ def search(
         return
     table = Table("feature", "score", "matched", title=f"{len(hits)} result(s) for {text!r}")
     for h in hits:
-        table.add_row(h.key.to_string(), str(h.score), "; ".join(h.matches))
+        table.add_row(h.key.to_string(), str(h.score), escape("; ".join(h.matches)))
     console().print(table)

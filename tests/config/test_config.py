@@ -186,3 +186,40 @@ def test_entrypoint_that_cannot_be_imported_names_the_key(tmp_path: Path) -> Non
     assert info.value.message.startswith(
         f"Entrypoint 'not_a_module_xyz' ('entrypoints.0' in {path.resolve()})"
     )
+
+
+def test_short_type_names_resolve_through_the_lazy_store_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metaxy.stores import LAZY_STORES
+
+    monkeypatch.setitem(LAZY_STORES, "DuckDBMetadataStore", "tests.config.fake_backend")
+    write(tmp_path, '[stores.dev]\ntype = "duckdb"\ndb_path = "dev.duckdb"\nread_only = true\n')
+    store = store_from_config(load_config())  # the only store is the default
+    assert (type(store).__module__, store.db_path, store.read_only, store.name) == (  # type: ignore[attr-defined]
+        "tests.config.fake_backend",
+        "dev.duckdb",
+        True,
+        "dev",
+    )
+
+
+def test_a_known_type_whose_backend_is_not_built_in_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metaxy.stores import LAZY_STORES
+
+    monkeypatch.delitem(LAZY_STORES, "DeltaMetadataStore", raising=False)
+    path = write(tmp_path, '[stores.lake]\ntype = "delta"\ntable_uri = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        store_from_config(load_config())
+    assert info.value.message == (
+        f"Store type 'delta' ('stores.lake.type' in {path.resolve()}) is not available in this version of metaxy."
+    )
+
+
+def test_one_catalog_object_is_shared_by_the_whole_chain(tmp_path: Path) -> None:
+    write(tmp_path, BASE + '\n[catalog]\ntype = "memory"\n')
+    store = store_from_config(load_config())
+    assert store.catalog is not None
+    assert store.fallback_stores[0].catalog is store.catalog
