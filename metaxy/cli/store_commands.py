@@ -14,7 +14,7 @@ from rich.table import Table
 from metaxy.cli._app import FormatOption, app, is_json, metadata_app, state
 from metaxy.cli.features import resolve_key
 from metaxy.cli.output import console, emit_json
-from metaxy.exceptions import ConfigError
+from metaxy.exceptions import MetaxyError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores.stats import feature_stats
 from metaxy.stores.status import store_status
@@ -84,6 +84,7 @@ def stats(ctx: typer.Context, features: FeatureArgs = None, fmt: FormatOption = 
         totals = {
             "features": len(rows),
             "fields": sum(r.fields for r in rows),
+            "samples": sum(r.samples for r in rows),
             "rows": sum(r.rows for r in rows),
         }
         emit_json("stats", {"store": name, "totals": totals, "features": [r.to_dict() for r in rows]})
@@ -104,9 +105,9 @@ def parse_filters(texts: list[str] | None) -> list[pl.Expr]:
         try:
             exprs.append(pl.sql_expr(text))
         except Exception as exc:  # polars raises several error types for bad SQL
-            raise ConfigError(
-                f"--filter {text!r} is not a valid SQL condition: {exc}.",
-                hint="Write a SQL condition on the feature's columns, e.g. --filter \"video_id = 'a'\".",
+            raise typer.BadParameter(
+                f"{text!r} is not a SQL condition ({_first_line(exc)}). Example: --filter \"video_id = 'a'\".",
+                param_hint="--filter",
             ) from None
     return exprs
 
@@ -129,12 +130,18 @@ def delete(
     key = resolve_key(cli.feature_graph(), feature)
     exprs = parse_filters(filters)
     if not exprs and not yes:
-        raise ConfigError(
+        raise MetaxyError(
             f"Refusing to delete every sample of {key.to_string()!r} without --yes.",
             hint="Pass --filter to choose samples, or --yes to delete them all.",
         )
     with cli.store() as store:
-        count = store.delete_metadata(key, filters=exprs or None, soft=not hard)
+        try:
+            count = store.delete_metadata(key, filters=exprs or None, soft=not hard)
+        except pl.exceptions.PolarsError as exc:  # e.g. a filter naming a column the feature lacks
+            raise SchemaError(
+                f"--filter cannot be applied to feature {key.to_string()!r}: {_first_line(exc)}.",
+                hint="Filter on the feature's id or user columns (see `metaxy show FEATURE`).",
+            ) from exc
         name = store.name
     mode = "hard" if hard else "soft"
     if is_json(fmt):
@@ -173,3 +180,7 @@ def copy(
     for key, n in items.items():
         table.add_row(key, str(n))
     console().print(table)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -108,10 +108,18 @@ def test_delete_without_filter_needs_yes(run: Any) -> None:
     ]
 
 
-def test_bad_filter_is_a_user_error(run: Any) -> None:
+def test_unparsable_filter_is_a_usage_error(run: Any) -> None:
     result = run("metadata", "delete", "video/transcript", "--filter", "video_id = = 'v1'")
+    assert result.code == 2
+    assert "Invalid value for --filter: \"video_id = = 'v1'\" is not a SQL condition" in result.err
+
+
+def test_filter_on_an_unknown_column_is_a_user_error_and_deletes_nothing(run: Any) -> None:
+    result = run("metadata", "delete", "video/transcript", "--filter", "colour = 'red'", "--hard")
     assert result.code == 1
-    assert result.err.startswith("Error: --filter \"video_id = = 'v1'\" is not a valid SQL condition")
+    assert result.err.startswith("Error: --filter cannot be applied to feature 'video/transcript': ")
+    assert result.err.splitlines()[-1].startswith("Hint: Filter on the feature's id or user columns")
+    assert json.loads(run("stats", "video/transcript", "--format", "json").out)["features"][0]["rows"] == 3
 
 
 def test_copy_moves_latest_rows_between_configured_stores(run: Any, snapshot: Any) -> None:
