@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,6 @@ class MetaxyConfig(BaseSettings):
         """Say where setting ``key`` comes from, for error messages (env var name or file)."""
         dotted = ".".join(str(k) for k in key)
         env_name = ENV_PREFIX + ENV_DELIMITER.join(str(k) for k in key).upper()
-        from os import environ
-
-        if env_name in environ:
+        if env_name in os.environ:
             return f"{dotted!r} (from ${env_name})"
         return f"{dotted!r} in {self._source_file or 'the default settings'}"
