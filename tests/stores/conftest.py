@@ -5,7 +5,6 @@ Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ from typing import Any
 import pytest
 
 import metaxy as mx
-from metaxy.catalog import MaterializationCatalog
-from tests.servers import postgres_url
+from tests.servers import chdb_path, postgres_url
 
-__all__ = ["postgres_url"]  # session fixture, re-exported for pytest
+__all__ = ["chdb_path", "postgres_url"]  # session fixtures, re-exported for pytest
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -50,21 +48,21 @@ def store(store_factory: StoreFactory) -> Iterator[mx.MetadataStore]:
 
 # -- catalogs: every catalog test runs once per catalog factory (and per store where a store is used) --
 
-CatalogFactory = Callable[[Path, pytest.FixtureRequest], MaterializationCatalog]
+CatalogFactory = Callable[[Path, pytest.FixtureRequest], mx.MaterializationCatalog]
 
 
-def memory_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
+def memory_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
     return mx.InMemoryCatalog()
 
 
-def sqlite_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
+def sqlite_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
     return mx.SQLiteCatalog(tmp_path / "catalog.db")
 
 
-def postgres_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> MaterializationCatalog:
-    # one server per session; every test gets its own catalog table
+def postgres_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> mx.MaterializationCatalog:
+    # one server per session (and xdist worker); every test gets its own catalog table
     url = request.getfixturevalue("postgres_url")
-    return mx.PostgresCatalog(url, table=f"catalog_{uuid.uuid4().hex[:12]}")
+    return mx.PostgresCatalog(url, table=f"catalog_{tmp_path.name.lower()}")
 
 
 CATALOG_FACTORIES: dict[str, CatalogFactory] = {
@@ -75,6 +73,6 @@ CATALOG_FACTORIES: dict[str, CatalogFactory] = {
 
 
 @pytest.fixture(params=sorted(CATALOG_FACTORIES))
-def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MaterializationCatalog]:
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.MaterializationCatalog]:
     with CATALOG_FACTORIES[request.param](tmp_path, request) as opened:
         yield opened
