@@ -1,1 +1,52 @@
-"""metaxy.cli (filled in by its own issue)."""
+"""The ``metaxy`` command line: parse, call the library, render with rich. Nothing imports this package.
+
+Exit codes: 0 success; 1 a user error (bad config, unknown feature, ...) or a failed check
+(``status --assert-in-sync``); 2 a usage error (unknown command or option); 3 an unexpected error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from typer.exceptions import Abort, Exit, TyperException
+
+from metaxy.cli import features, snapshots, store_commands  # noqa: F401  (registers the commands)
+from metaxy.cli._app import app
+from metaxy.cli.output import print_error
+from metaxy.exceptions import MetaxyError
+from metaxy.models.graph import FeatureGraph
+
+EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+__all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXIT_USER_ERROR", "app", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        with FeatureGraph().use():  # the project's features load into a graph of their own
+            result = command.main(args, prog_name="metaxy", standalone_mode=False)
+    except Exit as exc:
+        return int(exc.exit_code)
+    except TyperException as exc:  # click's usage errors, vendored by typer
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"Error: {exc.format_message()}\n")
+        return EXIT_USAGE
+    except (Abort, KeyboardInterrupt):
+        sys.stderr.write("Aborted.\n")
+        return EXIT_USER_ERROR
+    except MetaxyError as exc:
+        print_error(exc, debug=debug)
+        return EXIT_USER_ERROR
+    except Exception as exc:
+        print_error(exc, debug=debug)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic._internal._model_construction import ModelMetaclass
 
 from metaxy.exceptions import DefinitionError
 from metaxy.models.graph import FeatureGraph
@@ -12,7 +13,21 @@ from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
 
 
-class Feature(BaseModel):
+class FeatureMeta(ModelMetaclass):
+    """Pydantic's metaclass plus a notebook rendering of feature *classes*.
+
+    IPython looks ``_repr_html_`` up on the displayed object; for a class that is its metaclass.
+    """
+
+    def _repr_html_(cls) -> str:
+        from metaxy.models.render import feature_class_html
+
+        if getattr(cls, "_metaxy_spec", None) is None:  # the base class or an intermediate base
+            return f"<code>{cls.__qualname__}</code> (not a feature: no spec)"
+        return feature_class_html(cls)
+
+
+class Feature(BaseModel, metaclass=FeatureMeta):
     """Base class of every feature. Pydantic fields declared on a subclass are its user columns.
 
     Example:

@@ -1,0 +1,5 @@
+"""``python -m metaxy.cli``."""
+
+from metaxy.cli import main
+
+raise SystemExit(main())

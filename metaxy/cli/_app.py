@@ -1,0 +1,54 @@
+"""The typer application, its global options, and the helpers commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from metaxy.cli.context import CliContext
+from metaxy.models.graph import FeatureGraph
+
+app = typer.Typer(
+    name="metaxy",
+    help="Feature-metadata versioning: inspect features, check what must be recomputed, manage stores.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+metadata_app = typer.Typer(help="Delete or copy stored metadata.", no_args_is_help=True)
+app.add_typer(metadata_app, name="metadata")
+
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: text or json.", case_sensitive=False)
+]
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: nearest metaxy.toml).")
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store name (default: the config's).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Options every command understands (give them before the command)."""
+    ctx.obj = CliContext(config_path=config, store_name=store, debug=debug, graph=FeatureGraph.get_active())
+
+
+def state(ctx: typer.Context) -> CliContext:
+    """The :class:`CliContext` built by the global options."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliContext)
+    return obj
+
+
+def is_json(fmt: str, *, allowed: tuple[str, ...] = ("text", "json")) -> bool:
+    """Validate ``--format`` and say whether JSON was asked for."""
+    value = fmt.lower()
+    if value not in allowed:
+        raise typer.BadParameter(f"{fmt!r} is not one of: {', '.join(allowed)}.", param_hint="--format")
+    return value == "json"

@@ -1,0 +1,41 @@
+"""What every command shares: the global options, and the config, graph and store built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metaxy.config import MetaxyConfig, load_config, load_entrypoints
+from metaxy.models.graph import FeatureGraph
+from metaxy.stores.base import MetadataStore
+from metaxy.stores.registry import store_from_config
+
+
+@dataclass
+class CliContext:
+    """Global options, with the project's config, feature graph and stores built on first use."""
+
+    config_path: Path | None = None
+    store_name: str | None = None
+    debug: bool = False
+    graph: FeatureGraph = field(default_factory=FeatureGraph)
+    _config: MetaxyConfig | None = None
+    _loaded: bool = False
+
+    @property
+    def config(self) -> MetaxyConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def feature_graph(self) -> FeatureGraph:
+        """The project's features: the entrypoints imported into this context's graph (once)."""
+        if not self._loaded:
+            with self.graph.use():
+                load_entrypoints(self.config)
+            self._loaded = True
+        return self.graph
+
+    def store(self, name: str | None = None) -> MetadataStore:
+        """A (closed) store: ``name``, else ``--store``, else the config's default store."""
+        return store_from_config(self.config, name or self.store_name)

@@ -1,0 +1,29 @@
+"""Import the modules listed in ``entrypoints`` so their feature classes register in the active graph."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from metaxy.config.settings import MetaxyConfig
+from metaxy.exceptions import ConfigError
+
+
+def load_entrypoints(config: MetaxyConfig) -> list[str]:
+    """Import every entrypoint module (the project directory is importable); return their names.
+
+    Raises:
+        ConfigError: an entrypoint cannot be imported (the message names the key and the file).
+    """
+    root = str(config.root)
+    if root not in sys.path:  # like pytest's rootdir: project modules import without installing
+        sys.path.insert(0, root)
+    for index, module in enumerate(config.entrypoints):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(
+                f"Entrypoint {module!r} ({config.where('entrypoints', index)}) cannot be imported: {exc}.",
+                hint=f"List importable module names; {root} is on the import path.",
+            ) from exc
+    return list(config.entrypoints)

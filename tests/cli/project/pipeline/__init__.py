@@ -1,0 +1,1 @@
+"""A small video pipeline used by the CLI tests."""
