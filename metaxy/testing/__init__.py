@@ -13,10 +13,12 @@ from metaxy.testing.example import (
     example_videos,
     materialize_example,
 )
+from metaxy.testing.mock import MockMetadataStore
 
 __all__ = [
     "EXAMPLE_SAMPLE_UIDS",
     "ExampleFeatures",
+    "MockMetadataStore",
     "define_example_features",
     "example_videos",
     "materialize_example",
