@@ -31,6 +31,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ALL",
     "BaseFeature",
+    "CachedMetadataStore",
     "Feature",
     "FeatureDep",
     "FeatureGraph",
@@ -43,6 +44,7 @@ __all__ = [
     "HashAlgorithm",
     "InMemoryMetadataStore",
     "Increment",
+    "InstrumentedMetadataStore",
     "LineageRelationship",
     "MetadataStore",
     "MetaxyError",

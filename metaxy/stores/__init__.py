@@ -12,9 +12,17 @@ from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 
 #: public store class -> module defining it (imported lazily)
-LAZY_STORES: dict[str, str] = {}
+LAZY_STORES: dict[str, str] = {
+    "CachedMetadataStore": "metaxy.stores.cached",
+    "InstrumentedMetadataStore": "metaxy.stores.instrumented",
+}
 
-__all__ = ["InMemoryMetadataStore", "MetadataStore"]  # plus the LAZY_STORES names, listed literally
+__all__ = [
+    "CachedMetadataStore",
+    "InMemoryMetadataStore",
+    "InstrumentedMetadataStore",
+    "MetadataStore",
+]  # plus the LAZY_STORES names, listed literally
 
 
 def __getattr__(name: str) -> Any:
