@@ -4,8 +4,8 @@ Installed with metaxy and loaded automatically through the ``pytest11`` entry po
 Opt out with ``pytest -p no:metaxy`` (or ``addopts = "-p no:metaxy"`` in your pytest configuration).
 
 Fixtures:
-    metaxy_graph (autouse): a fresh active :class:`~metaxy.FeatureGraph` for every test, so feature
-        classes defined in one test never leak into another.
+    metaxy_graph (autouse): a fresh active :class:`~metaxy.FeatureGraph` for every test (seeded with the
+        features defined at import time), so feature classes defined in one test never leak into another.
     empty_store: an open, empty :class:`~metaxy.InMemoryMetadataStore`.
     example_features: the example graph of :mod:`metaxy.testing.example`, defined in the test's graph.
     populated_store: an open in-memory store holding the example graph, fully materialized.
@@ -43,9 +43,21 @@ _BACKENDS: dict[str, tuple[str, Callable[[Path], Any] | None]] = {
 
 @pytest.fixture(autouse=True)
 def metaxy_graph() -> Iterator[FeatureGraph]:
-    """A fresh active feature graph for the test; feature classes defined in the test land here."""
-    with FeatureGraph().use() as active:
+    """The test's own active feature graph: features defined in the test land here and vanish after it.
+
+    It starts with the features of the graph active before the test (those your modules define at
+    import time), so module-level feature classes keep working, also when named by key.
+    """
+    with _copy_of(FeatureGraph.get_active()).use() as active:
         yield active
+
+
+def _copy_of(source: FeatureGraph) -> FeatureGraph:
+    graph = FeatureGraph()
+    for key in source.keys:
+        feature = source.feature_class(key)
+        graph.add_feature(feature if feature is not None else source.spec(key))
+    return graph
 
 
 @pytest.fixture

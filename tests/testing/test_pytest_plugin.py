@@ -94,6 +94,38 @@ def test_every_fixture_works_in_a_user_test_file(pytester: pytest.Pytester) -> N
     result.assert_outcomes(passed=9)
 
 
+MODULE_LEVEL_FEATURES = """
+import metaxy as mx
+
+
+class Shared(mx.Feature, spec=mx.FeatureSpec(key="shared", fields=[mx.FieldSpec(key="default", code_version="1")])):
+    pass
+
+
+def test_module_level_features_are_visible_by_key(metaxy_graph, empty_store):
+    assert "shared" in metaxy_graph
+    assert metaxy_graph is not Shared.graph()  # the test's own graph, seeded from the import-time one
+    empty_store.write_metadata("shared", {"sample_uid": [1], "metaxy_provenance_by_field": [{"default": "x"}]})
+    assert empty_store.has_feature(Shared)
+
+
+def test_a_feature_defined_in_a_test(metaxy_graph):
+    class Local(mx.Feature, spec=mx.FeatureSpec(key="local", fields=[mx.FieldSpec(key="default")])):
+        pass
+
+    assert sorted(k.to_string() for k in metaxy_graph.keys) == ["local", "shared"]
+
+
+def test_does_not_leak_into_the_next(metaxy_graph):
+    assert [k.to_string() for k in metaxy_graph.keys] == ["shared"]
+"""
+
+
+def test_isolated_graph_keeps_module_level_features(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_module_level=MODULE_LEVEL_FEATURES)
+    pytester.runpytest("-q").assert_outcomes(passed=3)
+
+
 def test_plugin_is_loaded_by_its_entry_point(pytester: pytest.Pytester, installed_plugin: str) -> None:
     pytester.makepyfile(
         test_loaded="""
