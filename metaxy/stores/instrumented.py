@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
+from metaxy.exceptions import ConfigError
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._metrics import StoreMetrics
 from metaxy.stores._operations import OPERATIONS, summarize
@@ -129,9 +130,9 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
 
     def prometheus_collector(self) -> Any:
         """A ``prometheus_client`` collector exposing these metrics; ``registry.register(...)`` it."""
+        import_driver("prometheus_client", "prometheus")  # a clear error before the module needing it
         from metaxy.stores._prometheus import MetricsCollector
 
-        import_driver("prometheus_client", "prometheus")
         return MetricsCollector(self)
 
     def prometheus_text(self) -> str:
@@ -151,8 +152,13 @@ def _wrapped(store: MetadataStore) -> Iterator[MetadataStore]:
 
 
 def _resolve_tracer(tracer: Any) -> Any:
-    if tracer != "auto":
+    if not isinstance(tracer, str):
         return tracer
+    if tracer != "auto":
+        raise ConfigError(
+            f"tracer={tracer!r} is not a tracer.",
+            hint='Pass an OpenTelemetry tracer, "auto", or None.',
+        )
     try:
         from opentelemetry import trace
     except ImportError:

@@ -161,5 +161,7 @@ def _guarded(operation: str, method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+# One guard per public operation, generated from the shared operation list so that an operation added
+# to stores is guarded here too.
 for _public in OPERATIONS:
     setattr(MockMetadataStore, _public, _guarded(_public, getattr(InMemoryMetadataStore, _public)))

@@ -135,6 +135,8 @@ def test_auto_tracer_is_optional() -> None:
     store = mx.InstrumentedMetadataStore(mx.InMemoryMetadataStore(), tracer="auto")
     with store:
         assert store.list_features() == []
+    with pytest.raises(mx.MetaxyError, match="tracer='jaeger'"):
+        mx.InstrumentedMetadataStore(mx.InMemoryMetadataStore(), tracer="jaeger")
 
 
 def test_instrumented_store_works_as_a_fallback_and_copy_source(example_features: ExampleFeatures) -> None:
