@@ -13,6 +13,7 @@ import polars as pl
 from metaxy.exceptions import ConfigError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._logging import logged
+from metaxy.stores._operations import describe_feature
 from metaxy.stores.base import FeatureLike, MetadataStore, _as_filters
 from metaxy.stores.wrapper import WrappedMetadataStore
 
@@ -107,7 +108,7 @@ class CachedMetadataStore(WrappedMetadataStore):
             if feature is None:
                 self._entries.clear()
                 return
-            name = self._resolve_feature(feature)[0].to_string()
+            name = describe_feature(feature)  # never raises: also runs after a failed write
             for key in [k for k in self._entries if k[0] == name]:
                 del self._entries[key]
 

@@ -185,3 +185,15 @@ def test_cached_store_is_a_store_everywhere(
         assert cached.resolve_update(example_features.summary).is_empty
     assert not cached.is_open
     assert not backend.is_open
+
+
+def test_a_failed_write_of_an_unknown_feature_raises_the_original_error(backend: MockMetadataStore) -> None:
+    cached = mx.CachedMetadataStore(backend)
+    with cached, pytest.raises(mx.MetaxyError, match="nope") as info:
+        cached.write_metadata("nope", pl.DataFrame({"sample_uid": [1]}))
+    # invalidating after the failure raised nothing of its own (it would carry the original in its context)
+    context, chain = info.value.__context__, []
+    while context is not None:
+        chain.append(context)
+        context = context.__context__
+    assert not any(isinstance(error, mx.MetaxyError) for error in chain)
