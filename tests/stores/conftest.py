@@ -25,9 +25,15 @@ def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod], **kwargs)
 
 
+def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """The chain wrapped twice: metrics around a read cache, which must not change any behaviour."""
+    return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
+    "instrumented-cached-chain": instrumented_cached_chain,
 }
 
 
