@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import metaxy as mx
 from metaxy.exceptions import ConfigError, FeatureNotFoundError
-from metaxy.testing import ExampleFeatures, MockMetadataStore, example_videos, materialize_example
+from metaxy.testing import (
+    ExampleFeatures,
+    MockMetadataStore,
+    define_example_features,
+    example_videos,
+    materialize_example,
+)
 
 
 class ManualClock:
@@ -197,3 +207,45 @@ def test_a_failed_write_of_an_unknown_feature_raises_the_original_error(backend:
         chain.append(context)
         context = context.__context__
     assert not any(isinstance(error, mx.MetaxyError) for error in chain)
+
+
+Op = tuple[str, int]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["write", "soft_delete", "hard_delete", "read", "read_filtered"]), st.integers(1, 4)
+    ),
+    max_size=12,
+)
+
+
+@given(ops=OPS)
+def test_cached_reads_always_equal_uncached_reads(ops: list[Op]) -> None:
+    """Any sequence of writes, deletes and reads through the wrapper reads exactly what the bare store reads."""
+    with mx.FeatureGraph().use():
+        video = define_example_features().video
+        plain, cached = (
+            mx.InMemoryMetadataStore(),
+            mx.CachedMetadataStore(mx.InMemoryMetadataStore(), cache_size=3),
+        )
+        with plain, cached:
+            for step, (op, uid) in enumerate(ops):
+                for store in (plain, cached):
+                    _apply(store, video, op, uid, step)
+                if op.startswith("read"):
+                    kwargs = {"filters": pl.col("sample_uid") <= uid} if op == "read_filtered" else {}
+                    assert _read(cached, video, **kwargs) == _read(plain, video, **kwargs)
+
+
+def _apply(store: mx.MetadataStore, video: type[mx.Feature], op: str, uid: int, step: int) -> None:
+    if op == "write":
+        store.write_metadata(video, example_videos((uid, uid + 1)).with_columns(path=pl.lit(f"step {step}")))
+    elif op.endswith("delete") and store.has_feature(video):
+        store.delete_metadata(video, filters=pl.col("sample_uid") == uid, soft=op == "soft_delete")
+
+
+def _read(store: mx.MetadataStore, video: type[mx.Feature], **kwargs: Any) -> list[tuple[int, str]] | None:
+    try:
+        frame = store.read_metadata(video, **kwargs).collect()
+    except FeatureNotFoundError:
+        return None
+    return sorted(zip(frame["sample_uid"], frame["path"], strict=True))
