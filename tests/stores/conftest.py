@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import metaxy as mx
+from metaxy.testing import MockMetadataStore
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -30,10 +31,16 @@ def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore
     return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
 
 
+def mock(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """The shipped failure-injecting double, with no failure set: it must behave like any store."""
+    return MockMetadataStore(**kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
     "instrumented-cached-chain": instrumented_cached_chain,
+    "mock": mock,
 }
 
 
