@@ -67,7 +67,7 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
 
     def _call(self, operation: str, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         start = self._clock()
-        with self._span(operation, args) as span:
+        with self._span(operation) as span:
             try:
                 result = method(*args, **kwargs)
                 measured: Any = result
@@ -93,7 +93,7 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
                 )
         return result
 
-    def _span(self, operation: str, args: tuple[Any, ...]) -> AbstractContextManager[Any]:
+    def _span(self, operation: str) -> AbstractContextManager[Any]:
         if self._tracer is None:
             return nullcontext()
         attributes = {"metaxy.store": self.name, "metaxy.operation": OPERATIONS[operation]}
