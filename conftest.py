@@ -1,17 +1,29 @@
-"""Repository-wide pytest configuration: hypothesis profiles and the isolated feature graph."""
+"""Repository-wide pytest configuration: hypothesis profiles, pytester, and metaxy's own plugin.
+
+metaxy's plugin (``metaxy.testing.pytest_plugin``) gives every test an isolated feature graph through its
+autouse ``metaxy_graph`` fixture. It loads through the ``pytest11`` entry point once metaxy is installed
+with it; until then (an older editable install) this file loads it, so it is never registered twice.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from importlib.metadata import entry_points
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import metaxy as mx
 
-# real servers (PostgreSQL, S3, embedded ClickHouse dir) as session fixtures, registered once for all tests
-pytest_plugins = ["tests.servers"]
+PLUGIN = "metaxy.testing.pytest_plugin"
+
+
+def _plugin_is_installed() -> bool:
+    return any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+
+
+# pytester for plugin tests, the real servers (PostgreSQL, S3, chdb dir) as session fixtures
+pytest_plugins = ["pytester", "tests.servers"] + ([] if _plugin_is_installed() else [PLUGIN])
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -21,8 +33,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-@pytest.fixture(autouse=True)
-def graph() -> Iterator[mx.FeatureGraph]:
-    """Every test gets its own active feature graph, so feature classes never leak between tests."""
-    with mx.FeatureGraph().use() as active:
-        yield active
+@pytest.fixture
+def graph(metaxy_graph: mx.FeatureGraph) -> mx.FeatureGraph:
+    """The test's isolated active feature graph (the plugin's ``metaxy_graph``, by its short name)."""
+    return metaxy_graph

@@ -36,6 +36,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ALL",
     "BaseFeature",
+    "CachedMetadataStore",
     "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "Feature",
@@ -52,6 +53,7 @@ __all__ = [
     "InMemoryCatalog",
     "InMemoryMetadataStore",
     "Increment",
+    "InstrumentedMetadataStore",
     "LineageRelationship",
     "MaterializationCatalog",
     "MetadataStore",

@@ -13,14 +13,18 @@ from metaxy.stores.memory import InMemoryMetadataStore
 
 #: public store class -> module defining it (imported lazily)
 LAZY_STORES: dict[str, str] = {
+    "CachedMetadataStore": "metaxy.stores.cached",
     "DeltaMetadataStore": "metaxy.stores.delta",
     "DuckDBMetadataStore": "metaxy.stores.duckdb",
+    "InstrumentedMetadataStore": "metaxy.stores.instrumented",
 }
 
 __all__ = [
+    "CachedMetadataStore",
     "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "InMemoryMetadataStore",
+    "InstrumentedMetadataStore",
     "MetadataStore",
 ]  # plus the LAZY_STORES names, listed literally
 

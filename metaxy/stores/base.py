@@ -48,6 +48,7 @@ from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._logging import OperationLog, logged
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
@@ -69,7 +70,8 @@ class MetadataStore(ABC):
     Stores are context managers: ``with store: ...`` opens the store and its fallbacks (nesting is
     safe); using a closed store raises :class:`~metaxy.exceptions.StoreClosedError`.
     ``read_metadata`` returns a ``pl.LazyFrame``; ``resolve_update`` returns collected frames unless
-    ``lazy=True``.
+    ``lazy=True``. With ``enable_logging=True`` every public call logs one line (feature, rows, size,
+    duration) to the ``metaxy.stores`` logger at ``log_level``.
     """
 
     #: short name used in messages and configuration
@@ -85,12 +87,15 @@ class MetadataStore(ABC):
         versioning_engine: EngineChoice = "auto",
         read_only: bool = False,
         name: str | None = None,
+        enable_logging: bool = False,
+        log_level: int | str = "INFO",
     ) -> None:
         self.hash_settings = HashSettings(hash_algorithm, hash_truncation_length)
         self.fallback_stores: list[MetadataStore] = list(fallback_stores or [])
         self.catalog = catalog
         self.read_only = read_only
         self.name = name or self.kind
+        self._operation_log = OperationLog(enabled=enable_logging, level=log_level)
         if versioning_engine not in ("auto", "native", "polars"):
             raise VersioningError(
                 f"versioning_engine={versioning_engine!r} is not an engine.",
@@ -221,6 +226,7 @@ class MetadataStore(ABC):
 
     # -- writing --------------------------------------------------------------------------------
 
+    @logged("write_metadata")
     def write_metadata(self, feature: FeatureLike, df: Any) -> None:
         """Append rows for ``feature``; system columns are added where missing.
 
@@ -281,6 +287,7 @@ class MetadataStore(ABC):
 
     # -- reading --------------------------------------------------------------------------------
 
+    @logged("read_metadata")
     def read_metadata(
         self,
         feature: FeatureLike,
@@ -339,6 +346,7 @@ class MetadataStore(ABC):
         )
         return lf is not None and lf.head(1).collect().height > 0
 
+    @logged("has_feature")
     def has_feature(self, feature: FeatureLike, *, check_fallback: bool = False) -> bool:
         """Whether rows of the feature's current version are stored here (or in a fallback)."""
         self._require_open()
@@ -346,6 +354,7 @@ class MetadataStore(ABC):
         version = graph.feature_version(key)
         return any(s._holds(key, version) for s in (self._chain() if check_fallback else [self]))
 
+    @logged("list_features")
     def list_features(self) -> list[FeatureKey]:
         """Keys with stored rows in this store (not its fallbacks)."""
         self._require_open()
@@ -353,6 +362,7 @@ class MetadataStore(ABC):
 
     # -- deleting and copying -------------------------------------------------------------------
 
+    @logged("delete_metadata")
     def delete_metadata(self, feature: FeatureLike, *, filters: Filters = None, soft: bool = True) -> int:
         """Delete samples; returns how many stored samples (soft) or rows (hard) were affected.
 
@@ -393,6 +403,7 @@ class MetadataStore(ABC):
         lf = self._scan(key)
         return 0 if lf is None else int(lf.select(pl.len()).collect().item())
 
+    @logged("copy_metadata")
     def copy_metadata(
         self,
         from_store: MetadataStore,
@@ -427,6 +438,7 @@ class MetadataStore(ABC):
 
     # -- versioning -----------------------------------------------------------------------------
 
+    @logged("resolve_update")
     def resolve_update(
         self, feature: FeatureLike, *, samples: Any = None, filters: Filters = None, lazy: bool = False
     ) -> Increment[Any]:
@@ -531,6 +543,7 @@ class MetadataStore(ABC):
             pl.lit(None, struct).alias(PROVENANCE_BY_FIELD), pl.lit(None, pl.String).alias(PROVENANCE)
         )
 
+    @logged("calculate_and_write_data_versions")
     def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: Any) -> pl.DataFrame:
         """Attach provenance computed from upstream to ``sample_df``, write it, return what was written.
 

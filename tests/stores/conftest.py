@@ -13,6 +13,7 @@ import pytest
 
 import metaxy as mx
 from tests.servers import S3Server
+from metaxy.testing import MockMetadataStore
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -50,6 +51,12 @@ def duckdb_over_memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """A fallback chain mixing store types: a DuckDB dev store reading through to in-memory prod."""
     prod = mx.InMemoryMetadataStore(name="prod", **{k: v for k, v in kwargs.items() if k.startswith("hash")})
     return mx.DuckDBMetadataStore(tmp_path / "dev.duckdb", name="dev", fallback_stores=[prod], **kwargs)
+def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """The chain wrapped twice: metrics around a read cache, which must not change any behaviour."""
+    return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
+def mock(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """The shipped failure-injecting double, with no failure set: it must behave like any store."""
+    return MockMetadataStore(**kwargs)
 
 
 STORE_FACTORIES: dict[str, StoreFactory] = {
@@ -60,6 +67,8 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "duckdb": duckdb,
     "duckdb-md5-native": duckdb_md5_native,
     "duckdb-over-memory": duckdb_over_memory,
+    "instrumented-cached-chain": instrumented_cached_chain,
+    "mock": mock,
 }
 
 

@@ -1,0 +1,158 @@
+"""``WrappedMetadataStore``: a store that delegates everything to another store, for wrappers to extend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import polars as pl
+
+from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan
+from metaxy.stores._logging import logged
+from metaxy.stores.base import FeatureLike, Filters, MetadataStore
+from metaxy.versioning.increment import Increment
+
+R = TypeVar("R")
+
+
+class WrappedMetadataStore(MetadataStore):
+    """Delegates every operation to ``store``; subclasses hook :meth:`_call` or single operations.
+
+    The wrapper is a full :class:`MetadataStore`: it can be opened (opening the wrapped store), used as
+    a fallback, copied from or into. Validation, fallbacks and the catalog stay the wrapped store's:
+    public operations are forwarded as they are, backend primitives too.
+    """
+
+    kind = "wrapped"
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        *,
+        name: str | None = None,
+        enable_logging: bool = False,
+        log_level: int | str = "INFO",
+    ) -> None:
+        self.inner = store  # set first: the base constructor asks about native versioning
+        super().__init__(
+            hash_algorithm=store.hash_settings.algorithm,
+            hash_truncation_length=store.hash_settings.truncation,
+            versioning_engine=store.versioning_engine,
+            read_only=store.read_only,
+            name=name or store.name,
+            enable_logging=enable_logging,
+            log_level=log_level,
+        )
+
+    def _call(self, operation: str, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run one public operation of the wrapped store; subclasses add behaviour around it."""
+        return method(*args, **kwargs)
+
+    # -- public operations, forwarded through _call -----------------------------------------------
+
+    @logged("write_metadata")
+    def write_metadata(self, feature: FeatureLike, df: Any) -> None:
+        self._call("write_metadata", self.inner.write_metadata, feature, df)
+
+    @logged("read_metadata")
+    def read_metadata(self, feature: FeatureLike, **options: Any) -> pl.LazyFrame:
+        """Read through the wrapped store; accepts every option of :meth:`MetadataStore.read_metadata`."""
+        return self._call("read_metadata", self.inner.read_metadata, feature, **options)
+
+    @logged("has_feature")
+    def has_feature(self, feature: FeatureLike, *, check_fallback: bool = False) -> bool:
+        return self._call("has_feature", self.inner.has_feature, feature, check_fallback=check_fallback)
+
+    @logged("list_features")
+    def list_features(self) -> list[FeatureKey]:
+        return self._call("list_features", self.inner.list_features)
+
+    @logged("delete_metadata")
+    def delete_metadata(self, feature: FeatureLike, *, filters: Filters = None, soft: bool = True) -> int:
+        return self._call("delete_metadata", self.inner.delete_metadata, feature, filters=filters, soft=soft)
+
+    @logged("copy_metadata")
+    def copy_metadata(
+        self,
+        from_store: MetadataStore,
+        features: Iterable[FeatureLike] | None = None,
+        *,
+        history: bool = False,
+    ) -> dict[FeatureKey, int]:
+        return self._call("copy_metadata", self.inner.copy_metadata, from_store, features, history=history)
+
+    @logged("resolve_update")
+    def resolve_update(
+        self, feature: FeatureLike, *, samples: Any = None, filters: Filters = None, lazy: bool = False
+    ) -> Increment[Any]:
+        return self._call(
+            "resolve_update", self.inner.resolve_update, feature, samples=samples, filters=filters, lazy=lazy
+        )
+
+    @logged("calculate_and_write_data_versions")
+    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: Any) -> pl.DataFrame:
+        return self._call(
+            "calculate_and_write_data_versions",
+            self.inner.calculate_and_write_data_versions,
+            feature,
+            sample_df,
+        )
+
+    # -- backend primitives and hooks, forwarded (used when this store sits in a fallback chain) ------
+
+    def _open_backend(self) -> None:
+        self.inner.open()
+
+    def _close_backend(self) -> None:
+        self.inner.close()
+
+    def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        self.inner._append(key, df)
+
+    def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
+        return self.inner._scan(key)
+
+    def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
+        self.inner._delete_rows(key, predicate)
+
+    def _list_keys(self) -> list[FeatureKey]:
+        return self.inner._list_keys()
+
+    def _read_rows(
+        self,
+        key: FeatureKey,
+        ids: Sequence[str],
+        *,
+        feature_version: str | None,
+        latest: bool,
+        include_deleted: bool,
+        filters: Sequence[pl.Expr],
+    ) -> pl.LazyFrame | None:
+        return self.inner._read_rows(
+            key,
+            ids,
+            feature_version=feature_version,
+            latest=latest,
+            include_deleted=include_deleted,
+            filters=filters,
+        )
+
+    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
+        return self.inner._holds(key, feature_version)
+
+    def supports_native_versioning(self) -> bool:
+        return self.inner.supports_native_versioning()
+
+    def _resolve_native(
+        self, plan: FeaturePlan, filters: Sequence[pl.Expr]
+    ) -> Increment[pl.LazyFrame] | None:  # pragma: no cover - reached only through a native store
+        return self.inner._resolve_native(plan, filters)
+
+    def _chain(self) -> Iterator[MetadataStore]:
+        yield self
+        for fallback in self.inner.fallback_stores:
+            yield from fallback._chain()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
