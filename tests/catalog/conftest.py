@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.stores.conftest import catalog, postgres_url
+from tests.stores.conftest import catalog
 
-__all__ = ["catalog", "postgres_url"]
+__all__ = ["catalog"]

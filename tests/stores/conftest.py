@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import metaxy as mx
-from tests.servers import S3Server
 from metaxy.testing import MockMetadataStore
+from tests.servers import S3Server
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -51,9 +51,13 @@ def duckdb_over_memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """A fallback chain mixing store types: a DuckDB dev store reading through to in-memory prod."""
     prod = mx.InMemoryMetadataStore(name="prod", **{k: v for k, v in kwargs.items() if k.startswith("hash")})
     return mx.DuckDBMetadataStore(tmp_path / "dev.duckdb", name="dev", fallback_stores=[prod], **kwargs)
+
+
 def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """The chain wrapped twice: metrics around a read cache, which must not change any behaviour."""
     return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
+
+
 def mock(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """The shipped failure-injecting double, with no failure set: it must behave like any store."""
     return MockMetadataStore(**kwargs)
