@@ -31,6 +31,7 @@ __version__ = "0.2.0"
 __all__ = [
     "ALL",
     "BaseFeature",
+    "ClickHouseMetadataStore",
     "Feature",
     "FeatureDep",
     "FeatureGraph",
@@ -46,6 +47,7 @@ __all__ = [
     "LineageRelationship",
     "MetadataStore",
     "MetaxyError",
+    "SQLAlchemyMetadataStore",
     "__version__",
 ]  # store classes with optional drivers are listed here too, and resolved by __getattr__
 

@@ -12,9 +12,17 @@ from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 
 #: public store class -> module defining it (imported lazily)
-LAZY_STORES: dict[str, str] = {}
+LAZY_STORES: dict[str, str] = {
+    "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
+    "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
+}
 
-__all__ = ["InMemoryMetadataStore", "MetadataStore"]  # plus the LAZY_STORES names, listed literally
+__all__ = [
+    "ClickHouseMetadataStore",
+    "InMemoryMetadataStore",
+    "MetadataStore",
+    "SQLAlchemyMetadataStore",
+]  # plus the LAZY_STORES names, listed literally
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 
 import metaxy as mx
+from tests.servers import chdb_path, postgres_url
+
+__all__ = ["chdb_path", "postgres_url"]  # session fixtures, re-exported for pytest
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -25,15 +29,61 @@ def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod], **kwargs)
 
 
+def sqlite(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}", **kwargs)
+
+
+def sqlite_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """A chain mixing store types: SQLite in front of an in-memory production store."""
+    hashing = {k: v for k, v in kwargs.items() if k.startswith("hash")}
+    prod = mx.InMemoryMetadataStore(name="prod", **hashing)
+    return mx.SQLAlchemyMetadataStore(
+        f"sqlite:///{tmp_path / 'dev.db'}", name="dev", fallback_stores=[prod], **kwargs
+    )
+
+
+def postgres(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    # one server per session; every test gets its own table prefix (tables never collide)
+    return mx.SQLAlchemyMetadataStore(_postgres_url(), table_prefix=_unique("t"), **kwargs)
+
+
+def clickhouse(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    # chdb allows one data directory per process: each test gets its own database in it
+    return mx.ClickHouseMetadataStore(f"chdb://{_chdb_dir()}", database=_unique("db"), **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
+    "sqlite": sqlite,
+    "sqlite-chain": sqlite_chain,
+    "postgres": postgres,
+    "clickhouse": clickhouse,
 }
+
+_SERVERS: dict[str, Any] = {}
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}_"
+
+
+def _postgres_url() -> str:
+    return str(_SERVERS["postgres_url"])
+
+
+def _chdb_dir() -> str:
+    return str(_SERVERS["chdb_path"])
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     factory = STORE_FACTORIES[request.param]
+    # servers start lazily, once per session, and only for the factories that need them
+    if request.param == "postgres":
+        _SERVERS["postgres_url"] = request.getfixturevalue("postgres_url")
+    elif request.param == "clickhouse":
+        _SERVERS["chdb_path"] = request.getfixturevalue("chdb_path")
     return lambda **kwargs: factory(tmp_path, **kwargs)
 
 
