@@ -5,6 +5,7 @@ Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,14 @@ def clickhouse(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.ClickHouseMetadataStore(f"chdb://{_chdb_dir()}", database=_unique("db"), **kwargs)
 
 
+CLICKHOUSE_URL_ENV = "METAXY_TEST_CLICKHOUSE_URL"
+
+
+def clickhouse_server(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """A real ClickHouse server through clickhouse-connect, named by ``METAXY_TEST_CLICKHOUSE_URL``."""
+    return mx.ClickHouseMetadataStore(os.environ[CLICKHOUSE_URL_ENV], database=_unique("db"), **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
@@ -59,6 +68,7 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "sqlite-chain": sqlite_chain,
     "postgres": postgres,
     "clickhouse": clickhouse,
+    "clickhouse-server": clickhouse_server,
 }
 
 _SERVERS: dict[str, Any] = {}
@@ -84,6 +94,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
         _SERVERS["postgres_url"] = request.getfixturevalue("postgres_url")
     elif request.param == "clickhouse":
         _SERVERS["chdb_path"] = request.getfixturevalue("chdb_path")
+    elif request.param == "clickhouse-server" and not os.environ.get(CLICKHOUSE_URL_ENV):
+        pytest.skip(f"no ClickHouse server: set {CLICKHOUSE_URL_ENV}=http://user:password@host:8123 to run")
     return lambda **kwargs: factory(tmp_path, **kwargs)
 
 
