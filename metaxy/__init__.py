@@ -32,6 +32,7 @@ __all__ = [
     "ALL",
     "BaseFeature",
     "ClickHouseMetadataStore",
+    "DuckDBMetadataStore",
     "Feature",
     "FeatureDep",
     "FeatureGraph",

@@ -14,11 +14,13 @@ from metaxy.stores.memory import InMemoryMetadataStore
 #: public store class -> module defining it (imported lazily)
 LAZY_STORES: dict[str, str] = {
     "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
+    "DuckDBMetadataStore": "metaxy.stores.duckdb",
     "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
 }
 
 __all__ = [
     "ClickHouseMetadataStore",
+    "DuckDBMetadataStore",
     "InMemoryMetadataStore",
     "MetadataStore",
     "SQLAlchemyMetadataStore",

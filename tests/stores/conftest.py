@@ -61,6 +61,16 @@ def clickhouse_server(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.ClickHouseMetadataStore(os.environ[CLICKHOUSE_URL_ENV], database=_unique("db"), **kwargs)
 
 
+def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
+def duckdb_md5_native(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """DuckDB hashing in SQL: md5 unless the test asks for another algorithm."""
+    kwargs.setdefault("hash_algorithm", "md5")
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
@@ -69,6 +79,8 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "postgres": postgres,
     "clickhouse": clickhouse,
     "clickhouse-server": clickhouse_server,
+    "duckdb": duckdb,
+    "duckdb-md5-native": duckdb_md5_native,
 }
 
 _SERVERS: dict[str, Any] = {}

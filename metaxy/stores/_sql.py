@@ -1,0 +1,158 @@
+"""What every SQL-speaking store shares: table names, the latest-rows read with pushed-down filters,
+and native versioning through :class:`~metaxy.versioning.sql.SQLEngine`.
+
+A concrete store adds its connection, DDL and append (``_open_backend``, ``_close_backend``,
+``_append``, ``_delete_rows``, ``_list_keys``) plus two small hooks: ``_table_columns`` and ``_fetch``.
+
+Filter policy: filters that cannot be translated to SQL run locally in Polars on the rows the database
+returned (already narrowed by every filter that *could* be pushed), with a
+:class:`~metaxy.exceptions.LocalFilterWarning`. They are never silently dropped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import polars as pl
+import sqlglot.expressions as exp
+
+from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFallbackWarning
+from metaxy.models.graph import FeatureGraph
+from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan
+from metaxy.stores.base import MetadataStore
+from metaxy.versioning.increment import Increment
+from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
+from metaxy.versioning.sql.engine import latest_rows_query
+
+
+def table_name(key: FeatureKey, prefix: str = "") -> str:
+    """DESIGN §6: key parts joined with ``__``, ``-`` becomes ``_``, after an optional prefix."""
+    return prefix + "__".join(part.replace("-", "_") for part in key.parts)
+
+
+class SQLMetadataStore(MetadataStore):
+    """Base class of stores whose backend speaks SQL (DuckDB, ClickHouse, SQLAlchemy databases)."""
+
+    #: the SQL dialect of the backend
+    dialect: ClassVar[SQLDialect]
+
+    def __init__(self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Any) -> None:
+        self.table_prefix = table_prefix
+        self.schema = schema
+        super().__init__(**kwargs)
+
+    # -- backend hooks --------------------------------------------------------------------------
+
+    @abstractmethod
+    def _table_columns(self, key: FeatureKey) -> list[str] | None:
+        """Columns of ``key``'s table in table order, or ``None`` when the table does not exist."""
+
+    @abstractmethod
+    def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        """Run a SELECT and return its rows (``*_by_field`` columns decoded to Polars structs)."""
+
+    # -- naming ---------------------------------------------------------------------------------
+
+    def table_name(self, key: FeatureKey) -> str:
+        """The (unquoted) table name of ``key``."""
+        return table_name(key, self.table_prefix)
+
+    def _sql_table(self, key: FeatureKey, feature_version: str | None = None) -> SQLTable | None:
+        columns = self._table_columns(key)
+        if columns is None:
+            return None
+        return SQLTable(self.table_name(key), tuple(columns), feature_version, self.schema)
+
+    def render(self, query: exp.Expr) -> str:
+        """SQL text of ``query`` in this store's dialect (identifiers quoted)."""
+        return self.dialect.render(query)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
+        return self._read_rows(key, (), feature_version=None, latest=False, include_deleted=True, filters=[])
+
+    def _read_rows(
+        self,
+        key: FeatureKey,
+        ids: Sequence[str],
+        *,
+        feature_version: str | None,
+        latest: bool,
+        include_deleted: bool,
+        filters: Sequence[pl.Expr],
+    ) -> pl.LazyFrame | None:
+        table = self._sql_table(key, feature_version)
+        if table is None:
+            return None
+        pushed, local = self._push(key, filters)
+        query = latest_rows_query(
+            table, ids, latest=latest, include_deleted=include_deleted, conditions=pushed
+        )
+        lf = self._fetch(query).lazy()
+        for expr in local:
+            lf = lf.filter(expr)
+        return lf
+
+    def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
+        pushed, local = split_filters(filters, self.dialect)
+        if local:
+            warnings.warn(
+                f"{self._where(key)}: filter(s) {', '.join(str(e) for e in local)} cannot run in "
+                f"{self.dialect.name} SQL and run locally on the rows it returned.",
+                LocalFilterWarning,
+                stacklevel=4,
+            )
+        return pushed, local
+
+    # -- native versioning ----------------------------------------------------------------------
+
+    def supports_native_versioning(self) -> bool:
+        return self.dialect.supports(self.hash_settings.algorithm)
+
+    def _resolve_native(
+        self, plan: FeaturePlan, filters: Sequence[pl.Expr]
+    ) -> Increment[pl.LazyFrame] | None:
+        tables = self._resolution_tables(plan)
+        if tables is None:
+            return None
+        engine = SQLEngine(self.dialect, self.hash_settings)
+        try:
+            conditions = [to_sql_condition(f, self.dialect) for f in filters]
+            query = engine.resolve_query(plan, tables, conditions)
+        except FilterPushdownError as exc:
+            warnings.warn(
+                f"{plan.key.to_string()}: {exc.message} Computing versions with Polars.",
+                PolarsFallbackWarning,
+                stacklevel=4,
+            )
+            return None
+        done = engine.split(plan, self._fetch(query))
+        return Increment(done.new.lazy(), done.stale.lazy(), done.orphaned.lazy())
+
+    def _resolution_tables(self, plan: FeaturePlan) -> dict[FeatureKey, SQLTable] | None:
+        """Upstream tables at their current versions (plus this feature's table), or None to use Polars.
+
+        A required upstream without rows of its current version is left to the Polars path, which
+        raises the usual clear error; so is the case of no materialized upstream at all.
+        """
+        graph = FeatureGraph.get_active()
+        tables: dict[FeatureKey, SQLTable] = {}
+        for dep in plan.spec.deps:
+            version = graph.feature_version(dep.feature)
+            table = self._sql_table(dep.feature, version) if self._holds(dep.feature, version) else None
+            if table is None:
+                if not dep.optional:
+                    return None
+                continue
+            tables[dep.feature] = table
+        if not tables:
+            return None
+        own = self._sql_table(plan.key)
+        if own is not None:
+            tables[plan.key] = own
+        return tables

@@ -1,0 +1,201 @@
+"""``DuckDBMetadataStore``: one DuckDB table per feature, in a file or in memory, with native md5/sha256.
+
+Concurrency is DuckDB's: one process may open a database file for writing, and then no other process
+can open it; several processes may open it together with ``read_only=True`` (while no writer has it).
+xxhash is never computed by DuckDB (that needs an extension download); the Polars engine does it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlglot.expressions as exp
+
+from metaxy.exceptions import FilterPushdownError, StoreBackendError
+from metaxy.models.graph import FeatureGraph
+from metaxy.models.keys import FeatureKey
+from metaxy.stores._drivers import import_driver
+from metaxy.stores._duckdb_schema import plan_evolution
+from metaxy.stores._sql import SQLMetadataStore
+from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
+from metaxy.versioning.sql.engine import ident
+
+MEMORY = ":memory:"
+#: never download or autoload an extension (DESIGN §7.2)
+_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+class DuckDBMetadataStore(SQLMetadataStore):
+    """Feature metadata in a DuckDB database file (or ``":memory:"``).
+
+    Args:
+        db_path: the database file, created on first write; ``":memory:"`` keeps data for the life of
+            the store object (across ``open``/``close``).
+        read_only: open the file read-only; every write raises ``ReadOnlyStoreError`` first.
+        table_prefix: prepended to every table name (DESIGN §6).
+        **store_kwargs: ``fallback_stores``, ``hash_algorithm``, ``versioning_engine``, ...
+
+    Example:
+        >>> import metaxy as mx
+        >>> with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5") as store:
+        ...     store.supports_native_versioning()
+        True
+    """
+
+    kind = "duckdb"
+    dialect = DuckDBDialect()
+
+    def __init__(
+        self,
+        db_path: str | Path = MEMORY,
+        *,
+        read_only: bool = False,
+        table_prefix: str = "",
+        **store_kwargs: Any,
+    ) -> None:
+        self.db_path = str(db_path)
+        self._con: Any = None
+        super().__init__(table_prefix=table_prefix, read_only=read_only, **store_kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _open_backend(self) -> None:
+        if self._con is not None:  # an in-memory database survives close()
+            return
+        duckdb = import_driver("duckdb", "duckdb")
+        in_memory = self.db_path == MEMORY
+        if self.read_only and not in_memory and not Path(self.db_path).exists():
+            raise StoreBackendError(
+                f"{self.name}: {self.db_path} does not exist, so it cannot be opened read-only.",
+                hint="Write to it with a writable store first, or check the path.",
+            )
+        try:
+            self._con = duckdb.connect(
+                self.db_path, read_only=self.read_only and not in_memory, config=_OFFLINE
+            )
+        except duckdb.Error as exc:
+            raise StoreBackendError(
+                f"{self.name}: cannot open {self.db_path}: {exc}",
+                hint="Another process may hold it for writing; DuckDB allows one writer, or many read-only readers.",
+            ) from exc
+
+    def _close_backend(self) -> None:
+        if self._con is not None and self.db_path != MEMORY:
+            self._con.close()
+            self._con = None
+
+    # -- SQL hooks ------------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params: list[Any] | None = None) -> list[Any]:
+        """Run one statement to completion and return its rows."""
+        with self._lock:
+            rows: list[Any] = self._con.execute(sql, params or []).fetchall()
+            return rows
+
+    def _table_columns(self, key: FeatureKey) -> list[str] | None:
+        rows = self._execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            [self.table_name(key)],
+        )
+        return [r[0] for r in rows] or None
+
+    def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        with self._lock:
+            return self._fetch_sql(self.render(query))
+
+    def _fetch_sql(self, sql: str) -> pl.DataFrame:
+        frame = pl.from_arrow(self._con.sql(sql).to_arrow_table())
+        assert isinstance(frame, pl.DataFrame)
+        # TIMESTAMPTZ comes back in the session time zone; metaxy timestamps are UTC
+        zoned = [
+            pl.col(c).dt.convert_time_zone("UTC")
+            for c, t in frame.schema.items()
+            if isinstance(t, pl.Datetime) and t.time_zone not in (None, "UTC")
+        ]
+        return frame.with_columns(zoned) if zoned else frame
+
+    def _quoted(self, key: FeatureKey) -> str:
+        return self.render(exp.Table(this=ident(self.table_name(key))))
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        view = f"__mx_append_{uuid.uuid4().hex}"
+        table = self._quoted(key)
+        with self._lock:
+            self._con.register(view, df.to_arrow())
+            try:
+                self._con.begin()
+                try:
+                    self._evolve_and_insert(key, table, view, df.schema)
+                    self._con.commit()
+                except BaseException:
+                    self._con.rollback()
+                    raise
+            finally:
+                self._con.unregister(view)
+
+    def _evolve_and_insert(self, key: FeatureKey, table: str, view: str, schema: pl.Schema) -> None:
+        source = self.render(exp.Table(this=ident(view)))
+        if self._table_columns(key) is None:
+            self._con.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}").fetchall()
+            return
+        stored = self._fetch_sql(f"SELECT * FROM {table} LIMIT 0").schema
+        for name, dtype in plan_evolution(self._where(key), stored, schema).items():
+            column = self.render(exp.column(ident(name)))
+            sql_type = self._duckdb_type(dtype)
+            if name in stored:
+                self._con.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {sql_type}").fetchall()
+            else:
+                self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}").fetchall()
+        self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}").fetchall()
+
+    def _duckdb_type(self, dtype: Any) -> str:
+        """DuckDB's spelling of a Polars dtype, asked from DuckDB itself (via an empty Arrow frame)."""
+        probe = f"__mx_probe_{uuid.uuid4().hex}"
+        self._con.register(probe, pl.DataFrame(schema={"c": dtype}).to_arrow())
+        try:
+            return str(self._con.execute(f'DESCRIBE SELECT "c" FROM "{probe}"').fetchall()[0][1])
+        finally:
+            self._con.unregister(probe)
+
+    def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
+        if self._table_columns(key) is None:
+            return
+        table = self._quoted(key)
+        if predicate is None:
+            self._execute(f"DROP TABLE {table}")
+            return
+        try:
+            condition = to_sql_condition(predicate, self.dialect)
+        except FilterPushdownError as exc:
+            raise FilterPushdownError(
+                f"{self._where(key)}: hard delete needs a filter DuckDB can run. {exc.message}", hint=exc.hint
+            ) from exc
+        self._execute(f"DELETE FROM {table} WHERE {self.render(condition)}")
+
+    def _list_keys(self) -> list[FeatureKey]:
+        rows = self._execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        names = {r[0] for r in rows}
+        known = {self.table_name(k): k for k in FeatureGraph.get_active().keys}
+        keys = []
+        for name in sorted(names):
+            if not name.startswith(self.table_prefix) or name.startswith("__mx"):
+                continue
+            key = known.get(name) or _key_from_table(name.removeprefix(self.table_prefix))
+            if key is not None and self._count(key):
+                keys.append(key)
+        return keys
+
+
+def _key_from_table(name: str) -> FeatureKey | None:
+    try:
+        return FeatureKey(name.split("__"))
+    except Exception:  # a table that is not a feature table
+        return None

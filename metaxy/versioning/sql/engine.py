@@ -1,0 +1,408 @@
+"""The native SQL versioning engine: one query per resolution, equal to the Polars engine's result.
+
+The query reads the latest row per id of each upstream's current feature version, joins them as
+DESIGN §4.3 says, hashes each field with :func:`~metaxy.versioning.hashing.field_hash_parts` and the
+sample provenance, then compares with this feature's latest stored rows. Every returned row carries a
+``__mx_tag`` (``new``/``stale``/``orphaned``); :meth:`SQLEngine.split` turns them into an ``Increment``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import sqlglot.expressions as exp
+
+from metaxy.constants import (
+    DATA_VERSION_BY_FIELD,
+    DELETED_AT,
+    FEATURE_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    SYSTEM_COLUMNS,
+    UPDATED_AT,
+)
+from metaxy.exceptions import SchemaError, VersioningError
+from metaxy.models.fields import LineageKind
+from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan, ParentField
+from metaxy.models.spec import FeatureDep
+from metaxy.versioning.hashing import HashSettings, field_hash_parts
+from metaxy.versioning.increment import Increment
+from metaxy.versioning.polars_engine import parent_column, versioning_keys
+from metaxy.versioning.sql.dialects import SQLDialect
+from metaxy.versioning.sql.pushdown import to_sql_condition
+
+TAG = "__mx_tag"
+CURRENT_PREFIX = "__mx_cur__"
+NEW, STALE, ORPHANED = "new", "stale", "orphaned"
+_RN = "__mx_rn"
+_PRESENT = "__mx_present"
+_DIFFERS = "__mx_differs"
+_FIELDS, _EXPECTED, _CURRENT, _PARENTS = "__mx_fields", "__mx_expected", "__mx_current", "__mx_parents"
+
+
+@dataclass(frozen=True)
+class SQLTable:
+    """A stored feature table as the engine sees it.
+
+    Attributes:
+        name: the table name (quoted when rendered).
+        columns: its columns, in table order.
+        feature_version: read only rows of this feature version (upstream tables); None = all.
+        schema: an optional database/schema qualifier.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    feature_version: str | None = None
+    schema: str | None = None
+
+    def ref(self) -> exp.Table:
+        return exp.Table(this=ident(self.name), db=ident(self.schema) if self.schema else None)
+
+
+def ident(name: str) -> exp.Identifier:
+    """An always-quoted identifier (sqlglot escapes embedded quotes)."""
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference, optionally qualified by a quoted table alias."""
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def lit(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def latest_rows_query(
+    table: SQLTable,
+    ids: Sequence[str],
+    *,
+    latest: bool = True,
+    include_deleted: bool = False,
+    conditions: Sequence[exp.Expr] = (),
+) -> exp.Select:
+    """Rows of ``table``: its feature version (if set), latest per id, deleted dropped, then ``conditions``.
+
+    The order matches the Polars reference: version filter, latest-row-wins by ``metaxy_updated_at``,
+    tombstones dropped, user filters last (so a filter never resurrects an older row).
+    """
+    columns = [col(c) for c in table.columns]
+    query = exp.select(*columns).from_(table.ref())
+    if table.feature_version is not None:
+        query = query.where(exp.EQ(this=col(FEATURE_VERSION), expression=lit(table.feature_version)))
+    if latest and ids:
+        order = exp.Order(expressions=[exp.Ordered(this=col(UPDATED_AT), desc=True)])
+        window = exp.Window(this=exp.RowNumber(), partition_by=[col(i) for i in ids], order=order)
+        ranked = query.select(exp.alias_(window, ident(_RN)))
+        query = (
+            exp.select(*columns)
+            .from_(ranked.subquery(ident("__mx_ranked")))
+            .where(exp.EQ(this=col(_RN), expression=exp.Literal.number(1)))
+        )
+    if not include_deleted:
+        query = query.where(exp.Is(this=col(DELETED_AT), expression=exp.Null()))
+    for condition in conditions:
+        query = query.where(condition)
+    return query
+
+
+def field_column(struct_name: str) -> str:
+    """Flat column carrying one field's provenance in the query result."""
+    return f"__mx_field__{struct_name}"
+
+
+@dataclass
+class _Dep:
+    """One present upstream, prepared: its CTE name, SELECT and output columns."""
+
+    alias: str
+    query: exp.Select
+    optional: bool
+    carried: list[str]
+
+
+class SQLEngine:
+    """Builds the resolution query for one dialect and hash setting.
+
+    Example:
+        >>> from metaxy.versioning.hashing import HashSettings
+        >>> from metaxy.versioning.sql import SQLEngine, get_dialect
+        >>> engine = SQLEngine(get_dialect("duckdb"), HashSettings("md5"))
+    """
+
+    def __init__(self, dialect: SQLDialect, settings: HashSettings) -> None:
+        self.dialect = dialect
+        self.settings = settings
+
+    # -- the query ------------------------------------------------------------------------------
+
+    def resolve_query(
+        self,
+        plan: FeaturePlan,
+        tables: Mapping[FeatureKey, SQLTable],
+        filters: Sequence[exp.Expr] = (),
+    ) -> exp.Select:
+        """The increment of ``plan``'s feature as one query of tagged rows.
+
+        Args:
+            plan: the feature to resolve.
+            tables: stored tables by key; upstream tables set ``feature_version``. An optional dependency
+                missing from ``tables`` contributes ``""``; at least one dependency must be present.
+            filters: conditions on the feature's sample columns restricting the increment.
+
+        Raises:
+            FilterPushdownError: a dependency filter cannot be translated (use the Polars engine).
+        """
+        keys = versioning_keys(plan)
+        deps = [
+            self._upstream(plan, i, dep, tables[dep.feature], keys)
+            for i, dep in enumerate(plan.spec.deps)
+            if dep.feature in tables
+        ]
+        if not deps:
+            raise VersioningError(
+                f"Feature {plan.key.to_string()!r}: no upstream table to resolve from.",
+                hint="Resolve with the Polars engine when no upstream is materialized.",
+            )
+        _check_carried(plan, deps)
+        fields = self._fields_query(plan, deps, keys)
+        carried = [c for d in deps for c in d.carried]
+        expected = self._expected_query(plan, keys, carried, filters)
+        ctes = [(d.alias, d.query) for d in deps] + [(_FIELDS, fields), (_EXPECTED, expected)]
+        output = [*keys, *carried, *(field_column(f.key.to_struct_name()) for f in plan.fields), PROVENANCE]
+        own = tables.get(plan.key)
+        if own is None:
+            final = exp.select(exp.alias_(lit(NEW), ident(TAG)), *[col(c) for c in output]).from_(
+                ident(_EXPECTED)
+            )
+        else:
+            current = latest_rows_query(own, plan.spec.id_columns, conditions=filters)
+            ctes.append((_CURRENT, current.select(exp.alias_(exp.Literal.number(1), ident(_PRESENT)))))
+            if keys == list(plan.spec.id_columns):
+                final = self._compare_identity(plan, keys, output, own.columns)
+            else:
+                ctes.append((_PARENTS, self._parents_query(plan, keys)))
+                final = self._compare_parents(keys, output)
+        for name, query in ctes:
+            final = final.with_(ident(name), as_=query)
+        return self.dialect.finalize(final)
+
+    def _upstream(
+        self, plan: FeaturePlan, index: int, dep: FeatureDep, table: SQLTable, keys: list[str]
+    ) -> _Dep:
+        up_spec = plan.upstream[dep.feature]
+        rename = dep.rename_map
+        original = {rename.get(c, c): c for c in table.columns}
+        up_ids = [rename.get(c, c) for c in up_spec.id_columns]
+        join_on = list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else keys
+        missing = [c for c in join_on if c not in original]
+        if missing:
+            raise SchemaError(
+                f"feature {plan.key.to_string()!r}, upstream {dep.feature.to_string()!r}: the upstream rows "
+                f"lack the join column(s) {missing}.",
+                hint="Rename upstream columns with FeatureDep(rename={...}) or declare a lineage relationship.",
+            )
+        conditions = [to_sql_condition(f, self.dialect) for f in dep.filters]
+        base = latest_rows_query(table, up_spec.id_columns, conditions=conditions).subquery(
+            ident("__mx_rows")
+        )
+        by_field = col(DATA_VERSION_BY_FIELD)
+        values = {
+            parent_column(index, ParentField(dep.feature, p)): self.dialect.struct_field(
+                by_field, p.to_struct_name()
+            )
+            for p in plan.parents_from(dep.feature)
+        }
+        renamed = [exp.alias_(col(original[c]), ident(c)) for c in join_on]
+        alias = f"__mx_up{index}"
+        if dep.lineage.kind is LineageKind.AGGREGATION:
+            order = [col(original[u]) for u in up_ids]
+            aggregated = [
+                exp.alias_(self.dialect.hash(self.dialect.ordered_join(v, order), self.settings), ident(n))
+                for n, v in values.items()
+            ]
+            query = (
+                exp.select(*renamed, *aggregated).from_(base).group_by(*[col(original[c]) for c in join_on])
+            )
+            return _Dep(alias, query, dep.optional, [])
+        if dep.columns is None:
+            carried = [
+                c
+                for c in original
+                if c not in SYSTEM_COLUMNS and c not in up_ids and not c.startswith("__mx")
+            ]
+        else:
+            carried = [rename.get(c, c) for c in dep.columns]
+        carried = [c for c in carried if c not in join_on]
+        selected = [*renamed, *(exp.alias_(v, ident(n)) for n, v in values.items())]
+        selected += [exp.alias_(col(original.get(c, c)), ident(c)) for c in carried]
+        return _Dep(alias, exp.select(*selected).from_(base), dep.optional, carried)
+
+    def _fields_query(self, plan: FeaturePlan, deps: list[_Dep], keys: list[str]) -> exp.Select:
+        """Join the upstream CTEs and hash every field."""
+        required = [d for d in deps if not d.optional]
+        optional = [d for d in deps if d.optional]
+        ordered = required + optional
+        first = ordered[0].alias
+        if required:
+            key_exprs: dict[str, exp.Expr] = {k: col(k, first) for k in keys}
+        else:
+            key_exprs = {k: col(k, first) for k in keys}
+        query = exp.select().from_(exp.Table(this=ident(first)))
+        for dep in ordered[1:]:
+            kind = "INNER" if not dep.optional else ("LEFT" if required else "FULL")
+            on = exp.and_(*[exp.EQ(this=key_exprs[k], expression=col(k, dep.alias)) for k in keys])
+            query = query.join(exp.Table(this=ident(dep.alias)), on=on, join_type=kind)
+            if not required:  # full outer chain: the key is whichever side has it
+                key_exprs = {
+                    k: exp.Coalesce(this=key_exprs[k], expressions=[col(k, dep.alias)]) for k in keys
+                }
+        owner = {c: d.alias for d in deps for c in d.carried}
+        present = {
+            dep.feature: i for i, dep in enumerate(plan.spec.deps) if f"__mx_up{i}" in {d.alias for d in deps}
+        }
+        selected: list[exp.Expr] = [exp.alias_(key_exprs[k], ident(k)) for k in keys]
+        selected += [col(c, owner[c]) for c in owner]
+        for f in plan.fields:
+            parts = field_hash_parts(f, lit, lambda p: self._parent_value(present, p))
+            hashed = self.dialect.hash(self.dialect.concat(parts), self.settings)
+            selected.append(exp.alias_(hashed, ident(field_column(f.key.to_struct_name()))))
+        return query.select(*selected)
+
+    def _parent_value(self, present: Mapping[FeatureKey, int], parent: ParentField) -> exp.Expr:
+        index = present.get(parent.feature)
+        if index is None:  # an optional upstream with no metadata contributes ""
+            return exp.Null()
+        return col(parent_column(index, parent), f"__mx_up{index}")
+
+    def _expected_query(
+        self, plan: FeaturePlan, keys: list[str], carried: list[str], filters: Sequence[exp.Expr]
+    ) -> exp.Select:
+        fields = [col(field_column(f.key.to_struct_name())) for f in plan.fields]
+        provenance = self.dialect.hash(self.dialect.concat(fields), self.settings)
+        query = exp.select(
+            *[col(c) for c in [*keys, *carried]],
+            *fields,
+            exp.alias_(provenance, ident(PROVENANCE)),
+            exp.alias_(exp.Literal.number(1), ident(_PRESENT)),
+        ).from_(ident(_FIELDS))
+        if filters:
+            query = exp.select(exp.Star()).from_(query.subquery(ident("__mx_unfiltered"))).where(*filters)
+        return query
+
+    # -- comparison with stored rows -------------------------------------------------------------
+
+    def _differs(self, plan: FeaturePlan, expected: str, current: str) -> exp.Expr:
+        return exp.or_(
+            exp.NEQ(this=col(PROVENANCE, expected), expression=col(PROVENANCE, current)),
+            exp.NEQ(this=col(FEATURE_VERSION, current), expression=lit(plan.feature_version)),
+        )
+
+    def _compare_identity(
+        self, plan: FeaturePlan, keys: list[str], output: list[str], stored: Sequence[str]
+    ) -> exp.Select:
+        e, c = _EXPECTED, _CURRENT
+        missing_e, missing_c = _absent(e), _absent(c)
+        tag = exp.Case(
+            ifs=[
+                exp.If(this=missing_c, true=lit(NEW)),
+                exp.If(this=missing_e, true=lit(ORPHANED)),
+            ],
+            default=lit(STALE),
+        )
+        on = exp.and_(*[exp.EQ(this=col(k, e), expression=col(k, c)) for k in keys])
+        return (
+            exp.select(
+                exp.alias_(tag, ident(TAG)),
+                *[exp.alias_(col(o, e), ident(o)) for o in output],
+                *[exp.alias_(col(s, c), ident(CURRENT_PREFIX + s)) for s in stored],
+            )
+            .from_(exp.Table(this=ident(e)))
+            .join(exp.Table(this=ident(c)), on=on, join_type="FULL")
+            .where(exp.or_(missing_c, missing_e, self._differs(plan, e, c)))
+        )
+
+    def _parents_query(self, plan: FeaturePlan, keys: list[str]) -> exp.Select:
+        """Stored children grouped by parent: does any child differ from its parent's expected row?"""
+        e, c = _EXPECTED, _CURRENT
+        differs = exp.Case(
+            ifs=[exp.If(this=self._differs(plan, e, c), true=exp.Literal.number(1))],
+            default=exp.Literal.number(0),
+        )
+        on = exp.and_(*[exp.EQ(this=col(k, c), expression=col(k, e)) for k in keys])
+        return (
+            exp.select(
+                *[exp.alias_(col(k, c), ident(k)) for k in keys],
+                exp.alias_(exp.Max(this=differs), ident(_DIFFERS)),
+                exp.alias_(exp.Literal.number(1), ident(_PRESENT)),
+            )
+            .from_(exp.Table(this=ident(c)))
+            .join(exp.Table(this=ident(e)), on=on, join_type="LEFT")
+            .group_by(*[col(k, c) for k in keys])
+        )
+
+    def _compare_parents(self, keys: list[str], output: list[str]) -> exp.Select:
+        e, p = _EXPECTED, _PARENTS
+        missing_e, missing_p = _absent(e), _absent(p)
+        tag = exp.Case(
+            ifs=[exp.If(this=missing_p, true=lit(NEW)), exp.If(this=missing_e, true=lit(ORPHANED))],
+            default=lit(STALE),
+        )
+        on = exp.and_(*[exp.EQ(this=col(k, e), expression=col(k, p)) for k in keys])
+        differs = exp.EQ(this=col(_DIFFERS, p), expression=exp.Literal.number(1))
+        return (
+            exp.select(
+                exp.alias_(tag, ident(TAG)),
+                *[exp.alias_(col(o, e), ident(o)) for o in output],
+                *[exp.alias_(col(k, p), ident(CURRENT_PREFIX + k)) for k in keys],
+            )
+            .from_(exp.Table(this=ident(e)))
+            .join(exp.Table(this=ident(p)), on=on, join_type="FULL")
+            .where(exp.or_(missing_p, missing_e, differs))
+        )
+
+    # -- result ---------------------------------------------------------------------------------
+
+    def split(self, plan: FeaturePlan, rows: pl.DataFrame) -> Increment[pl.DataFrame]:
+        """Split the tagged result of :meth:`resolve_query` into new, stale and orphaned frames."""
+        names = [f.key.to_struct_name() for f in plan.fields]
+        flat = [field_column(n) for n in names]
+        current = [c for c in rows.columns if c.startswith(CURRENT_PREFIX)]
+        expected_cols = [c for c in rows.columns if c != TAG and c not in current]
+        struct = pl.struct([pl.col(field_column(n)).alias(n) for n in names]).alias(PROVENANCE_BY_FIELD)
+        expected = rows.select(TAG, *expected_cols).with_columns(struct).drop(flat)
+        ordered = [c for c in expected.columns if c not in (TAG, PROVENANCE)] + [PROVENANCE]
+        new = expected.filter(pl.col(TAG) == NEW).select(ordered)
+        stale = expected.filter(pl.col(TAG) == STALE).select(ordered)
+        orphaned = rows.filter(pl.col(TAG) == ORPHANED).select(
+            pl.col(c).alias(c.removeprefix(CURRENT_PREFIX)) for c in current
+        )
+        if not current:
+            orphaned = new.select(versioning_keys(plan)).clear()
+        return Increment(new, stale, orphaned)
+
+
+def _absent(alias: str) -> exp.Expr:
+    """The joined side has no row: works whether unmatched columns are NULL or a type default (0)."""
+    return exp.EQ(
+        this=exp.Coalesce(this=col(_PRESENT, alias), expressions=[exp.Literal.number(0)]),
+        expression=exp.Literal.number(0),
+    )
+
+
+def _check_carried(plan: FeaturePlan, deps: list[_Dep]) -> None:
+    owner: dict[str, str] = {}
+    features = {f"__mx_up{i}": dep.feature for i, dep in enumerate(plan.spec.deps)}
+    for dep in deps:
+        for column in dep.carried:
+            if column in owner:
+                raise VersioningError(
+                    f"Feature {plan.key.to_string()!r}: column {column!r} comes from both "
+                    f"{features[owner[column]].to_string()!r} and {features[dep.alias].to_string()!r}.",
+                    hint="Pick one with FeatureDep(columns=[...]) or rename one with FeatureDep(rename={...}).",
+                )
+            owner[column] = dep.alias
