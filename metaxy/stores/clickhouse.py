@@ -9,21 +9,22 @@ ClickHouse (``LIMIT 1 BY``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+import sqlglot.expressions as exp
 
-from metaxy.exceptions import SchemaError
+from metaxy.exceptions import FilterPushdownError, SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores import _ch_sql as chsql
 from metaxy.stores._clickhouse_conn import ClickHouseConnection, connect
 from metaxy.stores._naming import check_column_names, key_from_table, table_name
-from metaxy.stores.base import MetadataStore
+from metaxy.stores._sql import SQLMetadataStore
+from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
 
 
-class ClickHouseMetadataStore(MetadataStore):
+class ClickHouseMetadataStore(SQLMetadataStore):
     """A store in ClickHouse.
 
     Args:
@@ -42,6 +43,7 @@ class ClickHouseMetadataStore(MetadataStore):
     """
 
     kind = "clickhouse"
+    dialect = ClickHouseDialect()
 
     def __init__(
         self,
@@ -55,8 +57,8 @@ class ClickHouseMetadataStore(MetadataStore):
         self.database = database
         self.cluster = cluster
         store_kwargs.setdefault("name", f"clickhouse({database})")
-        super().__init__(**store_kwargs)
         self._conn: ClickHouseConnection | None = None
+        super().__init__(schema=database, **store_kwargs)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -93,34 +95,17 @@ class ClickHouseMetadataStore(MetadataStore):
         if df.height:
             self.connection.insert(self.database, name, _fit(df, stored))
 
-    def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
-        return self._read_rows(key, (), feature_version=None, latest=False, include_deleted=True, filters=[])
+    def _table_columns(self, key: FeatureKey) -> list[str] | None:
+        names = self.connection.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+            "ORDER BY position",
+            {"db": self.database, "t": table_name(key)},
+        )["name"].to_list()
+        return names or None
 
-    def _read_rows(
-        self,
-        key: FeatureKey,
-        ids: Sequence[str],
-        *,
-        feature_version: str | None,
-        latest: bool,
-        include_deleted: bool,
-        filters: Sequence[pl.Expr],
-    ) -> pl.LazyFrame | None:
-        name = table_name(key)
-        if self._schema(name) is None:
-            return None
-        sql, params = chsql.read_query(
-            self.database,
-            name,
-            ids,
-            feature_version=feature_version,
-            latest=latest,
-            include_deleted=include_deleted,
-        )
-        lf = self.connection.query(sql, params).lazy()
-        for expr in filters:
-            lf = lf.filter(expr)
-        return lf
+    def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        # outer joins must give NULL (not the type's default) for unmatched rows, as in standard SQL
+        return self.connection.query(self.render(query) + " SETTINGS join_use_nulls = 1")
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         name = table_name(key)
@@ -132,11 +117,22 @@ class ClickHouseMetadataStore(MetadataStore):
                     f"DROP TABLE IF EXISTS {self._q(table)}{chsql.on_cluster(self.cluster)} SYNC"
                 )
             return
-        self._rewrite_without(key, name, predicate)
+        try:
+            condition = self.render(to_sql_condition(predicate, self.dialect))
+        except FilterPushdownError:  # a predicate SQL cannot express: evaluate it locally
+            self._rewrite_without(key, name, predicate)
+            return
+        target = chsql.storage_tables(name, self.cluster)[0]
+        self.connection.command(
+            f"ALTER TABLE {self._q(target)}{chsql.on_cluster(self.cluster)} DELETE WHERE {condition} "
+            "SETTINGS mutations_sync = 2"
+        )
 
     def _rewrite_without(self, key: FeatureKey, name: str, predicate: pl.Expr) -> None:
         """Hard delete by a Polars predicate: build the kept rows in a new table, then swap atomically."""
-        everything = self._scan(key)
+        everything = self._read_rows(
+            key, (), feature_version=None, latest=False, include_deleted=True, filters=[]
+        )
         assert everything is not None
         kept = everything.filter(~predicate.fill_null(False)).collect()
         scratch = f"{name}__mx_rewrite_{uuid.uuid4().hex[:8]}"

@@ -143,3 +143,49 @@ def test_read_only_store_refuses_writes(chdb_path: Path) -> None:
     store = mx.ClickHouseMetadataStore(f"chdb://{chdb_path}", database="ro", read_only=True)
     with store, pytest.raises(ReadOnlyStoreError):
         store.write_metadata(video_graph().video, videos([1]))
+
+
+@pytest.fixture
+def sent(ch: mx.ClickHouseMetadataStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every query the store sends to ClickHouse (the real connection still runs each one)."""
+    statements: list[str] = []
+    real = ch.connection.query
+
+    def recording(sql: str, params: dict[str, object] | None = None) -> pl.DataFrame:
+        statements.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(ch.connection, "query", recording)
+    return statements
+
+
+def test_filters_run_in_clickhouse(ch: mx.ClickHouseMetadataStore, sent: list[str]) -> None:
+    g = video_graph()
+    ch.write_metadata(g.video, videos([1, 2, 3]))
+    sent.clear()
+    out = ch.read_metadata(g.video, filters=pl.col("path").str.starts_with("v2")).collect()
+    assert out["sample_uid"].to_list() == [2]
+    (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
+    assert """SUBSTRING("path", 1, 2) = 'v2'""" in select
+
+
+def test_native_resolution_hashes_in_clickhouse(ch: mx.ClickHouseMetadataStore, sent: list[str]) -> None:
+    g = video_graph()
+    ch.write_metadata(g.video, videos([1, 2]))
+    assert ch.supports_native_versioning()  # xxhash32, the default
+    native = ch.resolve_update(g.transcript)
+    assert any("XXHASH32(" in s.upper() for s in sent)
+    with mx.InMemoryMetadataStore() as memory:
+        memory.write_metadata(g.video, ch.read_metadata(g.video).collect())
+        reference = memory.resolve_update(g.transcript)
+    columns = ["sample_uid", "metaxy_provenance_by_field", "metaxy_provenance"]
+    assert (
+        native.new.select(columns).sort("sample_uid").equals(reference.new.select(columns).sort("sample_uid"))
+    )
+
+
+def test_hard_delete_by_filter_is_a_clickhouse_mutation(ch: mx.ClickHouseMetadataStore) -> None:
+    g = video_graph()
+    ch.write_metadata(g.video, videos([1, 2, 3]))
+    assert ch.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
+    assert ch.read_metadata(g.video).collect()["sample_uid"].to_list() == [2]

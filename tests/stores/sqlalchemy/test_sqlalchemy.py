@@ -96,13 +96,55 @@ def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
         store.write_metadata(video_graph().video, videos([1]))
 
 
-def test_latest_row_per_id_is_chosen_in_sql(pg: mx.SQLAlchemyMetadataStore) -> None:
+@pytest.fixture
+def sent(pg: mx.SQLAlchemyMetadataStore) -> Iterator[list[str]]:
+    """Every SQL statement the store sends to PostgreSQL."""
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(pg.engine, "before_cursor_execute", record)
+    yield statements
+    sa.event.remove(pg.engine, "before_cursor_execute", record)
+
+
+def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore, sent: list[str]) -> None:
     g = video_graph()
-    pg.write_metadata(g.video, videos([1]))
-    table = pg._table(g.video.key())
-    assert table is not None
-    query = pg._latest_query(table, ["sample_uid"], "fv", latest=True, include_deleted=False)
-    text = str(query.compile(dialect=pg.engine.dialect))
-    assert "row_number() OVER (PARTITION BY" in text
-    assert "metaxy_deleted_at IS NULL" in text
-    assert "%(fv)s" in text  # the version is bound, never formatted
+    rows = videos([1, 2, 3]).with_columns(
+        path=pl.when(pl.col("sample_uid") == 3).then(pl.lit("50%.mp4")).otherwise("path")
+    )
+    pg.write_metadata(g.video, rows)
+    sent.clear()
+    out = pg.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") != "50%.mp4"])
+    assert out.collect()["sample_uid"].to_list() == [2]  # '%' reaches PostgreSQL intact
+    (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
+    assert '"sample_uid" >= 2' in select
+    assert "'50%%.mp4'" in select
+
+
+def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: str) -> None:
+    g = video_graph()
+    prefix = f"n{uuid.uuid4().hex[:10]}_"
+    store = mx.SQLAlchemyMetadataStore(
+        postgres_url, table_prefix=prefix, enable_native_computation=True, hash_algorithm="md5"
+    )
+    with store:
+        store.write_metadata(g.video, videos([1, 2]))
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        increment = store.resolve_update(g.transcript)
+        assert sorted(increment.new["sample_uid"]) == [1, 2]
+        hashing = [s for s in statements if "MD5(" in s.upper()]
+        assert len(hashing) == 1
+    with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix, hash_algorithm="md5") as polars_side:
+        assert not polars_side.supports_native_versioning()  # native computation is opt-in
+        reference = polars_side.resolve_update(g.transcript)
+    assert increment.new.sort("sample_uid").equals(reference.new.sort("sample_uid"))
+
+
+def test_hard_delete_by_filter_runs_as_sql_delete(pg: mx.SQLAlchemyMetadataStore, sent: list[str]) -> None:
+    g = video_graph()
+    pg.write_metadata(g.video, videos([1, 2, 3]))
+    assert pg.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
+    assert any(s.startswith("DELETE FROM") and '"sample_uid" IN (1, 3)' in s for s in sent)
