@@ -1,4 +1,4 @@
-"""ClickHouse SQL text: quoting, Polars → ClickHouse types, DDL (local and ``ON CLUSTER``), read queries.
+"""ClickHouse SQL text: quoting, Polars → ClickHouse types, DDL (local and ``ON CLUSTER``).
 
 Pure functions returning SQL strings, so the generated text (cluster DDL included) is testable without a
 server. Identifiers are always quoted; values are bound as ``{name:Type}`` parameters, never formatted.
@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 
-from metaxy.constants import DELETED_AT, FEATURE_VERSION, UPDATED_AT
 from metaxy.exceptions import SchemaError
 
 LOCAL_SUFFIX = "_local"
@@ -102,26 +101,3 @@ def create_database(database: str, cluster: str | None) -> str:
 def storage_tables(table: str, cluster: str | None) -> list[str]:
     """Tables that hold rows (DDL changes go to all of them; on a cluster the Distributed one too)."""
     return [table + LOCAL_SUFFIX, table] if cluster else [table]
-
-
-def read_query(
-    database: str,
-    table: str,
-    ids: Sequence[str],
-    *,
-    feature_version: str | None,
-    latest: bool,
-    include_deleted: bool,
-) -> tuple[str, dict[str, str]]:
-    """Version filter, latest row per id (``LIMIT 1 BY``), then soft deletes — one statement."""
-    params: dict[str, str] = {}
-    sql = f"SELECT * FROM {quote(database)}.{quote(table)}"
-    if feature_version is not None:
-        sql += f" WHERE {quote(FEATURE_VERSION)} = {{fv:String}}"
-        params["fv"] = feature_version
-    if latest and ids:
-        by = ", ".join(quote(i) for i in ids)
-        sql += f" ORDER BY {quote(UPDATED_AT)} DESC LIMIT 1 BY {by}"
-    if not include_deleted:
-        sql = f"SELECT * FROM ({sql}) WHERE {quote(DELETED_AT)} IS NULL"
-    return sql, params

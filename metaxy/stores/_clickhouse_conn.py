@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import polars as pl
 
+from metaxy.exceptions import StoreBackendError
 from metaxy.stores._drivers import import_driver
 
 
@@ -48,7 +49,7 @@ class ChdbConnection:
         with _CHDB_LOCK:
             conn, users = _CHDB_SHARED.get(path, (None, 0))
             if conn is None:
-                conn = chdb.connect(path)
+                conn = _connect_chdb(chdb, path)
             _CHDB_SHARED[path] = (conn, users + 1)
         self._conn = conn
         self._closed = False
@@ -82,6 +83,18 @@ class ChdbConnection:
                 return
             del _CHDB_SHARED[self.path]
             conn.close()
+
+
+def _connect_chdb(chdb: Any, path: str) -> Any:
+    try:
+        return chdb.connect(path)
+    except RuntimeError as exc:
+        other = ", ".join(sorted(_CHDB_SHARED)) or "another directory"
+        raise StoreBackendError(
+            f"Cannot open embedded ClickHouse at {path!r}: {exc}",
+            hint=f"chdb runs one data directory per process (already open: {other}); "
+            "use that directory and separate stores with database=.",
+        ) from exc
 
 
 class HttpConnection:

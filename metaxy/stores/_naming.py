@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from metaxy.exceptions import SchemaError
+from metaxy.exceptions import InvalidKeyError, SchemaError
 from metaxy.models.keys import FeatureKey
 
 _SAFE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -23,7 +23,19 @@ def key_from_table(name: str, prefix: str = "") -> FeatureKey | None:
     parts = rest.split("__")
     if not rest or any(not part for part in parts):
         return None
-    return FeatureKey(parts)
+    try:
+        return FeatureKey(parts)
+    except InvalidKeyError:  # not a feature table (e.g. a name no feature key can produce)
+        return None
+
+
+def keys_from_tables(names: list[str], prefix: str = "") -> list[FeatureKey]:
+    """Feature keys of stored tables: exact keys of the active graph first, else the inverted name."""
+    from metaxy.models.graph import FeatureGraph
+
+    known = {table_name(k, prefix): k for k in FeatureGraph.get_active().keys}
+    keys = [known.get(name) or key_from_table(name, prefix) for name in names]
+    return [k for k in keys if k is not None]
 
 
 def check_column_names(names: list[str], *, where: str) -> None:

@@ -19,7 +19,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores import _ch_sql as chsql
 from metaxy.stores._clickhouse_conn import ClickHouseConnection, connect
-from metaxy.stores._naming import check_column_names, key_from_table, table_name
+from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
 
@@ -148,12 +148,13 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         names = self.connection.query(
             "SELECT name FROM system.tables WHERE database = {db:String}", {"db": self.database}
         )["name"].to_list()
-        keys = [
-            key_from_table(n)
-            for n in names
-            if "__mx_rewrite_" not in n and not (self.cluster and n.endswith(chsql.LOCAL_SUFFIX))
-        ]
-        return [k for k in keys if k is not None]
+        return keys_from_tables(
+            [
+                n
+                for n in names
+                if "__mx_rewrite_" not in n and not (self.cluster and n.endswith(chsql.LOCAL_SUFFIX))
+            ]
+        )
 
     # -- schema ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from metaxy.exceptions import FilterPushdownError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores import _sqlalchemy_types as types
 from metaxy.stores._drivers import import_driver
-from metaxy.stores._naming import check_column_names, key_from_table
+from metaxy.stores._naming import check_column_names, keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
 
@@ -156,8 +156,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def _list_keys(self) -> list[FeatureKey]:
         names = _sa().inspect(self.engine).get_table_names()
-        keys = [key_from_table(n, self.table_prefix) for n in names]
-        return [k for k in keys if k is not None]
+        return keys_from_tables(names, self.table_prefix)
 
     # -- tables ---------------------------------------------------------------------------------
 

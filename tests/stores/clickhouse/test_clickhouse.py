@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import metaxy as mx
-from metaxy.exceptions import ReadOnlyStoreError, SchemaError
+from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
 from metaxy.stores import _ch_sql as chsql
 from tests.stores.graphs import video_graph, videos
 
@@ -66,16 +66,6 @@ def test_no_cluster_means_one_plain_mergetree_table() -> None:
     (only,) = chsql.create_table("m", "t", pl.Schema({"id": pl.String}), ["id"], None)
     assert "ON CLUSTER" not in only
     assert "ENGINE = MergeTree ORDER BY (`id`)" in only
-
-
-def test_latest_row_per_id_is_chosen_in_clickhouse() -> None:
-    sql, params = chsql.read_query(
-        "m", "t", ["sample_uid"], feature_version="abc", latest=True, include_deleted=False
-    )
-    assert "LIMIT 1 BY `sample_uid`" in sql
-    assert "{fv:String}" in sql
-    assert params == {"fv": "abc"}
-    assert "abc" not in sql
 
 
 def test_identifiers_with_backquotes_are_escaped() -> None:
@@ -189,3 +179,28 @@ def test_hard_delete_by_filter_is_a_clickhouse_mutation(ch: mx.ClickHouseMetadat
     ch.write_metadata(g.video, videos([1, 2, 3]))
     assert ch.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
     assert ch.read_metadata(g.video).collect()["sample_uid"].to_list() == [2]
+
+
+def test_a_rejected_insert_leaves_no_rows(ch: mx.ClickHouseMetadataStore) -> None:
+    g = video_graph()
+    ch.write_metadata(g.video, videos([1]))
+    # a real server-side failure: ClickHouse rejects the whole insert block when one row breaks a constraint
+    ch.connection.command(
+        f"ALTER TABLE {ch.database}.video__raw ADD CONSTRAINT no_bad CHECK path != 'v9.mp4'"
+    )
+    with pytest.raises(RuntimeError, match="no_bad"):
+        ch.write_metadata(g.video, videos([2, 3, 9]))
+    assert ch.read_metadata(g.video, history=True).collect()["sample_uid"].to_list() == [1]
+
+
+def test_keys_with_dashes_list_back_exactly(ch: mx.ClickHouseMetadataStore, graph: mx.FeatureGraph) -> None:
+    graph.add_feature(mx.FeatureSpec(key="my-team/raw-video", fields=[mx.FieldSpec(key="default")]))
+    rows = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"default": "x"}]})
+    ch.write_metadata("my-team/raw-video", rows)
+    assert ch.list_features() == [mx.FeatureKey("my-team/raw-video")]
+
+
+def test_a_second_embedded_directory_is_a_clear_error(ch: mx.ClickHouseMetadataStore, tmp_path: Path) -> None:
+    other = mx.ClickHouseMetadataStore(f"chdb://{tmp_path / 'other'}")
+    with pytest.raises(StoreBackendError, match="one data directory per process"):
+        other.open()
