@@ -36,16 +36,27 @@ def to_series(name: str, values: list[Any], sql_type: Any | None) -> pl.Series:
 
 def json_to_struct(name: str, raw: list[Any]) -> pl.Series:
     """JSON objects (text or decoded) → a struct with fields sorted by name; JSON arrays → lists."""
+    if raw and all(v is None or isinstance(v, str) for v in raw):
+        decoded = pl.Series(name, raw, dtype=pl.String).str.json_decode(infer_schema_length=None)
+        if isinstance(decoded.dtype, pl.Struct):  # JSON text (SQLite): decoded by Polars in one go
+            return _sorted_struct(decoded)
     values = [None if v is None else (json.loads(v) if isinstance(v, str) else v) for v in raw]
     if any(isinstance(v, list) for v in values):
         return pl.Series(name, values, strict=False)
     names = sorted({k for v in values if v is not None for k in v})
-    rows = [None if v is None else {n: v.get(n) for n in names} for v in values]
+    rows = [None if v is None else {n: v.get(n) for n in names} for v in values]  # same keys in every row
     series = pl.Series(name, rows, strict=False)
     if not isinstance(series.dtype, pl.Struct):  # no rows: a struct of the (unknown) fields as strings
         return pl.Series(name, rows, dtype=pl.Struct(dict.fromkeys(names, pl.String)))
-    fields = {f.name: (pl.String() if f.dtype == pl.Null else f.dtype) for f in series.dtype.fields}
-    return series.cast(pl.Struct(fields))
+    return _sorted_struct(series)
+
+
+def _sorted_struct(series: pl.Series) -> pl.Series:
+    dtype = series.dtype
+    assert isinstance(dtype, pl.Struct)
+    fields = sorted(dtype.fields, key=lambda f: f.name)
+    target = pl.Struct({f.name: (pl.String() if f.dtype == pl.Null else f.dtype) for f in fields})
+    return series.struct.unnest().select(f.name for f in fields).to_struct(series.name).cast(target)
 
 
 def to_rows(df: pl.DataFrame, *, sqlite: bool) -> list[dict[str, Any]]:
