@@ -70,7 +70,14 @@ class ChdbConnection:
         columns = ", ".join(quote(c) for c in df.columns)
         sql = f"INSERT INTO {quote(database)}.{quote(table)} ({columns}) SELECT {columns} FROM Python(arrow_rows)"
         with _CHDB_LOCK:
-            self._conn.query(sql, "CSV")
+            try:
+                self._conn.query(sql, "CSV")
+            except RuntimeError as exc:  # ClickHouse rejected the block: nothing of it was stored
+                raise StoreBackendError(
+                    f"ClickHouse rejected the write to {database}.{table}, so nothing was written: "
+                    f"{str(exc).splitlines()[0]}",
+                    hint="Fix the rows (or the table's constraints) and write again.",
+                ) from exc
 
     def close(self) -> None:
         if self._closed:

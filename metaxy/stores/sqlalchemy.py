@@ -8,12 +8,13 @@ filters pushed down) and decode back to Polars structs. Appends run in one trans
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlglot.expressions as exp
 
-from metaxy.exceptions import FilterPushdownError, SchemaError
+from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores import _sqlalchemy_types as types
 from metaxy.stores._drivers import import_driver
@@ -114,6 +115,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         known = {c.name: c.type for t in self._tables.values() for c in t.columns}
         with self.engine.connect() as conn:
+            if self.is_postgres:
+                _jsonb_as_text(conn)
             result = conn.exec_driver_sql(_escape_percent(self.render(query), self.is_postgres))
             names = list(result.keys())
             rows = result.fetchall()
@@ -126,11 +129,22 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         check_column_names(df.columns, where=self._where(key))
         sa = _sa()
-        with self.engine.begin() as conn:  # one transaction: all rows or none
-            table = self._ensure_table(conn, key, df)
-            rows = types.to_rows(df, sqlite=not self.is_postgres)
-            if rows:
-                conn.execute(sa.insert(table), rows)
+        driver_error = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        try:
+            with self.engine.begin() as conn:  # one transaction: all rows or none
+                table = self._ensure_table(conn, key, df)
+                if self.is_postgres and df.height:
+                    _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
+                    return
+                rows = types.to_rows(df, sqlite=not self.is_postgres)
+                if rows:
+                    conn.execute(sa.insert(table), rows)
+        except (sa.exc.DBAPIError, driver_error) as exc:
+            raise StoreBackendError(
+                f"{self._where(key)}: the database rejected the write, so nothing was written: "
+                f"{str(exc).splitlines()[0]}",
+                hint="Fix the rows (or the table's constraints) and write again.",
+            ) from exc
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         table = self._table(key)
@@ -217,6 +231,36 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                     f"{types.family(sql_type)}.",
                     hint="Cast the column to its stored type, or write it under a new column name.",
                 )
+
+
+def _jsonb_as_text(conn: sqlalchemy.Connection) -> None:
+    """Let psycopg hand JSONB over as text, so Polars decodes a whole column at once."""
+    from psycopg.types.string import TextLoader
+
+    conn.connection.dbapi_connection.adapters.register_loader("jsonb", TextLoader)  # type: ignore[union-attr]
+
+
+def _copy_into(conn: sqlalchemy.Connection, table: str, df: pl.DataFrame) -> None:
+    """``COPY ... FROM STDIN`` on the transaction's own connection (so it commits or rolls back with it)."""
+    from psycopg import sql
+
+    encoded = df.with_columns(
+        pl.col(c).struct.json_encode()
+        if isinstance(t, pl.Struct)
+        else pl.col(c).map_elements(
+            lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True
+        )
+        for c, t in df.schema.items()
+        if isinstance(t, pl.Struct | pl.List | pl.Array)
+    )
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
+    )
+    raw: Any = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in encoded.iter_rows():
+            copy.write_row(row)
 
 
 def _dialect_for(url: str) -> SQLDialect:

@@ -188,7 +188,7 @@ def test_a_rejected_insert_leaves_no_rows(ch: mx.ClickHouseMetadataStore) -> Non
     ch.connection.command(
         f"ALTER TABLE {ch.database}.video__raw ADD CONSTRAINT no_bad CHECK path != 'v9.mp4'"
     )
-    with pytest.raises(RuntimeError, match="no_bad"):
+    with pytest.raises(StoreBackendError, match="no_bad"):
         ch.write_metadata(g.video, videos([2, 3, 9]))
     assert ch.read_metadata(g.video, history=True).collect()["sample_uid"].to_list() == [1]
 
