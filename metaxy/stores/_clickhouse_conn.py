@@ -35,6 +35,12 @@ def connect(url: str) -> ClickHouseConnection:
     return HttpConnection(url)
 
 
+# one write = one block = one part, so a rejected row rejects the whole write (no partial rows)
+_ONE_BLOCK = (
+    " SETTINGS max_block_size = 1000000000, max_insert_block_size = 1000000000,"
+    " min_insert_block_size_rows = 1000000000, min_insert_block_size_bytes = 0"
+)
+
 # chdb runs one embedded server per process, bound to one data directory: share it, count users
 _CHDB_LOCK = threading.Lock()
 _CHDB_SHARED: dict[str, tuple[Any, int]] = {}
@@ -68,7 +74,10 @@ class ChdbConnection:
 
         arrow_rows = df.to_arrow()  # noqa: F841 - chdb's Python() table function finds this local by name
         columns = ", ".join(quote(c) for c in df.columns)
-        sql = f"INSERT INTO {quote(database)}.{quote(table)} ({columns}) SELECT {columns} FROM Python(arrow_rows)"
+        sql = (
+            f"INSERT INTO {quote(database)}.{quote(table)} ({columns}) SELECT {columns} FROM Python(arrow_rows)"
+            + _ONE_BLOCK
+        )
         with _CHDB_LOCK:
             try:
                 self._conn.query(sql, "CSV")
