@@ -104,8 +104,16 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return [r[0] for r in rows] or None
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        duckdb = import_driver("duckdb", "duckdb")
+        sql = self.render(query)
         with self._lock:
-            return self._fetch_sql(self.render(query))
+            try:
+                return self._fetch_sql(sql)
+            except duckdb.Error as exc:  # one place maps DuckDB errors to ours
+                raise StoreBackendError(
+                    f"{self.name}: DuckDB failed: {exc}",
+                    hint="Check that filters name existing columns; the query was:\n" + sql[:2000],
+                ) from exc
 
     def _fetch_sql(self, sql: str) -> pl.DataFrame:
         frame = pl.from_arrow(self._con.sql(sql).to_arrow_table())

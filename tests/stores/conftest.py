@@ -71,6 +71,12 @@ def duckdb_md5_native(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
 
 
+def duckdb_over_memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """A fallback chain mixing store types: a DuckDB dev store reading through to in-memory prod."""
+    prod = mx.InMemoryMetadataStore(name="prod", **{k: v for k, v in kwargs.items() if k.startswith("hash")})
+    return mx.DuckDBMetadataStore(tmp_path / "dev.duckdb", name="dev", fallback_stores=[prod], **kwargs)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory,
     "memory-chain": memory_chain,
@@ -81,6 +87,7 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "clickhouse-server": clickhouse_server,
     "duckdb": duckdb,
     "duckdb-md5-native": duckdb_md5_native,
+    "duckdb-over-memory": duckdb_over_memory,
 }
 
 _SERVERS: dict[str, Any] = {}

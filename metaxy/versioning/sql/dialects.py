@@ -146,6 +146,8 @@ class ClickHouseDialect(SQLDialect):
 
     def finalize(self, query: exp.Select) -> exp.Select:
         # SQL semantics for outer joins: unmatched columns are NULL, not the type's default value
+        setting = exp.EQ(this=exp.column("join_use_nulls"), expression=exp.Literal.number(1))
+        query.set("settings", [setting])
         return query
 
 

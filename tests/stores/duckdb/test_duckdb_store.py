@@ -1,0 +1,229 @@
+"""What is specific to DuckDB: files and read-only mode, schema evolution, atomic appends, quoting,
+and proof that filters and resolutions run inside DuckDB."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlglot.expressions as exp
+
+import metaxy as mx
+from metaxy.exceptions import LocalFilterWarning, ReadOnlyStoreError, SchemaError, StoreBackendError
+from tests.stores.graphs import video_graph, videos
+
+
+class Spy:
+    """Records every query a store sends to DuckDB and how many rows came back (DuckDB still runs it)."""
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, int]] = []
+        original = store._fetch
+
+        def fetch(query: exp.Expr) -> pl.DataFrame:
+            rows = original(query)
+            self.calls.append((store.render(query), rows.height))
+            return rows
+
+        monkeypatch.setattr(store, "_fetch", fetch)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "meta.duckdb"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Any]:
+    with mx.DuckDBMetadataStore(db) as opened:
+        yield opened
+
+
+def test_data_persists_in_the_file_and_tables_follow_the_naming_rule(db: Path) -> None:
+    g = video_graph()
+    with mx.DuckDBMetadataStore(db, table_prefix="mx_") as store:
+        store.write_metadata(g.video, videos([1, 2]))
+        assert store.table_name(g.video.key()) == "mx_video__raw"
+    with mx.DuckDBMetadataStore(db, table_prefix="mx_") as store:
+        assert store.list_features() == [g.video.key()]
+        assert store.read_metadata(g.video).collect().height == 2
+
+
+def test_memory_database_survives_close_and_reopen() -> None:
+    g = video_graph()
+    store = mx.DuckDBMetadataStore(":memory:")
+    with store:
+        store.write_metadata(g.video, videos([1]))
+    with store:
+        assert store.read_metadata(g.video).collect().height == 1
+
+
+def test_read_only_store_refuses_writes_before_touching_the_file(db: Path) -> None:
+    g = video_graph()
+    with mx.DuckDBMetadataStore(db) as store:
+        store.write_metadata(g.video, videos([1]))
+    before = db.read_bytes()
+    with mx.DuckDBMetadataStore(db, read_only=True) as reader:
+        assert reader.read_metadata(g.video).collect().height == 1
+        with pytest.raises(ReadOnlyStoreError, match="read-only"):
+            reader.write_metadata(g.video, videos([2]))
+        with pytest.raises(ReadOnlyStoreError):
+            reader.delete_metadata(g.video, soft=False)
+    assert db.read_bytes() == before
+
+
+def test_read_only_open_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreBackendError, match="does not exist"):
+        mx.DuckDBMetadataStore(tmp_path / "nope.duckdb", read_only=True).open()
+
+
+READER = """
+import sys, metaxy as mx
+from tests.stores.graphs import video_graph
+g = video_graph()
+with mx.DuckDBMetadataStore(sys.argv[1], read_only=True) as store:
+    print(store.read_metadata(g.video).collect().height)
+"""
+
+
+def test_several_processes_read_while_none_writes(db: Path, tmp_path: Path) -> None:
+    g = video_graph()
+    with mx.DuckDBMetadataStore(db) as store:
+        store.write_metadata(g.video, videos([1, 2, 3]))
+    root = Path(__file__).parents[3]
+    readers = [
+        subprocess.Popen([sys.executable, "-c", READER, str(db)], cwd=root, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [r.communicate(timeout=60)[0].strip() for r in readers]
+    assert outputs == ["3", "3"]
+    with mx.DuckDBMetadataStore(db, read_only=True) as a, mx.DuckDBMetadataStore(db, read_only=True) as b:
+        assert a.read_metadata(g.video).collect().height == b.read_metadata(g.video).collect().height == 3
+
+
+def test_new_columns_are_added_and_old_rows_read_as_null(store: Any) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    store.write_metadata(g.video, videos([2]).with_columns(fps=pl.lit(25)))
+    out = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert out["fps"].to_list() == [None, 25]
+
+
+def test_changed_dtype_is_refused_and_the_table_is_unchanged(store: Any) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    with pytest.raises(SchemaError, match="'path' is stored as String"):
+        store.write_metadata(g.video, videos([2]).with_columns(path=pl.lit(3)))
+    out = store.read_metadata(g.video, history=True).collect()
+    assert out["sample_uid"].to_list() == [1]
+    assert out.schema["path"] == pl.String
+
+
+def test_a_feature_gaining_a_field_widens_the_stored_struct(store: Any, graph: mx.FeatureGraph) -> None:
+    graph.add_feature(mx.FeatureSpec(key="root", fields=[mx.FieldSpec(key="a")]))
+    one = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"a": "x"}]})
+    store.write_metadata("root", one)
+    graph.add_feature(mx.FeatureSpec(key="root", fields=[mx.FieldSpec(key="a"), mx.FieldSpec(key="b")]))
+    two = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"a": "x", "b": "y"}]})
+    store.write_metadata("root", two)
+    out = store.read_metadata("root").collect()
+    assert out["metaxy_provenance_by_field"].to_list() == [{"a": "x", "b": "y"}]
+    history = store.read_metadata("root", history=True).collect().sort("metaxy_updated_at")
+    assert history["metaxy_provenance_by_field"].to_list() == [{"a": "x", "b": None}, {"a": "x", "b": "y"}]
+
+
+def test_an_exception_mid_write_leaves_nothing_visible(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    original = store._evolve_and_insert
+
+    def insert_then_fail(*args: Any) -> None:
+        original(*args)  # rows and the new column are in the transaction...
+        raise RuntimeError("killed mid-write")  # ...when the write dies
+
+    monkeypatch.setattr(store, "_evolve_and_insert", insert_then_fail)
+    with pytest.raises(RuntimeError, match="killed"):
+        store.write_metadata(g.video, videos([2, 3]).with_columns(extra=pl.lit(1)))
+    monkeypatch.undo()
+    out = store.read_metadata(g.video, history=True).collect()
+    assert out["sample_uid"].to_list() == [1]
+    assert "extra" not in out.columns
+
+
+def test_hostile_column_names_are_quoted(store: Any, graph: mx.FeatureGraph) -> None:
+    nasty = 'x"; DROP TABLE "root"; --'
+    graph.add_feature(mx.FeatureSpec(key="root", fields=[mx.FieldSpec(key="a")]))
+    frame = pl.DataFrame(
+        {"sample_uid": [1, 2], nasty: ["it's", "ok"], "metaxy_provenance_by_field": [{"a": "x"}] * 2}
+    )
+    store.write_metadata("root", frame)
+    out = store.read_metadata("root", filters=pl.col(nasty) == "it's").collect()
+    assert out["sample_uid"].to_list() == [1]
+    assert store.list_features() == [mx.FeatureKey("root")]
+
+
+def test_filters_run_inside_duckdb(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos(list(range(20))))
+    spy = Spy(store, monkeypatch)
+    out = store.read_metadata(g.video, filters=pl.col("sample_uid").is_in([3, 4])).collect()
+    assert out.height == 2
+    sql, fetched = spy.calls[-1]
+    assert '"sample_uid" IN (3, 4)' in sql
+    assert fetched == 2  # DuckDB returned only the matching rows
+
+
+def test_unsupported_filters_run_locally_with_a_warning(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos(list(range(10))))
+    spy = Spy(store, monkeypatch)
+    with pytest.warns(LocalFilterWarning, match="run locally"):
+        out = store.read_metadata(
+            g.video, filters=(pl.col("sample_uid") < 5) & pl.col("path").str.contains("v[34]")
+        ).collect()
+    assert sorted(out["sample_uid"]) == [3, 4]
+    assert spy.calls[-1][1] == 5  # the pushable half still ran in DuckDB
+
+
+def test_native_resolution_is_one_query(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = video_graph()
+    with mx.DuckDBMetadataStore(db, hash_algorithm="md5", versioning_engine="native") as store:
+        store.write_metadata(g.video, videos([1, 2, 3]))
+        spy = Spy(store, monkeypatch)
+        inc = store.resolve_update(g.transcript, filters=pl.col("sample_uid") >= 2)
+        assert sorted(inc.new["sample_uid"]) == [2, 3]
+        resolutions = [sql for sql, _ in spy.calls if sql.startswith("WITH")]
+        assert len(resolutions) == 1
+        assert "MD5(" in resolutions[0]
+        assert '("sample_uid" >= 2)' in resolutions[0]
+
+
+def test_xxhash_on_duckdb_is_computed_with_polars(store: Any) -> None:
+    assert not store.supports_native_versioning()
+    with pytest.raises(mx.MetaxyError, match="cannot compute xxhash32 natively"):
+        mx.DuckDBMetadataStore(":memory:", versioning_engine="native")
+
+
+def test_a_reader_process_is_refused_clearly_while_a_writer_holds_the_file(db: Path) -> None:
+    g = video_graph()
+    root = Path(__file__).parents[3]
+    with mx.DuckDBMetadataStore(db) as writer:
+        writer.write_metadata(g.video, videos([1]))
+        reader = subprocess.run(
+            [sys.executable, "-c", READER, str(db)], cwd=root, capture_output=True, text=True, timeout=60
+        )
+    assert reader.returncode != 0
+    assert "StoreBackendError" in reader.stderr
+    assert "one writer" in reader.stderr
+
+
+def test_a_filter_on_an_unknown_column_is_a_store_error(store: Any) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    with pytest.raises(StoreBackendError, match="nope"):
+        store.read_metadata(g.video, filters=pl.col("nope") == 1)
