@@ -67,9 +67,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _open_backend(self) -> None:
+        if self._engine is not None:  # an in-memory SQLite database survives close()
+            return
         sa = _sa()
         kwargs: dict[str, Any] = {}
-        if self.connection_url.startswith("sqlite") and _is_sqlite_memory(self.connection_url):
+        if _is_sqlite_memory(self.connection_url):
             # one shared connection, otherwise every checkout would see a fresh empty database
             kwargs["poolclass"] = sa.pool.StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
@@ -77,8 +79,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._tables = {}
 
     def _close_backend(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        if self._engine is None or _is_sqlite_memory(self.connection_url):
+            return  # in-memory SQLite: the data lives as long as the store object, like ":memory:" stores
+        self._engine.dispose()
         self._engine = None
         self._tables = {}
 
@@ -277,7 +280,7 @@ def _escape_percent(sql: str, postgres: bool) -> str:
 
 
 def _is_sqlite_memory(url: str) -> bool:
-    return url in ("sqlite://", "sqlite:///:memory:") or ":memory:" in url
+    return url.startswith("sqlite") and (url == "sqlite://" or ":memory:" in url)
 
 
 def _redact(url: str) -> str:

@@ -148,3 +148,12 @@ def test_hard_delete_by_filter_runs_as_sql_delete(pg: mx.SQLAlchemyMetadataStore
     pg.write_metadata(g.video, videos([1, 2, 3]))
     assert pg.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
     assert any(s.startswith("DELETE FROM") and '"sample_uid" IN (1, 3)' in s for s in sent)
+
+
+def test_in_memory_sqlite_keeps_data_across_close() -> None:
+    g = video_graph()
+    store = mx.SQLAlchemyMetadataStore("sqlite://")
+    with store:
+        store.write_metadata(g.video, videos([1]))
+    with store:
+        assert store.read_metadata(g.video).collect().height == 1
