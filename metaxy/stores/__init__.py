@@ -22,10 +22,14 @@ LAZY_STORES: dict[str, str] = {
 __all__ = [
     "CachedMetadataStore",
     "DeltaMetadataStore",
+    "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
+    "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
+    "ClickHouseMetadataStore",
     "DuckDBMetadataStore",
     "InMemoryMetadataStore",
     "InstrumentedMetadataStore",
     "MetadataStore",
+    "SQLAlchemyMetadataStore",
 ]  # plus the LAZY_STORES names, listed literally
 
 

@@ -5,6 +5,8 @@ Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,37 @@ def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataS
     # one prefix per test (tmp_path is unique), so tests sharing the bucket never see each other
     uri = f"s3://{server.bucket}/{tmp_path.parent.name}/{tmp_path.name}"
     return mx.DeltaMetadataStore(uri, storage_options=server.storage_options(), **kwargs)
+
+
+def sqlite(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    return mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}", **kwargs)
+
+
+def sqlite_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """A chain mixing store types: SQLite in front of an in-memory production store."""
+    hashing = {k: v for k, v in kwargs.items() if k.startswith("hash")}
+    prod = mx.InMemoryMetadataStore(name="prod", **hashing)
+    return mx.SQLAlchemyMetadataStore(
+        f"sqlite:///{tmp_path / 'dev.db'}", name="dev", fallback_stores=[prod], **kwargs
+    )
+
+
+def postgres(tmp_path: Path, *, server: str, **kwargs: Any) -> mx.MetadataStore:
+    # one server per session; every test gets its own table prefix (tables never collide)
+    return mx.SQLAlchemyMetadataStore(server, table_prefix=_unique("t"), **kwargs)
+
+
+def clickhouse(tmp_path: Path, *, server: Path, **kwargs: Any) -> mx.MetadataStore:
+    # chdb allows one data directory per process: each test gets its own database in it
+    return mx.ClickHouseMetadataStore(f"chdb://{server}", database=_unique("db"), **kwargs)
+
+
+CLICKHOUSE_URL_ENV = "METAXY_TEST_CLICKHOUSE_URL"
+
+
+def clickhouse_server(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """A real ClickHouse server through clickhouse-connect, named by ``METAXY_TEST_CLICKHOUSE_URL``."""
+    return mx.ClickHouseMetadataStore(os.environ[CLICKHOUSE_URL_ENV], database=_unique("db"), **kwargs)
 
 
 def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
@@ -68,6 +101,11 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "delta-s3": delta_s3,
     "memory": memory,
     "memory-chain": memory_chain,
+    "sqlite": sqlite,
+    "sqlite-chain": sqlite_chain,
+    "postgres": postgres,
+    "clickhouse": clickhouse,
+    "clickhouse-server": clickhouse_server,
     "duckdb": duckdb,
     "duckdb-md5-native": duckdb_md5_native,
     "duckdb-over-memory": duckdb_over_memory,
@@ -76,13 +114,24 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
 }
 
 
+def _unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}_"
+
+
 #: factories that need a server: factory name -> fixture passed to the factory as ``server=``
-SERVER_FIXTURES: dict[str, str] = {"delta-s3": "s3_server"}
+SERVER_FIXTURES: dict[str, str] = {
+    "delta-s3": "s3_server",
+    "postgres": "postgres_url",
+    "clickhouse": "chdb_path",
+}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     factory = STORE_FACTORIES[request.param]
+    if request.param == "clickhouse-server" and not os.environ.get(CLICKHOUSE_URL_ENV):
+        pytest.skip(f"no ClickHouse server: set {CLICKHOUSE_URL_ENV}=http://user:password@host:8123 to run")
+    # servers start lazily, once per session, and only for the factories that need them
     fixture = SERVER_FIXTURES.get(request.param)
     extra = {"server": request.getfixturevalue(fixture)} if fixture else {}
     return lambda **kwargs: factory(tmp_path, **extra, **kwargs)

@@ -1,0 +1,136 @@
+"""Polars ⇄ SQLAlchemy conversions for the SQLAlchemy store: column types, rows, JSON structs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from metaxy.constants import TIMESTAMP_COLUMNS
+from metaxy.exceptions import SchemaError
+from metaxy.stores._drivers import import_driver
+from metaxy.versioning.sql.engine import CURRENT_PREFIX
+
+
+def to_series(name: str, values: list[Any], sql_type: Any | None) -> pl.Series:
+    """One fetched column as Polars: JSON → struct (fields sorted by name); system timestamps in UTC.
+
+    ``sql_type`` None (a computed column) means: infer from the values; ``*_by_field`` are JSON.
+    """
+    computed_json = sql_type is None and name.endswith("_by_field")
+    if computed_json or (sql_type is not None and family(sql_type) == "json"):
+        return json_to_struct(name, values)
+    if sql_type is None:
+        series = pl.Series(name, values, strict=False)
+    else:
+        series = pl.Series(name, values, dtype=polars_type(sql_type), strict=False)
+    if (
+        name.removeprefix(CURRENT_PREFIX) in TIMESTAMP_COLUMNS
+        and isinstance(series.dtype, pl.Datetime)
+        and series.dtype.time_zone is None
+    ):
+        series = series.dt.replace_time_zone("UTC")  # SQLite keeps naive UTC text
+    return series
+
+
+def json_to_struct(name: str, raw: list[Any]) -> pl.Series:
+    """JSON objects (text or decoded) → a struct with fields sorted by name; JSON arrays → lists."""
+    if raw and all(v is None or isinstance(v, str) for v in raw):
+        decoded = pl.Series(name, raw, dtype=pl.String).str.json_decode(infer_schema_length=None)
+        if isinstance(decoded.dtype, pl.Struct):  # JSON text (SQLite): decoded by Polars in one go
+            return _sorted_struct(decoded)
+    values = [None if v is None else (json.loads(v) if isinstance(v, str) else v) for v in raw]
+    if any(isinstance(v, list) for v in values):
+        return pl.Series(name, values, strict=False)
+    names = sorted({k for v in values if v is not None for k in v})
+    rows = [None if v is None else {n: v.get(n) for n in names} for v in values]  # same keys in every row
+    series = pl.Series(name, rows, strict=False)
+    if not isinstance(series.dtype, pl.Struct):  # no rows: a struct of the (unknown) fields as strings
+        return pl.Series(name, rows, dtype=pl.Struct(dict.fromkeys(names, pl.String)))
+    return _sorted_struct(series)
+
+
+def _sorted_struct(series: pl.Series) -> pl.Series:
+    dtype = series.dtype
+    assert isinstance(dtype, pl.Struct)
+    fields = sorted(dtype.fields, key=lambda f: f.name)
+    target = pl.Struct({f.name: (pl.String() if f.dtype == pl.Null else f.dtype) for f in fields})
+    return series.struct.unnest().select(f.name for f in fields).to_struct(series.name).cast(target)
+
+
+def to_rows(df: pl.DataFrame, *, sqlite: bool) -> list[dict[str, Any]]:
+    """Rows as dicts (structs stay dicts: the JSON column type serializes them)."""
+    out = df
+    if sqlite:  # SQLite has no time zones: store UTC wall time
+        for name, dtype in df.schema.items():
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+                out = out.with_columns(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    return out.to_dicts()
+
+
+def sql_type(dtype: pl.DataType, *, postgres: bool) -> Any:
+    """The SQLAlchemy column type for a Polars dtype (structs and lists as JSON / JSONB)."""
+    sa = _sa()
+    if isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        if postgres:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return JSONB()
+        return sa.JSON()
+    if dtype == pl.Boolean:
+        return sa.Boolean()
+    if dtype.is_integer():
+        return sa.BigInteger()
+    if dtype.is_float():
+        return sa.Float()
+    if isinstance(dtype, pl.Datetime):
+        return sa.DateTime(timezone=dtype.time_zone is not None)
+    if dtype == pl.Date:
+        return sa.Date()
+    if dtype in (pl.String, pl.Categorical, pl.Null) or isinstance(dtype, pl.Enum):
+        return sa.Text()
+    if dtype == pl.Binary:
+        return sa.LargeBinary()
+    raise SchemaError(
+        f"Polars type {dtype} has no SQL column type in this store.",
+        hint="Cast the column to a string, number, boolean, date/datetime or struct before writing.",
+    )
+
+
+def family(sql_type: Any) -> str:
+    """A coarse type family, robust to how a dialect reflects the type back."""
+    sa = _sa()
+    if isinstance(sql_type, sa.JSON) or type(sql_type).__name__ in ("JSONB", "JSON"):
+        return "json"
+    if isinstance(sql_type, sa.Boolean):
+        return "boolean"
+    if isinstance(sql_type, sa.Integer):
+        return "integer"
+    if isinstance(sql_type, sa.Float | sa.Numeric):
+        return "float"
+    if isinstance(sql_type, sa.DateTime):
+        return "timestamp"
+    if isinstance(sql_type, sa.Date):
+        return "date"
+    if isinstance(sql_type, sa.LargeBinary):
+        return "binary"
+    return "text"
+
+
+def polars_type(sql_type: Any) -> pl.DataType:
+    """The Polars dtype a column of ``sql_type`` reads back as."""
+    kind = family(sql_type)
+    types: dict[str, pl.DataType] = {
+        "boolean": pl.Boolean(),
+        "integer": pl.Int64(),
+        "float": pl.Float64(),
+        "timestamp": pl.Datetime("us", "UTC") if getattr(sql_type, "timezone", False) else pl.Datetime("us"),
+        "date": pl.Date(),
+        "binary": pl.Binary(),
+    }
+    return types.get(kind, pl.String())
+
+
+def _sa() -> Any:
+    return import_driver("sqlalchemy", "sqlalchemy")

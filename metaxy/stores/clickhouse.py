@@ -1,0 +1,247 @@
+"""``ClickHouseMetadataStore``: metadata in ClickHouse, embedded (chdb) or on a server (clickhouse-connect).
+
+Layout (DESIGN §6): database ``database``, one MergeTree table per feature ordered by its id columns;
+``*_by_field`` columns are named Tuples. With ``cluster=`` every DDL runs ``ON CLUSTER`` and the feature
+table is a Distributed table over a per-shard ``<table>_local``. Reads pick the latest row per id in
+ClickHouse (``LIMIT 1 BY``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import polars as pl
+import sqlglot.expressions as exp
+
+from metaxy.exceptions import FilterPushdownError, SchemaError
+from metaxy.models.graph import FeatureGraph
+from metaxy.models.keys import FeatureKey
+from metaxy.stores import _ch_sql as chsql
+from metaxy.stores._clickhouse_conn import ClickHouseConnection, connect
+from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
+from metaxy.stores._sql import SQLMetadataStore
+from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
+from metaxy.versioning.sql.engine import latest_rows_query
+
+
+class ClickHouseMetadataStore(SQLMetadataStore):
+    """A store in ClickHouse.
+
+    Args:
+        connection_url: ``chdb:///path/to/dir`` or ``chdb://:memory:`` for an in-process ClickHouse (one
+            data directory per process: isolate stores with ``database=``), or ``http(s)://user:pw@host:port``
+            / ``clickhouse://...`` for a server.
+        database: the ClickHouse database holding the feature tables (created when missing).
+        cluster: a cluster name: DDL runs ``ON CLUSTER`` and tables are Distributed over local tables.
+        **store_kwargs: ``fallback_stores``, ``hash_algorithm``, ... (see :class:`MetadataStore`).
+
+    Example:
+        >>> import metaxy as mx
+        >>> with mx.ClickHouseMetadataStore("chdb://:memory:", database="docs") as store:
+        ...     store.list_features()
+        []
+    """
+
+    kind = "clickhouse"
+    dialect = ClickHouseDialect()
+
+    def __init__(
+        self,
+        connection_url: str,
+        *,
+        database: str = "metaxy",
+        cluster: str | None = None,
+        **store_kwargs: Any,
+    ) -> None:
+        self.connection_url = connection_url
+        self.database = database
+        self.cluster = cluster
+        store_kwargs.setdefault("name", f"clickhouse({database})")
+        self._conn: ClickHouseConnection | None = None
+        super().__init__(schema=database, **store_kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _open_backend(self) -> None:
+        self._conn = connect(self.connection_url)
+        if not self.read_only:
+            self._conn.command(chsql.create_database(self.database, self.cluster))
+
+    def _close_backend(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    @property
+    def connection(self) -> ClickHouseConnection:
+        """The open connection (chdb or clickhouse-connect)."""
+        self._require_open()
+        assert self._conn is not None
+        return self._conn
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        check_column_names(df.columns, where=self._where(key))
+        name = table_name(key)
+        stored = self._schema(name)
+        if stored is None:
+            for statement in chsql.create_table(self.database, name, df.schema, _ids(key), self.cluster):
+                self.connection.command(statement)
+            stored = self._schema(name)
+            assert stored is not None
+        else:
+            stored = self._evolve(key, name, stored, df.schema)
+        if df.height:
+            self.connection.insert(self.database, name, _fit(df, stored))
+
+    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
+        """One ``LIMIT 1`` query instead of reading the table (the base class's generic answer)."""
+        if self.catalog is not None:
+            return super()._holds(key, feature_version)
+        table = self._sql_table(key, feature_version)
+        if table is None:
+            return False
+        probe = latest_rows_query(table, (), latest=False, include_deleted=True).limit(1)
+        return self._fetch(probe).height > 0
+
+    def _table_columns(self, key: FeatureKey) -> list[str] | None:
+        names = self.connection.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+            "ORDER BY position",
+            {"db": self.database, "t": table_name(key)},
+        )["name"].to_list()
+        return names or None
+
+    def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        # outer joins must give NULL (not the type's default) for unmatched rows, as in standard SQL
+        return self.connection.query(self.render(query) + " SETTINGS join_use_nulls = 1")
+
+    def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
+        name = table_name(key)
+        if self._schema(name) is None:
+            return
+        if predicate is None:
+            for table in chsql.storage_tables(name, self.cluster):
+                self.connection.command(
+                    f"DROP TABLE IF EXISTS {self._q(table)}{chsql.on_cluster(self.cluster)} SYNC"
+                )
+            return
+        try:
+            condition = self.render(to_sql_condition(predicate, self.dialect))
+        except FilterPushdownError:  # a predicate SQL cannot express: evaluate it locally
+            self._rewrite_without(key, name, predicate)
+            return
+        target = chsql.storage_tables(name, self.cluster)[0]
+        self.connection.command(
+            f"ALTER TABLE {self._q(target)}{chsql.on_cluster(self.cluster)} DELETE WHERE {condition} "
+            "SETTINGS mutations_sync = 2"
+        )
+
+    def _rewrite_without(self, key: FeatureKey, name: str, predicate: pl.Expr) -> None:
+        """Hard delete by a Polars predicate: build the kept rows in a new table, then swap atomically."""
+        everything = self._read_rows(
+            key, (), feature_version=None, latest=False, include_deleted=True, filters=[]
+        )
+        assert everything is not None
+        kept = everything.filter(~predicate.fill_null(False)).collect()
+        scratch = f"{name}__mx_rewrite_{uuid.uuid4().hex[:8]}"
+        self.connection.command(f"CREATE TABLE {self._q(scratch)} AS {self._q(name)}")
+        try:
+            if kept.height:
+                self.connection.insert(self.database, scratch, kept)
+            self.connection.command(f"EXCHANGE TABLES {self._q(scratch)} AND {self._q(name)}")
+        finally:
+            self.connection.command(f"DROP TABLE IF EXISTS {self._q(scratch)} SYNC")
+
+    def _list_keys(self) -> list[FeatureKey]:
+        names = self.connection.query(
+            "SELECT name FROM system.tables WHERE database = {db:String}", {"db": self.database}
+        )["name"].to_list()
+        return keys_from_tables(
+            [
+                n
+                for n in names
+                if "__mx_rewrite_" not in n and not (self.cluster and n.endswith(chsql.LOCAL_SUFFIX))
+            ]
+        )
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def _q(self, table: str) -> str:
+        return f"{chsql.quote(self.database)}.{chsql.quote(table)}"
+
+    def _schema(self, name: str) -> pl.Schema | None:
+        """The stored table's schema as Polars types, or None when the table does not exist."""
+        exists = self.connection.query(
+            "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": self.database, "t": name},
+        )["n"][0]
+        if not exists:
+            return None
+        return self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0").schema
+
+    def _evolve(self, key: FeatureKey, name: str, stored: pl.Schema, incoming: pl.Schema) -> pl.Schema:
+        """New columns are added (nullable); struct columns widen to new fields; other type changes fail."""
+        changes: list[str] = []
+        for column, dtype in incoming.items():
+            if column not in stored:
+                changes.append(f"ADD COLUMN {chsql.quote(column)} {chsql.ch_type(dtype)}")
+            elif isinstance(dtype, pl.Struct) and isinstance(stored[column], pl.Struct):
+                merged = _merge_structs(stored[column], dtype)  # type: ignore[arg-type]
+                if merged != stored[column]:
+                    changes.append(f"MODIFY COLUMN {chsql.quote(column)} {chsql.ch_type(merged)}")
+            elif not _compatible(stored[column], dtype):
+                raise SchemaError(
+                    f"{self._where(key)}: column {column!r} is stored as {stored[column]} but the frame has {dtype}.",
+                    hint="Cast the column to its stored type, or write it under a new column name.",
+                )
+        for change in changes:
+            for table in chsql.storage_tables(name, self.cluster):
+                self.connection.command(
+                    f"ALTER TABLE {self._q(table)}{chsql.on_cluster(self.cluster)} {change} "
+                    "SETTINGS mutations_sync = 2"
+                )
+        fresh = self._schema(name) if changes else stored
+        assert fresh is not None
+        return fresh
+
+
+def _ids(key: FeatureKey) -> tuple[str, ...]:
+    graph = FeatureGraph.get_active()
+    return tuple(graph.spec(key).id_columns) if key in graph else ()
+
+
+def _merge_structs(stored: pl.Struct, incoming: pl.Struct) -> pl.Struct:
+    fields = {f.name: f.dtype for f in stored.fields}
+    for field in incoming.fields:
+        fields.setdefault(field.name, field.dtype)
+    return pl.Struct(fields)
+
+
+def _compatible(stored: pl.DataType, incoming: pl.DataType) -> bool:
+    if stored == incoming or incoming == pl.Null:
+        return True
+    if stored.is_integer() and incoming.is_integer():
+        return True
+    if stored.is_float() and incoming.is_numeric():
+        return True
+    return stored == pl.String and incoming in (pl.Categorical, pl.String)
+
+
+def _fit(df: pl.DataFrame, stored: pl.Schema) -> pl.DataFrame:
+    """Shape structs like the stored Tuples (same fields, same order; missing fields null)."""
+    fixes = []
+    for column, dtype in df.schema.items():
+        target = stored.get(column)
+        if isinstance(dtype, pl.Struct) and isinstance(target, pl.Struct) and dtype != target:
+            names = {f.name for f in dtype.fields}
+            parts = [
+                (pl.col(column).struct.field(f.name) if f.name in names else pl.lit(None))
+                .cast(f.dtype)
+                .alias(f.name)
+                for f in target.fields
+            ]
+            fixes.append(pl.struct(parts).alias(column))
+    return df.with_columns(fixes) if fixes else df

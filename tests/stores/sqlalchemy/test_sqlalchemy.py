@@ -1,0 +1,159 @@
+"""What is specific to the SQLAlchemy store: JSONB / JSON layout, transactions, evolution, quoting."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+import metaxy as mx
+from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
+from tests.stores.graphs import video_graph, videos
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[mx.SQLAlchemyMetadataStore]:
+    with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=f"p{uuid.uuid4().hex[:10]}_") as store:
+        yield store
+
+
+def _table(store: mx.SQLAlchemyMetadataStore) -> str:
+    return f"{store.table_prefix}video__raw"
+
+
+def test_by_field_columns_are_jsonb_on_postgres(pg: mx.SQLAlchemyMetadataStore) -> None:
+    g = video_graph()
+    pg.write_metadata(g.video, videos([1]))
+    with pg.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
+                ),
+                {"t": _table(pg)},
+            ).all()
+        )
+        audio = conn.execute(
+            sa.text(f"SELECT metaxy_provenance_by_field ->> 'audio' FROM \"{_table(pg)}\"")
+        ).scalar_one()
+    assert kinds["metaxy_provenance_by_field"] == "jsonb"
+    assert kinds["metaxy_updated_at"] == "timestamp with time zone"
+    assert audio == "a1"
+    out = pg.read_metadata(g.video).collect()
+    assert out.schema["metaxy_provenance_by_field"] == pl.Struct({"audio": pl.String, "frames": pl.String})
+
+
+def test_by_field_columns_are_json_text_on_sqlite(tmp_path: Path) -> None:
+    g = video_graph()
+    db = tmp_path / "m.db"
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos([1]))
+    raw = (
+        sqlite3.connect(db).execute("SELECT metaxy_provenance_by_field FROM metaxy_video__raw").fetchone()[0]
+    )
+    assert raw == '{"audio": "a1", "frames": "f1"}'
+
+
+def test_an_interrupted_write_leaves_no_rows(pg: mx.SQLAlchemyMetadataStore) -> None:
+    g = video_graph()
+    pg.write_metadata(g.video, videos([1]))
+    with pg.engine.begin() as conn:  # a real database-side failure on the last row of the next write
+        conn.execute(sa.text(f"ALTER TABLE \"{_table(pg)}\" ADD CONSTRAINT no_bad CHECK (path <> 'v9.mp4')"))
+    with pytest.raises(StoreBackendError, match="no_bad"):
+        pg.write_metadata(g.video, videos([2, 3, 9]))
+    assert pg.read_metadata(g.video, history=True).collect()["sample_uid"].to_list() == [1]
+
+
+def test_new_columns_are_added_and_changed_types_refused(pg: mx.SQLAlchemyMetadataStore) -> None:
+    g = video_graph()
+    pg.write_metadata(g.video, videos([1]))
+    pg.write_metadata(g.video, videos([2]).with_columns(fps=pl.lit(25)))
+    assert pg.read_metadata(g.video).collect().sort("sample_uid")["fps"].to_list() == [None, 25]
+    with pytest.raises(SchemaError, match="column 'path' is stored as text"):
+        pg.write_metadata(g.video, videos([3]).with_columns(path=pl.lit(3)))
+    assert pg.read_metadata(g.video, history=True).collect().height == 2
+
+
+def test_hostile_names_are_quoted_or_refused(tmp_path: Path) -> None:
+    g = video_graph()
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'q.db'}", table_prefix="x; drop ") as store:
+        odd = "odd name; DROP TABLE metaxy --"
+        store.write_metadata(g.video, videos([1]).with_columns(pl.lit("y").alias(odd)))
+        assert store.read_metadata(g.video).collect()[odd].to_list() == ["y"]
+        with pytest.raises(SchemaError, match="cannot be stored in a SQL table"):
+            store.write_metadata(g.video, videos([2]).with_columns(pl.lit("y").alias('a"b')))
+        assert store.list_features() == [g.video.key()]
+
+
+def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
+    store = mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'r.db'}", read_only=True)
+    with store, pytest.raises(ReadOnlyStoreError):
+        store.write_metadata(video_graph().video, videos([1]))
+
+
+@pytest.fixture
+def sent(pg: mx.SQLAlchemyMetadataStore) -> Iterator[list[str]]:
+    """Every SQL statement the store sends to PostgreSQL."""
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(pg.engine, "before_cursor_execute", record)
+    yield statements
+    sa.event.remove(pg.engine, "before_cursor_execute", record)
+
+
+def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore, sent: list[str]) -> None:
+    g = video_graph()
+    rows = videos([1, 2, 3]).with_columns(
+        path=pl.when(pl.col("sample_uid") == 3).then(pl.lit("50%.mp4")).otherwise("path")
+    )
+    pg.write_metadata(g.video, rows)
+    sent.clear()
+    out = pg.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") != "50%.mp4"])
+    assert out.collect()["sample_uid"].to_list() == [2]  # '%' reaches PostgreSQL intact
+    (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
+    assert '"sample_uid" >= 2' in select
+    assert "'50%%.mp4'" in select
+
+
+def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: str) -> None:
+    g = video_graph()
+    prefix = f"n{uuid.uuid4().hex[:10]}_"
+    store = mx.SQLAlchemyMetadataStore(
+        postgres_url, table_prefix=prefix, enable_native_computation=True, hash_algorithm="md5"
+    )
+    with store:
+        store.write_metadata(g.video, videos([1, 2]))
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        increment = store.resolve_update(g.transcript)
+        assert sorted(increment.new["sample_uid"]) == [1, 2]
+        hashing = [s for s in statements if "MD5(" in s.upper()]
+        assert len(hashing) == 1
+    with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix, hash_algorithm="md5") as polars_side:
+        assert not polars_side.supports_native_versioning()  # native computation is opt-in
+        reference = polars_side.resolve_update(g.transcript)
+    assert increment.new.sort("sample_uid").equals(reference.new.sort("sample_uid"))
+
+
+def test_hard_delete_by_filter_runs_as_sql_delete(pg: mx.SQLAlchemyMetadataStore, sent: list[str]) -> None:
+    g = video_graph()
+    pg.write_metadata(g.video, videos([1, 2, 3]))
+    assert pg.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
+    assert any(s.startswith("DELETE FROM") and '"sample_uid" IN (1, 3)' in s for s in sent)
+
+
+def test_in_memory_sqlite_keeps_data_across_close() -> None:
+    g = video_graph()
+    store = mx.SQLAlchemyMetadataStore("sqlite://")
+    with store:
+        store.write_metadata(g.video, videos([1]))
+    with store:
+        assert store.read_metadata(g.video).collect().height == 1
