@@ -14,23 +14,23 @@ from metaxy.stores.memory import InMemoryMetadataStore
 #: public store class -> module defining it (imported lazily)
 LAZY_STORES: dict[str, str] = {
     "CachedMetadataStore": "metaxy.stores.cached",
+    "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
     "DeltaMetadataStore": "metaxy.stores.delta",
     "DuckDBMetadataStore": "metaxy.stores.duckdb",
     "InstrumentedMetadataStore": "metaxy.stores.instrumented",
+    "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
 }
 
 __all__ = [
     "CachedMetadataStore",
-    "DeltaMetadataStore",
-    "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
-    "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
     "ClickHouseMetadataStore",
+    "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "InMemoryMetadataStore",
     "InstrumentedMetadataStore",
     "MetadataStore",
     "SQLAlchemyMetadataStore",
-]  # plus the LAZY_STORES names, listed literally
+]  # the LAZY_STORES names are listed literally too
 
 
 def __getattr__(name: str) -> Any:
