@@ -145,43 +145,31 @@ def test_unknown_operation_names_the_valid_ones() -> None:
         MockMetadataStore().set_failure("write", RuntimeError, on_call=0)
 
 
-class RecordingCatalog:
-    """The two catalog calls a store makes, recorded (a stand-in until the catalog package lands)."""
-
-    def __init__(self) -> None:
-        self.registered: list[tuple[str, int]] = []
-
-    def register_materialization(self, feature: Any, df: pl.DataFrame) -> None:
-        self.registered.append((feature.to_string(), df.height))
-
-    def has_feature(self, feature: Any, *, feature_version: str | None = None) -> bool:
-        return any(key == feature.to_string() for key, _ in self.registered)
-
-
 @pytest.mark.parametrize("operation", ["write", "append"])
 def test_failed_write_registers_nothing_in_the_catalog(
     example_features: ExampleFeatures, operation: str
 ) -> None:
-    catalog = RecordingCatalog()
+    catalog = mx.InMemoryCatalog()
     store = MockMetadataStore(catalog=catalog)
     store.set_failure(operation, StoreBackendError("disk full"), on_call=1)
     with store:
         with pytest.raises(StoreBackendError):
             store.write_metadata(example_features.video, example_videos())
-        assert catalog.registered == []
+        assert catalog.list_features() == []
         assert store.list_features() == []
         assert not store.has_feature(example_features.video)
         store.write_metadata(example_features.video, example_videos())
-    assert catalog.registered == [("example/video", 3)]
+    info = catalog.get_materialization_info(example_features.video)
+    assert set(info["sample_count"]) == {3}
 
 
 def test_failed_copy_registers_nothing_in_the_catalog(example_features: ExampleFeatures) -> None:
-    catalog = RecordingCatalog()
+    catalog = mx.InMemoryCatalog()
     store = MockMetadataStore(catalog=catalog)
     store.set_failure("append", StoreBackendError("disk full"))
     with store, pytest.raises(StoreBackendError):
         store.copy_metadata(_source_with_summary(example_features), [example_features.video])
-    assert catalog.registered == []
+    assert catalog.list_features() == []
 
 
 def test_mock_is_a_store_usable_as_a_fallback(example_features: ExampleFeatures) -> None:
