@@ -73,6 +73,16 @@ class SQLMetadataStore(MetadataStore):
 
     # -- reads ----------------------------------------------------------------------------------
 
+    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
+        """One ``LIMIT 1`` query instead of reading the table (the base class's generic answer)."""
+        if self.catalog is not None:
+            return super()._holds(key, feature_version)
+        table = self._sql_table(key, feature_version)
+        if table is None:
+            return False
+        probe = latest_rows_query(table, (), latest=False, include_deleted=True).limit(1)
+        return self._fetch(probe).height > 0
+
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         return self._read_rows(key, (), feature_version=None, latest=False, include_deleted=True, filters=[])
 

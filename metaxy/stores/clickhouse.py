@@ -22,7 +22,6 @@ from metaxy.stores._clickhouse_conn import ClickHouseConnection, connect
 from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
-from metaxy.versioning.sql.engine import latest_rows_query
 
 
 class ClickHouseMetadataStore(SQLMetadataStore):
@@ -95,16 +94,6 @@ class ClickHouseMetadataStore(SQLMetadataStore):
             stored = self._evolve(key, name, stored, df.schema)
         if df.height:
             self.connection.insert(self.database, name, _fit(df, stored))
-
-    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
-        """One ``LIMIT 1`` query instead of reading the table (the base class's generic answer)."""
-        if self.catalog is not None:
-            return super()._holds(key, feature_version)
-        table = self._sql_table(key, feature_version)
-        if table is None:
-            return False
-        probe = latest_rows_query(table, (), latest=False, include_deleted=True).limit(1)
-        return self._fetch(probe).height > 0
 
     def _table_columns(self, key: FeatureKey) -> list[str] | None:
         names = self.connection.query(

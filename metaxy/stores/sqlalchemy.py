@@ -21,7 +21,6 @@ from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import check_column_names, keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
-from metaxy.versioning.sql.engine import latest_rows_query
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -98,16 +97,6 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def supports_native_versioning(self) -> bool:
         return self.enable_native_computation and super().supports_native_versioning()
-
-    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
-        """One ``LIMIT 1`` query instead of reading the table (the base class's generic answer)."""
-        if self.catalog is not None:
-            return super()._holds(key, feature_version)
-        table = self._sql_table(key, feature_version)
-        if table is None:
-            return False
-        probe = latest_rows_query(table, (), latest=False, include_deleted=True).limit(1)
-        return self._fetch(probe).height > 0
 
     # -- SQL hooks ------------------------------------------------------------------------------
 
