@@ -1,11 +1,13 @@
 """The metaxy demo: materialize a video pipeline, bump the audio code version, see what is stale.
 
-Run with ``make demo``. Uses an embedded store in a temporary directory, so it can run anywhere.
+Run with ``make demo``. Uses an embedded DuckDB store in a temporary directory, so it runs anywhere
+without a server and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -73,8 +75,10 @@ def run_pipeline(
 
 def main() -> list[dict[str, mx.Increment[pl.DataFrame]]]:
     """Run the three passes; returns each pass's increments (the tests read them)."""
-    store = mx.InMemoryMetadataStore()
-    with store:
+    workdir = tempfile.TemporaryDirectory(prefix="metaxy-demo-")
+    store = mx.DuckDBMetadataStore(Path(workdir.name) / "demo.duckdb")
+    console.print(f"store: {store!r} in {workdir.name}")
+    with workdir, store:
         console.rule("[bold]1. First run: everything is new")
         first = run_pipeline(store, define(audio_code_version="1"), "first run")
 
