@@ -580,10 +580,16 @@ class MetadataStore(ABC):
 
 
 def latest_rows(lf: pl.LazyFrame, ids: Sequence[str]) -> pl.LazyFrame:
-    """Keep the latest row per id by ``metaxy_updated_at`` (append order breaks ties)."""
-    return lf.sort(UPDATED_AT, maintain_order=True).unique(
-        subset=list(ids), keep="last", maintain_order=False
-    )
+    """Keep the latest row per id by ``metaxy_updated_at`` (append order breaks ties).
+
+    A stable sort followed by ``is_last_distinct`` is an order of magnitude faster than
+    ``unique(keep="last")`` here: the latter hashes every column it carries (structs included).
+    """
+    id_list = list(ids)
+    if not id_list:  # no id columns known: whole rows identify a sample
+        return lf.sort(UPDATED_AT, maintain_order=True).unique(keep="last", maintain_order=True)
+    last = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
+    return lf.sort(UPDATED_AT, maintain_order=True).filter(last.is_last_distinct())
 
 
 def _as_filters(filters: Filters) -> list[pl.Expr]:
