@@ -10,6 +10,12 @@ from types import TracebackType
 _PAGE = resource.getpagesize()
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (every thread): a load-robust work measure."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def current_rss_mib() -> float:
     """Resident set size of this process now, in MiB."""
     with open("/proc/self/statm") as f:
@@ -25,7 +31,7 @@ class Timed:
 
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
-        self.seconds = 0.0
+        self.seconds = self.cpu = 0.0
         self.start_mib = self.peak_mib = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -38,12 +44,14 @@ class Timed:
         self.start_mib = self.peak_mib = current_rss_mib()
         self._thread.start()
         self._t0 = time.perf_counter()
+        self._cpu0 = cpu_seconds()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.seconds = time.perf_counter() - self._t0
+        self.cpu = cpu_seconds() - self._cpu0
         self._stop.set()
         self._thread.join()
         self.peak_mib = max(self.peak_mib, current_rss_mib())
