@@ -106,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         "--n", type=int, nargs="+", default=[int(x) for x in os.environ.get("BENCH_N", "100000").split()]
     )
     p.add_argument("--graph", nargs="+", default=["simple", "wide"])
+    p.add_argument("--no-floor", action="store_true", help="skip the hand-written floor")
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
-    p.add_argument("--anchor-engine", nargs="+", default=list(ANCHOR_ENGINES))
+    p.add_argument(
+        "--anchor-engine", nargs="*", default=list(ANCHOR_ENGINES), help="none: skip Metaxy 0.1.11"
+    )
     p.add_argument(
         "--store", nargs="+", default=["memory"], help="our store configurations (benchmarks/stores.py)"
     )
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cell {g} N={n:,}", flush=True)
             for engine in args.anchor_engine:
                 rows += anchor(g, n, args.rounds, engine)
-            rows += floor(g, n, args.rounds)
+            if not args.no_floor:
+                rows += floor(g, n, args.rounds)
             rows += ours(g, n, args.rounds, args.store)
             with out.open("w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
