@@ -42,9 +42,22 @@ typecheck: $(STAMP) ## mypy (strict) on the package
 bench: $(STAMP) ## Run the benchmarks and print a table (N=10k,100k; BENCH_N to change)
 	$(PY) benchmarks/run.py
 
+ANCHOR_VENV := .anchor-venv
+SHARED_BENCH := ../shared/bench
+
+$(ANCHOR_VENV)/.installed-stamp:
+	@test -d $(SHARED_BENCH) || { echo "error: $(SHARED_BENCH) not found (anchor_metaxy.py, floor.py live there)"; exit 2; }
+	@test -x $(ANCHOR_VENV)/bin/python || $(PYTHON) -m venv $(ANCHOR_VENV)
+	$(ANCHOR_VENV)/bin/pip install --quiet 'metaxy[duckdb,delta,map]==0.1.11' 'duckdb==1.4.3' 'sqlglot==28.10.0' numpy
+	@touch $@
+
+bench-compare: $(STAMP) $(ANCHOR_VENV)/.installed-stamp ## Metaxy 0.1.11 vs the floor vs ours, same cells (BENCH_N, default 100k)
+	@test -d $(SHARED_BENCH) || { echo "error: $(SHARED_BENCH) not found (anchor_metaxy.py, floor.py live there)"; exit 2; }
+	$(PY) benchmarks/compare.py
+
 check: lint typecheck test ## Everything CI runs
 
 clean: ## Remove caches and build output
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help install demo test test-thorough lint format typecheck bench check clean
+.PHONY: help install demo test test-thorough lint format typecheck bench bench-compare check clean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -25,6 +26,8 @@ class InMemoryMetadataStore(MetadataStore):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tables: dict[FeatureKey, list[pl.DataFrame]] = {}
+        # key -> (the single stored chunk, id columns, whether those ids are unique in it)
+        self._unique_ids: dict[FeatureKey, tuple[pl.DataFrame, tuple[str, ...], bool]] = {}
 
     def _open_backend(self) -> None:
         pass
@@ -43,6 +46,44 @@ class InMemoryMetadataStore(MetadataStore):
         if len(chunks) == 1:
             return chunks[0].lazy()
         return pl.concat([c.lazy() for c in chunks], how="diagonal_relaxed")
+
+    def _read_rows(
+        self,
+        key: FeatureKey,
+        ids: Sequence[str],
+        *,
+        feature_version: str | None,
+        latest: bool,
+        include_deleted: bool,
+        filters: Sequence[pl.Expr],
+    ) -> pl.LazyFrame | None:
+        """As the base class, but a table that is one chunk with unique ids needs no latest-row pick."""
+        if latest and ids and self._ids_unique(key, tuple(ids)):
+            latest = False
+        return super()._read_rows(
+            key,
+            ids,
+            feature_version=feature_version,
+            latest=latest,
+            include_deleted=include_deleted,
+            filters=filters,
+        )
+
+    def _ids_unique(self, key: FeatureKey, ids: tuple[str, ...]) -> bool:
+        """Whether ``key`` is stored as one chunk in which ``ids`` never repeat (cached per chunk).
+
+        Counting distinct ids costs a fraction of sorting the history and picking the last row per id.
+        """
+        chunks = self._tables.get(key)
+        if not chunks or len(chunks) != 1:
+            return False
+        cached = self._unique_ids.get(key)
+        if cached is not None and cached[0] is chunks[0] and cached[1] == ids:
+            return cached[2]
+        ids_expr = pl.col(ids[0]) if len(ids) == 1 else pl.struct(ids)
+        unique = chunks[0].select(ids_expr.n_unique()).item() == chunks[0].height
+        self._unique_ids[key] = (chunks[0], ids, unique)
+        return bool(unique)
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         with self._lock:

@@ -1,0 +1,57 @@
+"""Timing and peak-RSS sampling of one timed region, measured like the anchor benchmark does."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from types import TracebackType
+
+_PAGE = resource.getpagesize()
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (every thread): a load-robust work measure."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def current_rss_mib() -> float:
+    """Resident set size of this process now, in MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE / 2**20
+
+
+class Timed:
+    """Context manager: wall time and the highest RSS sampled every 10 ms inside the block.
+
+    ``ru_maxrss`` is a whole-process high-water mark (dominated by data generation), so the timed
+    region is sampled on its own, exactly as the anchor does.
+    """
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.seconds = self.cpu = 0.0
+        self.start_mib = self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mib = max(self.peak_mib, current_rss_mib())
+
+    def __enter__(self) -> Timed:
+        self.start_mib = self.peak_mib = current_rss_mib()
+        self._thread.start()
+        self._t0 = time.perf_counter()
+        self._cpu0 = cpu_seconds()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        self.cpu = cpu_seconds() - self._cpu0
+        self._stop.set()
+        self._thread.join()
+        self.peak_mib = max(self.peak_mib, current_rss_mib())

@@ -1,0 +1,69 @@
+"""Store configurations to benchmark, looked up by public class name so new backends join when merged.
+
+A configuration names a class from ``metaxy.stores`` (the in-memory store or a ``LAZY_STORES`` entry)
+and how to build it in a fresh directory. When the class is not on this branch, or its driver is not
+installed, the configuration is skipped with a printed note instead of failing the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import metaxy.stores
+from metaxy.exceptions import MetaxyError
+
+HASH = "xxhash64"  # the anchor's Polars/Delta configurations and the floor hash with xxhash64
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """A named way to build one store: class name plus keyword arguments for a work directory."""
+
+    name: str
+    class_name: str
+    kwargs: Callable[[Path], dict[str, Any]]
+
+
+CONFIGS: tuple[StoreConfig, ...] = (
+    StoreConfig("memory", "InMemoryMetadataStore", lambda d: {}),
+    StoreConfig("duckdb-native", "DuckDBMetadataStore", lambda d: {"path": d / "store.duckdb"}),
+    StoreConfig(
+        "duckdb-polars",
+        "DuckDBMetadataStore",
+        lambda d: {"path": d / "store.duckdb", "versioning_engine": "polars"},
+    ),
+    StoreConfig("delta", "DeltaMetadataStore", lambda d: {"root": str(d / "delta")}),
+    StoreConfig("clickhouse-chdb", "ClickHouseMetadataStore", lambda d: {"path": str(d / "chdb")}),
+)
+BY_NAME = {c.name: c for c in CONFIGS}
+
+
+def store_class(config: StoreConfig) -> type[metaxy.stores.MetadataStore] | None:
+    """The store class, or ``None`` (with a printed note) when it is absent or its driver is missing."""
+    if config.class_name != "InMemoryMetadataStore" and config.class_name not in metaxy.stores.LAZY_STORES:
+        print(f"note: skipping {config.name}: {config.class_name} is not on this branch yet")
+        return None
+    try:
+        cls = getattr(metaxy.stores, config.class_name)
+    except (ImportError, MetaxyError) as exc:
+        print(f"note: skipping {config.name}: {exc}")
+        return None
+    return cls  # type: ignore[no-any-return]
+
+
+def make_store(config: StoreConfig, workdir: Path) -> metaxy.stores.MetadataStore:
+    """A new store of ``config`` in ``workdir`` hashing like the anchor (xxhash64)."""
+    cls = store_class(config)
+    assert cls is not None
+    return cls(hash_algorithm=HASH, **config.kwargs(workdir))
+
+
+def available(names: list[str]) -> list[StoreConfig]:
+    """The requested configurations that can run on this branch."""
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown store(s) {unknown}; choose from {list(BY_NAME)}")
+    return [BY_NAME[n] for n in names if store_class(BY_NAME[n]) is not None]
