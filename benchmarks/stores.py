@@ -25,18 +25,26 @@ class StoreConfig:
     name: str
     class_name: str
     kwargs: Callable[[Path], dict[str, Any]]
+    hash_algorithm: str = HASH
 
 
 CONFIGS: tuple[StoreConfig, ...] = (
     StoreConfig("memory", "InMemoryMetadataStore", lambda d: {}),
-    StoreConfig("duckdb-native", "DuckDBMetadataStore", lambda d: {"path": d / "store.duckdb"}),
+    # the default embedded store: xxhash64 is not built into DuckDB, so the Polars engine versions
+    StoreConfig("duckdb", "DuckDBMetadataStore", lambda d: {"db_path": d / "store.duckdb"}),
+    # the anchor's DuckDB setups hash with md5, the only algorithm DuckDB has offline
     StoreConfig(
-        "duckdb-polars",
+        "duckdb-native-md5",
         "DuckDBMetadataStore",
-        lambda d: {"path": d / "store.duckdb", "versioning_engine": "polars"},
+        lambda d: {"db_path": d / "store.duckdb", "versioning_engine": "native"},
+        hash_algorithm="md5",
     ),
-    StoreConfig("delta", "DeltaMetadataStore", lambda d: {"root": str(d / "delta")}),
-    StoreConfig("clickhouse-chdb", "ClickHouseMetadataStore", lambda d: {"path": str(d / "chdb")}),
+    StoreConfig("delta", "DeltaMetadataStore", lambda d: {"table_uri": str(d / "delta")}),
+    StoreConfig(
+        "clickhouse-chdb",
+        "ClickHouseMetadataStore",
+        lambda d: {"connection_url": f"chdb://{d / 'chdb'}", "versioning_engine": "native"},
+    ),
 )
 BY_NAME = {c.name: c for c in CONFIGS}
 
@@ -55,10 +63,10 @@ def store_class(config: StoreConfig) -> type[metaxy.stores.MetadataStore] | None
 
 
 def make_store(config: StoreConfig, workdir: Path) -> metaxy.stores.MetadataStore:
-    """A new store of ``config`` in ``workdir`` hashing like the anchor (xxhash64)."""
+    """A new store of ``config`` in ``workdir`` (xxhash64 like the anchor's Polars setups, unless noted)."""
     cls = store_class(config)
     assert cls is not None
-    return cls(hash_algorithm=HASH, **config.kwargs(workdir))
+    return cls(hash_algorithm=config.hash_algorithm, **config.kwargs(workdir))
 
 
 def available(names: list[str]) -> list[StoreConfig]:
