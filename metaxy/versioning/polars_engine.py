@@ -5,7 +5,7 @@ Everything stays a ``LazyFrame`` from upstream reads to the increment; nothing i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -58,7 +58,13 @@ class PolarsEngine:
         prepared = [
             (self._prepare_dep(plan, i, dep, upstream[dep.feature], keys), dep.optional) for i, dep in present
         ]
-        _check_carried_collisions(plan, [dep for _, dep in present], [lf for lf, _ in prepared], keys)
+        check_carried_columns(
+            plan,
+            [
+                (dep.feature, [c for c in lf.collect_schema() if c not in keys and not c.startswith("__mx")])
+                for (_, dep), (lf, _) in zip(present, prepared, strict=True)
+            ],
+        )
         joined = _join_all(prepared, keys)
         # an optional upstream with no metadata at all contributes "" to every sample
         absent = [
@@ -204,18 +210,15 @@ def _join_all(prepared: list[tuple[pl.LazyFrame, bool]], keys: list[str]) -> pl.
     return joined
 
 
-def _check_carried_collisions(
-    plan: FeaturePlan, deps: list[FeatureDep], frames: list[pl.LazyFrame], keys: list[str]
-) -> None:
+def check_carried_columns(plan: FeaturePlan, carried: Sequence[tuple[FeatureKey, Iterable[str]]]) -> None:
+    """Refuse a user column carried from two upstream features (every engine applies this rule)."""
     owner: dict[str, FeatureKey] = {}
-    for dep, lf in zip(deps, frames, strict=True):
-        for column in lf.collect_schema():
-            if column in keys or column.startswith("__mx"):
-                continue
+    for feature, columns in carried:
+        for column in columns:
             if column in owner:
                 raise VersioningError(
                     f"Feature {plan.key.to_string()!r}: column {column!r} comes from both "
-                    f"{owner[column].to_string()!r} and {dep.feature.to_string()!r}.",
+                    f"{owner[column].to_string()!r} and {feature.to_string()!r}.",
                     hint="Pick one with FeatureDep(columns=[...]) or rename one with FeatureDep(rename={...}).",
                 )
-            owner[column] = dep.feature
+            owner[column] = feature

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import metaxy as mx
-from tests.versioning.test_increment_oracle import Node, Oracle, check_and_materialize, graphs, root_values
+from tests.versioning.test_increment_oracle import Node, Oracle, check_and_materialize, draw_roots, graphs
 
 NativeFactory = Callable[[str], mx.MetadataStore]
 
@@ -70,15 +70,9 @@ def test_native_increments_equal_the_reference(
             graph.add_feature(node.spec())
         oracle = Oracle(nodes, algorithm)
 
-        def roots() -> dict[str, dict[int, dict[str, str]]]:
-            out = {}
-            for node in nodes:
-                if not node.deps:
-                    drawn = data.draw(root_values)
-                    out[node.key] = {i: {f: v[f] for f in node.fields} for i, v in drawn.items()}
-            return out
-
-        first = roots()
+        first = draw_roots(nodes, data)
         check_and_materialize(store, oracle, graph, first)
         check_and_materialize(store, oracle, graph, first)  # idempotent
-        check_and_materialize(store, oracle, graph, roots())  # samples added, removed, changed
+        check_and_materialize(
+            store, oracle, graph, draw_roots(nodes, data)
+        )  # samples added, removed, changed

@@ -182,6 +182,16 @@ root_values = st.dictionaries(
 )
 
 
+def draw_roots(nodes: list[Node], data: st.DataObject) -> dict[str, dict[int, dict[str, str]]]:
+    """Fresh samples for every root feature: adds, removes and changes samples and their versions."""
+    out = {}
+    for node in nodes:
+        if not node.deps:
+            drawn = data.draw(root_values)
+            out[node.key] = {i: {f: v[f] for f in node.fields} for i, v in drawn.items()}
+    return out
+
+
 @given(
     nodes=graphs(),
     algorithm=st.sampled_from(["xxhash32", "xxhash64", "md5", "sha256"]),
@@ -196,22 +206,14 @@ def test_increments_match_the_oracle_through_edits(
             graph.add_feature(node.spec())
         oracle = Oracle(nodes, algorithm)
 
-        def root_rows() -> dict[str, dict[int, dict[str, str]]]:
-            out = {}
-            for node in nodes:
-                if not node.deps:
-                    drawn = data.draw(root_values)
-                    out[node.key] = {i: {f: v[f] for f in node.fields} for i, v in drawn.items()}
-            return out
-
-        roots = root_rows()
+        roots = draw_roots(nodes, data)
         check_and_materialize(store, oracle, graph, roots)
         check_and_materialize(store, oracle, graph, roots)  # idempotent: all empty, asserted by the oracle
 
         for _ in range(data.draw(st.integers(1, 3))):
             edit = data.draw(st.sampled_from(["samples", "bump"]))
             if edit == "samples":
-                roots = root_rows()  # adds, removes and changes samples and their versions
+                roots = draw_roots(nodes, data)  # adds, removes and changes samples and their versions
             else:
                 node = data.draw(st.sampled_from(nodes))
                 name = data.draw(st.sampled_from(sorted(node.fields)))

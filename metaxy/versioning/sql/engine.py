@@ -30,7 +30,7 @@ from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep
 from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import parent_column, versioning_keys
+from metaxy.versioning.polars_engine import check_carried_columns, parent_column, versioning_keys
 from metaxy.versioning.sql.dialects import SQLDialect
 from metaxy.versioning.sql.pushdown import to_sql_condition
 
@@ -395,14 +395,5 @@ def _absent(alias: str) -> exp.Expr:
 
 
 def _check_carried(plan: FeaturePlan, deps: list[_Dep]) -> None:
-    owner: dict[str, str] = {}
     features = {f"__mx_up{i}": dep.feature for i, dep in enumerate(plan.spec.deps)}
-    for dep in deps:
-        for column in dep.carried:
-            if column in owner:
-                raise VersioningError(
-                    f"Feature {plan.key.to_string()!r}: column {column!r} comes from both "
-                    f"{features[owner[column]].to_string()!r} and {features[dep.alias].to_string()!r}.",
-                    hint="Pick one with FeatureDep(columns=[...]) or rename one with FeatureDep(rename={...}).",
-                )
-            owner[column] = dep.alias
+    check_carried_columns(plan, [(features[dep.alias], dep.carried) for dep in deps])

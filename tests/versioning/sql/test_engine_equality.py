@@ -16,16 +16,11 @@ import metaxy as mx
 from metaxy.exceptions import FeatureNotFoundError
 from metaxy.versioning.increment import Increment
 from tests.versioning.sql.harness import ClickHouseRunner, assert_same_increment, keys_of
-from tests.versioning.test_increment_oracle import Node, graphs, root_values, samples_frame
+from tests.versioning.test_increment_oracle import Node, draw_roots, graphs, samples_frame
 
 
 def roots_for(nodes: list[Node], data: st.DataObject) -> dict[str, pl.DataFrame]:
-    out = {}
-    for node in nodes:
-        if not node.deps:
-            drawn = data.draw(root_values)
-            out[node.key] = samples_frame({i: {f: v[f] for f in node.fields} for i, v in drawn.items()})
-    return out
+    return {key: samples_frame(rows) for key, rows in draw_roots(nodes, data).items()}
 
 
 def step(
