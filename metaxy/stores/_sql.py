@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import polars as pl
@@ -26,7 +26,7 @@ from metaxy.models.plan import FeaturePlan
 from metaxy.stores.base import MetadataStore
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
-from metaxy.versioning.sql.engine import latest_rows_query
+from metaxy.versioning.sql.engine import col, latest_rows_query
 
 
 def table_name(key: FeatureKey, prefix: str = "") -> str:
@@ -39,6 +39,9 @@ class SQLMetadataStore(MetadataStore):
 
     #: the SQL dialect of the backend
     dialect: ClassVar[SQLDialect]
+    #: reads fetch when collected, selecting only the columns used (needs ``_fetch`` types independent
+    #: of the rows, as with Arrow-native drivers)
+    fetches_lazily: ClassVar[bool] = False
 
     def __init__(self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Any) -> None:
         self.table_prefix = table_prefix
@@ -103,10 +106,35 @@ class SQLMetadataStore(MetadataStore):
         query = latest_rows_query(
             table, ids, latest=latest, include_deleted=include_deleted, conditions=pushed
         )
-        lf = self._fetch(query).lazy()
+        lf = self._deferred(query) if self.fetches_lazily else self._fetch(query).lazy()
         for expr in local:
             lf = lf.filter(expr)
         return lf
+
+    def _deferred(self, query: exp.Select) -> pl.LazyFrame:
+        """A lazy frame over ``query`` that fetches only the columns the Polars plan uses, when collected.
+
+        Reads that feed a resolution need a few columns (ids, versions) of wide tables; selecting just
+        those lets the database skip the rest (struct columns above all). Collect while the store is open.
+        """
+        from polars.io.plugins import register_io_source
+
+        subquery = query.subquery("rows")
+
+        def source(
+            with_columns: list[str] | None,
+            predicate: pl.Expr | None,
+            n_rows: int | None,
+            batch_size: int | None,
+        ) -> Iterator[pl.DataFrame]:
+            self._require_open()
+            projection = [col(c, "rows") for c in with_columns] if with_columns else [exp.Star()]
+            select = exp.select(*projection).from_(subquery)
+            frame = self._fetch(select if n_rows is None else select.limit(n_rows))
+            yield frame if predicate is None else frame.filter(predicate)
+
+        schema = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
+        return register_io_source(source, schema=schema)
 
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
         pushed, local = split_filters(filters, self.dialect)

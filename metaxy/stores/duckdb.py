@@ -47,6 +47,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     kind = "duckdb"
     dialect = DuckDBDialect()
+    fetches_lazily = True
 
     def __init__(
         self,
