@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from metaxy.exceptions import InvalidKeyError, SchemaError
+from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 
 _SAFE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -12,7 +13,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_]+$")
 
 def table_name(key: FeatureKey, prefix: str = "") -> str:
     """The table holding ``key``; identifiers are still quoted by every store when used in SQL."""
-    return prefix + "__".join(part.replace("-", "_") for part in key.parts)
+    return prefix + key.to_table_name()
 
 
 def key_from_table(name: str, prefix: str = "") -> FeatureKey | None:
@@ -31,8 +32,6 @@ def key_from_table(name: str, prefix: str = "") -> FeatureKey | None:
 
 def keys_from_tables(names: list[str], prefix: str = "") -> list[FeatureKey]:
     """Feature keys of stored tables: exact keys of the active graph first, else the inverted name."""
-    from metaxy.models.graph import FeatureGraph
-
     known = {table_name(k, prefix): k for k in FeatureGraph.get_active().keys}
     keys = [known.get(name) or key_from_table(name, prefix) for name in names]
     return [k for k in keys if k is not None]

@@ -23,15 +23,11 @@ from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFal
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._naming import table_name
 from metaxy.stores.base import MetadataStore
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
 from metaxy.versioning.sql.engine import col, latest_rows_query
-
-
-def table_name(key: FeatureKey, prefix: str = "") -> str:
-    """DESIGN §6: key parts joined with ``__``, ``-`` becomes ``_``, after an optional prefix."""
-    return prefix + "__".join(part.replace("-", "_") for part in key.parts)
 
 
 class SQLMetadataStore(MetadataStore):

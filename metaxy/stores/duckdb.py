@@ -15,10 +15,10 @@ import polars as pl
 import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
-from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._duckdb_schema import plan_evolution
+from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
 from metaxy.versioning.sql.engine import ident
@@ -191,20 +191,5 @@ class DuckDBMetadataStore(SQLMetadataStore):
         rows = self._execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
-        names = {r[0] for r in rows}
-        known = {self.table_name(k): k for k in FeatureGraph.get_active().keys}
-        keys = []
-        for name in sorted(names):
-            if not name.startswith(self.table_prefix) or name.startswith("__mx"):
-                continue
-            key = known.get(name) or _key_from_table(name.removeprefix(self.table_prefix))
-            if key is not None and self._count(key):
-                keys.append(key)
-        return keys
-
-
-def _key_from_table(name: str) -> FeatureKey | None:
-    try:
-        return FeatureKey(name.split("__"))
-    except Exception:  # a table that is not a feature table
-        return None
+        names = sorted(r[0] for r in rows)
+        return [key for key in keys_from_tables(names, self.table_prefix) if self._count(key)]

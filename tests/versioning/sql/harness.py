@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 import metaxy as mx
 from metaxy.constants import FEATURE_VERSION
 from metaxy.models.keys import FeatureKey
-from metaxy.stores._sql import table_name
+from metaxy.stores._naming import table_name
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.polars_engine import versioning_keys
 from metaxy.versioning.sql import ClickHouseDialect, SQLEngine, SQLTable
