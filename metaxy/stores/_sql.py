@@ -19,10 +19,12 @@ from typing import Any, ClassVar
 import polars as pl
 import sqlglot.expressions as exp
 
+from metaxy.constants import DELETED_AT, UPDATED_AT
 from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFallbackWarning
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._latest import pick_latest
 from metaxy.stores._naming import table_name
 from metaxy.stores.base import MetadataStore
 from metaxy.versioning.increment import Increment
@@ -99,23 +101,39 @@ class SQLMetadataStore(MetadataStore):
         if table is None:
             return None
         pushed, local = self._push(key, filters)
+        # unfiltered latest reads pick the latest rows in Polars from the fetched history: faster than a
+        # window in the database, and the pick sees the data (rows in time order, unique ids) first
+        pick_ids = tuple(ids) if self.fetches_lazily and latest and ids and not filters else ()
         query = latest_rows_query(
-            table, ids, latest=latest, include_deleted=include_deleted, conditions=pushed
+            table,
+            ids,
+            latest=latest and not pick_ids,
+            include_deleted=include_deleted or bool(pick_ids),
+            conditions=pushed,
         )
-        lf = self._deferred(query) if self.fetches_lazily else self._fetch(query).lazy()
+        if not self.fetches_lazily:
+            lf = self._fetch(query).lazy()
+        else:
+            lf = self._deferred(query, latest_of=pick_ids, drop_deleted=not include_deleted)
         for expr in local:
             lf = lf.filter(expr)
         return lf
 
-    def _deferred(self, query: exp.Select) -> pl.LazyFrame:
+    def _deferred(
+        self, query: exp.Select, *, latest_of: Sequence[str] = (), drop_deleted: bool = False
+    ) -> pl.LazyFrame:
         """A lazy frame over ``query`` that fetches only the columns the Polars plan uses, when collected.
 
         Reads that feed a resolution need a few columns (ids, versions) of wide tables; selecting just
-        those lets the database skip the rest (struct columns above all). Collect while the store is open.
+        those lets the database skip the rest (struct columns above all). With ``latest_of`` (id
+        columns), ``query`` returns the history and the latest row per id is picked after fetching
+        (tombstones dropped afterwards when ``drop_deleted``). Collect while the store is open.
         """
         from polars.io.plugins import register_io_source
 
         subquery = query.subquery("rows")
+        picks = bool(latest_of)
+        system = [*latest_of, UPDATED_AT, DELETED_AT] if picks else []
 
         def source(
             with_columns: list[str] | None,
@@ -124,9 +142,18 @@ class SQLMetadataStore(MetadataStore):
             batch_size: int | None,
         ) -> Iterator[pl.DataFrame]:
             self._require_open()
-            projection = [col(c, "rows") for c in with_columns] if with_columns else [exp.Star()]
+            wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else []
+            projection = [col(c, "rows") for c in wanted] if wanted else [exp.Star()]
             select = exp.select(*projection).from_(subquery)
-            frame = self._fetch(select if n_rows is None else select.limit(n_rows))
+            if n_rows is not None and not picks:
+                select = select.limit(n_rows)
+            frame = self._fetch(select)
+            if picks:
+                frame = pick_latest(frame, latest_of)
+                if drop_deleted:
+                    frame = frame.filter(pl.col(DELETED_AT).is_null())
+                frame = frame.select(with_columns) if with_columns else frame
+                frame = frame if n_rows is None else frame.head(n_rows)
             yield frame if predicate is None else frame.filter(predicate)
 
         schema = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema

@@ -48,11 +48,12 @@ from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._latest import latest_rows
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import PolarsEngine, versioning_keys
+from metaxy.versioning.polars_engine import PolarsEngine, comparison_columns, versioning_keys
 
 if TYPE_CHECKING:
     from metaxy.stores.catalog_protocol import CatalogLike
@@ -472,9 +473,10 @@ class MetadataStore(ABC):
             for expr in exprs:
                 expected = expected.filter(expr)
                 current = None if current is None else current.filter(expr)
-            if not lazy:
-                expected, current = _materialise(expected, current)
-            increment = PolarsEngine(self.hash_settings).increment(plan, expected, current)
+            engine = PolarsEngine(self.hash_settings)
+            if lazy:
+                return engine.increment(plan, expected, current)
+            return _resolve_materialised(engine, plan, expected, current)
         return increment if lazy else increment.collect()
 
     def _use_native(self, plan: FeaturePlan) -> bool:
@@ -603,32 +605,31 @@ class MetadataStore(ABC):
         return f"{type(self).__name__}(name={self.name!r}, hash={self.hash_settings.algorithm.value})"
 
 
-def latest_rows(lf: pl.LazyFrame, ids: Sequence[str]) -> pl.LazyFrame:
-    """Keep the latest row per id by ``metaxy_updated_at`` (append order breaks ties).
-
-    A stable sort followed by ``is_last_distinct`` is an order of magnitude faster than
-    ``unique(keep="last")`` here: the latter hashes every column it carries (structs included).
-    """
-    id_list = list(ids)
-    if not id_list:  # no id columns known: whole rows identify a sample
-        return lf.sort(UPDATED_AT, maintain_order=True).unique(keep="last", maintain_order=True)
-    last = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
-    return lf.sort(UPDATED_AT, maintain_order=True).filter(last.is_last_distinct())
-
-
-def _materialise(
-    expected: pl.LazyFrame, current: pl.LazyFrame | None
-) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
-    """Collect both sides of an increment once, before the three parts are derived from them.
+def _resolve_materialised(
+    engine: PolarsEngine, plan: FeaturePlan, expected: pl.LazyFrame, current: pl.LazyFrame | None
+) -> Increment[pl.DataFrame]:
+    """Collect both sides of an increment once, then derive its three parts from them.
 
     ``new``, ``stale`` and ``orphaned`` all reuse the expected and current frames; left lazy, the
     optimiser pushes different projections into each part and the upstream joins, latest-row picks
     and hashes run up to three times (measured: 3M samples, 6.9 s lazy vs 2.4 s materialised).
+    Of the stored rows only the columns the comparison needs are collected; the full rows of orphaned
+    samples are read again only when there are any.
     """
     if current is None:
-        return expected.collect().lazy(), None
-    done_expected, done_current = pl.collect_all([expected, current])
-    return done_expected.lazy(), done_current.lazy()
+        return engine.increment(plan, expected.collect().lazy(), None).collect()
+    compared = current.select(comparison_columns(plan))
+    done_expected, done_compared = pl.collect_all([expected, compared])
+    increment = engine.increment(plan, done_expected.lazy(), done_compared.lazy()).collect()
+    keys = versioning_keys(plan)
+    if set(increment.orphaned.columns) == set(keys):  # orphans are reported by key: nothing to re-read
+        return increment
+    orphaned = (
+        current.join(increment.orphaned.lazy().select(keys), on=keys, how="semi").collect()
+        if increment.orphaned.height
+        else current.clear().collect()
+    )
+    return Increment(increment.new, increment.stale, orphaned)
 
 
 def _as_filters(filters: Filters) -> list[pl.Expr]:

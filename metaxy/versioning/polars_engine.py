@@ -38,6 +38,11 @@ def versioning_keys(plan: FeaturePlan) -> list[str]:
     return list(plan.spec.id_columns)
 
 
+def comparison_columns(plan: FeaturePlan) -> list[str]:
+    """The columns of stored rows that deciding new, stale and orphaned needs."""
+    return list(dict.fromkeys([*plan.spec.id_columns, *versioning_keys(plan), PROVENANCE, FEATURE_VERSION]))
+
+
 def parent_column(dep_index: int, parent: ParentField) -> str:
     """Name of the flat column holding one upstream field's data version after the join."""
     return f"__mx_up{dep_index}__{parent.field.to_struct_name()}"

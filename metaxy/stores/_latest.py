@@ -1,0 +1,49 @@
+"""Latest-row-wins over an append-only history: the latest stored row per id by ``metaxy_updated_at``.
+
+Two forms of one rule (append order breaks timestamp ties in both): ``latest_rows`` builds it into a lazy
+plan; ``pick_latest`` runs it on rows already fetched, where it can look at the data first and skip the
+work a typical history does not need (sorting rows appended in time order, picking among unique ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from metaxy.constants import UPDATED_AT
+
+
+def latest_rows(lf: pl.LazyFrame, ids: Sequence[str]) -> pl.LazyFrame:
+    """Keep the latest row per id of a lazy history.
+
+    A stable sort followed by ``is_last_distinct`` is an order of magnitude faster than
+    ``unique(keep="last")`` here: the latter hashes every column it carries (structs included).
+    """
+    id_list = list(ids)
+    if not id_list:  # no id columns known: whole rows identify a sample
+        return lf.sort(UPDATED_AT, maintain_order=True).unique(keep="last", maintain_order=True)
+    last = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
+    return lf.sort(UPDATED_AT, maintain_order=True).filter(last.is_last_distinct())
+
+
+def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
+    """Keep the latest row per id of fetched rows; the rows come back unchanged when every id occurs once.
+
+    Rows stored in time order (the usual case: one timestamp per append) need no sort by time first.
+    A single integer id column is sorted rather than hashed (several times faster, measured at 2M rows):
+    a stable sort by id keeps each id's rows in time order, so the last row of every run of equal ids
+    is the one to keep. Other ids (strings, several columns) hash faster than they sort.
+    """
+    id_list = list(ids)
+    if not id_list or frame.height < 2:
+        return latest_rows(frame.lazy(), id_list).collect() if frame.height > 1 else frame
+    ordered = frame if frame[UPDATED_AT].is_sorted() else frame.sort(UPDATED_AT, maintain_order=True)
+    if len(id_list) == 1 and ordered.schema[id_list[0]].is_integer():
+        by_id = ordered.select(pl.arg_sort_by(id_list, maintain_order=True)).to_series()
+        sorted_ids = ordered.get_column(id_list[0]).gather(by_id)
+        keep = by_id.filter(sorted_ids.ne_missing(sorted_ids.shift(-1)))
+        return ordered if keep.len() == ordered.height else ordered[keep.sort()]
+    key = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
+    last = ordered.select(key.is_last_distinct()).to_series()
+    return ordered if last.all() else ordered.filter(last)
