@@ -81,7 +81,8 @@ class SQLMetadataStore(MetadataStore):
         table = self._sql_table(key, feature_version)
         if table is None:
             return False
-        probe = latest_rows_query(table, (), latest=False, include_deleted=True).limit(1)
+        rows = latest_rows_query(table, (), latest=False, include_deleted=True)
+        probe = rows.select(exp.Literal.number(1), append=False).limit(1)  # no column is read
         return self._fetch(probe).height > 0
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:

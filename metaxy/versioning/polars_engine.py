@@ -58,24 +58,41 @@ class PolarsEngine:
 
     def expected(self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]) -> pl.LazyFrame:
         """Join the upstream frames and compute each sample's provenance from them."""
+        return self.expected_from(plan, self.prepare(plan, upstream))
+
+    def prepare(
+        self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
+    ) -> dict[FeatureKey, pl.LazyFrame]:
+        """Each present upstream narrowed to what versioning reads from it.
+
+        That is: the join keys, one flat column per parent field's data version, and the carried user
+        columns (one row per join key under aggregation). A caller may collect these before
+        ``expected_from``; they are the only upstream data the versions depend on.
+        """
         keys = versioning_keys(plan)
-        present = [(i, dep) for i, dep in enumerate(plan.spec.deps) if dep.feature in upstream]
-        prepared = [
-            (self._prepare_dep(plan, i, dep, upstream[dep.feature], keys), dep.optional) for i, dep in present
-        ]
+        return {
+            dep.feature: self._prepare_dep(plan, i, dep, upstream[dep.feature], keys)
+            for i, dep in enumerate(plan.spec.deps)
+            if dep.feature in upstream
+        }
+
+    def expected_from(self, plan: FeaturePlan, prepared: Mapping[FeatureKey, pl.LazyFrame]) -> pl.LazyFrame:
+        """Expected samples and their provenance from ``prepare``'d upstream frames."""
+        keys = versioning_keys(plan)
         check_carried_columns(
             plan,
             [
-                (dep.feature, [c for c in lf.collect_schema() if c not in keys and not c.startswith("__mx")])
-                for (_, dep), (lf, _) in zip(present, prepared, strict=True)
+                (feature, [c for c in lf.collect_schema() if c not in keys and not c.startswith("__mx")])
+                for feature, lf in prepared.items()
             ],
         )
-        joined = _join_all(prepared, keys)
+        optional = {dep.feature: dep.optional for dep in plan.spec.deps}
+        joined = _join_all([(lf, optional[feature]) for feature, lf in prepared.items()], keys)
         # an optional upstream with no metadata at all contributes "" to every sample
         absent = [
             pl.lit(None, pl.String).alias(parent_column(i, ParentField(dep.feature, p)))
             for i, dep in enumerate(plan.spec.deps)
-            if dep.feature not in upstream
+            if dep.feature not in prepared
             for p in plan.parents_from(dep.feature)
         ]
         joined = joined.with_columns(absent) if absent else joined

@@ -14,7 +14,15 @@ import pytest
 import sqlglot.expressions as exp
 
 import metaxy as mx
-from metaxy.exceptions import LocalFilterWarning, ReadOnlyStoreError, SchemaError, StoreBackendError
+from metaxy.constants import PROVENANCE_BY_FIELD
+from metaxy.exceptions import (
+    LocalFilterWarning,
+    PolarsFallbackWarning,
+    ReadOnlyStoreError,
+    SchemaError,
+    StoreBackendError,
+    VersioningError,
+)
 from tests.stores.graphs import video_graph, videos
 
 
@@ -201,6 +209,50 @@ def test_native_resolution_is_one_query(db: Path, monkeypatch: pytest.MonkeyPatc
         assert len(resolutions) == 1
         assert "MD5(" in resolutions[0]
         assert '("sample_uid" >= 2)' in resolutions[0]
+
+
+def test_native_engine_refuses_upstream_that_lives_in_a_fallback(db: Path) -> None:
+    g = video_graph()
+    upstream = mx.InMemoryMetadataStore(hash_algorithm="md5")
+    with upstream:
+        upstream.write_metadata(g.video, videos([1, 2]))
+    native = mx.DuckDBMetadataStore(
+        db, hash_algorithm="md5", versioning_engine="native", fallback_stores=[upstream]
+    )
+    with native, pytest.raises(VersioningError, match="upstream video/raw lives in a fallback"):
+        native.resolve_update(g.transcript)
+    auto = mx.DuckDBMetadataStore(db, hash_algorithm="md5", fallback_stores=[upstream])
+    with auto, pytest.warns(PolarsFallbackWarning, match="video/raw read from a fallback"):
+        assert sorted(auto.resolve_update(g.transcript).new["sample_uid"]) == [1, 2]
+
+
+def test_an_optional_upstream_stored_nowhere_still_resolves_natively(db: Path) -> None:
+    graph = mx.FeatureGraph()
+    with graph.use():
+
+        class Left(mx.Feature, spec=mx.FeatureSpec(key="left", fields=[mx.FieldSpec(key="v")])):
+            pass
+
+        class Right(mx.Feature, spec=mx.FeatureSpec(key="right", fields=[mx.FieldSpec(key="v")])):
+            pass
+
+        class Both(
+            mx.Feature,
+            spec=mx.FeatureSpec(
+                key="both",
+                deps=[
+                    mx.FeatureDep(feature=Left, optional=True),
+                    mx.FeatureDep(feature=Right, optional=True),
+                ],
+                fields=[mx.FieldSpec(key="v")],
+            ),
+        ):
+            pass
+
+        rows = pl.DataFrame({"sample_uid": [1, 2], PROVENANCE_BY_FIELD: [{"v": "a"}, {"v": "b"}]})
+        with mx.DuckDBMetadataStore(db, hash_algorithm="md5", versioning_engine="native") as store:
+            store.write_metadata(Left, rows)  # Right is stored nowhere
+            assert sorted(store.resolve_update(Both).new["sample_uid"]) == [1, 2]
 
 
 def test_xxhash_on_duckdb_is_computed_with_polars(store: Any) -> None:
