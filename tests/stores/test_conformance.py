@@ -138,6 +138,10 @@ def test_resolve_update_is_idempotent_and_field_level(store: mx.MetadataStore) -
     inc = store.resolve_update(g.faces)
     assert inc.new["sample_uid"].to_list() == [4]
     assert inc.orphaned["sample_uid"].to_list() == [3]
+    stored = store.read_metadata(g.faces, filters=pl.col("sample_uid") == 3).collect()
+    assert inc.orphaned.columns == stored.columns  # orphans come back as the full stored rows
+    assert inc.orphaned.equals(stored)
+    assert store.resolve_update(g.faces, lazy=True).collect().orphaned.equals(stored)
 
 
 def test_lazy_increment_collects_to_the_same_result(store: mx.MetadataStore) -> None:
