@@ -40,10 +40,14 @@ def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
         return latest_rows(frame.lazy(), id_list).collect() if frame.height > 1 else frame
     ordered = frame if frame[UPDATED_AT].is_sorted() else frame.sort(UPDATED_AT, maintain_order=True)
     if len(id_list) == 1 and ordered.schema[id_list[0]].is_integer():
-        by_id = ordered.select(pl.arg_sort_by(id_list, maintain_order=True)).to_series()
-        sorted_ids = ordered.get_column(id_list[0]).gather(by_id)
+        ids_ = ordered.get_column(id_list[0]).rechunk()  # frames from Arrow come in many chunks
+        by_id = ids_.to_frame().select(pl.arg_sort_by(id_list, maintain_order=True)).to_series()
+        sorted_ids = ids_.gather(by_id)
         keep = by_id.filter(sorted_ids.ne_missing(sorted_ids.shift(-1)))
-        return ordered if keep.len() == ordered.height else ordered[keep.sort()]
+        if keep.len() == ordered.height:
+            return ordered
+        # a mask keeps storage order and, unlike a gather, stays cheap on many-chunk frames from Arrow
+        return ordered.filter(pl.zeros(ordered.height, pl.Boolean, eager=True).scatter(keep, True))
     key = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
     last = ordered.select(key.is_last_distinct()).to_series()
     return ordered if last.all() else ordered.filter(last)
