@@ -40,9 +40,9 @@ def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
         return latest_rows(frame.lazy(), id_list).collect() if frame.height > 1 else frame
     ordered = frame if frame[UPDATED_AT].is_sorted() else frame.sort(UPDATED_AT, maintain_order=True)
     if len(id_list) == 1 and ordered.schema[id_list[0]].is_integer():
-        ids_ = ordered.get_column(id_list[0]).rechunk()  # frames from Arrow come in many chunks
-        by_id = ids_.to_frame().select(pl.arg_sort_by(id_list, maintain_order=True)).to_series()
-        sorted_ids = ids_.gather(by_id)
+        id_values = ordered.get_column(id_list[0]).rechunk()  # frames from Arrow come in many chunks
+        by_id = id_values.to_frame().select(pl.arg_sort_by(id_list, maintain_order=True)).to_series()
+        sorted_ids = id_values.gather(by_id)
         keep = by_id.filter(sorted_ids.ne_missing(sorted_ids.shift(-1)))
         if keep.len() == ordered.height:
             return ordered
