@@ -644,7 +644,9 @@ def _resolve_materialised(
     done_compared, done_expected = pl.collect_all([compared, expected])
     increment = engine.increment(plan, done_expected.lazy(), done_compared.lazy()).collect()
     keys = versioning_keys(plan)
-    if set(increment.orphaned.columns) == set(keys):  # orphans are reported by key: nothing to re-read
+    if keys != list(
+        plan.spec.id_columns
+    ):  # expansion: orphans are reported by parent key, nothing to re-read
         return increment
     orphaned = (
         current.join(increment.orphaned.lazy().select(keys), on=keys, how="semi").collect()

@@ -56,10 +56,6 @@ class PolarsEngine:
 
     # -- expected versions ----------------------------------------------------------------------
 
-    def expected(self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]) -> pl.LazyFrame:
-        """Join the upstream frames and compute each sample's provenance from them."""
-        return self.expected_from(plan, self.prepare(plan, upstream))
-
     def prepare(
         self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
     ) -> dict[FeatureKey, pl.LazyFrame]:
@@ -77,7 +73,7 @@ class PolarsEngine:
         }
 
     def expected_from(self, plan: FeaturePlan, prepared: Mapping[FeatureKey, pl.LazyFrame]) -> pl.LazyFrame:
-        """Expected samples and their provenance from ``prepare``'d upstream frames."""
+        """Join the ``prepare``'d upstream frames and compute each sample's provenance from them."""
         keys = versioning_keys(plan)
         check_carried_columns(
             plan,
