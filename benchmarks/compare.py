@@ -70,11 +70,19 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if not a or not b else f"{a / b:.2f}"
 
 
+def rss(row: Row | None) -> str:
+    """Peak RSS of the timed region and, in brackets, its growth over what the process held at its start."""
+    if row is None:
+        return "-"
+    peak, start = row["phase_peak_rss_mib"], row["phase_start_rss_mib"]
+    return f"{peak:.0f} (+{peak - start:.0f})"
+
+
 def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours and the ratios."""
     out = [
         "| graph | N | phase | anchor fastest s (config) | floor s | store | ours s | ours/anchor "
-        "| ours/floor | RSS MiB anchor / ours | ok |",
+        "| ours/floor | peak RSS MiB (growth) anchor / ours | ok |",
         "|---|---:|---|---|---:|---|---:|---:|---:|---|---|",
     ]
     cells = sorted(
@@ -87,11 +95,10 @@ def table(rows: list[Row]) -> str:
         flo = next((r["median_s"] for r in same if r["impl"].startswith("floor")), None)
         for r in (r for r in same if r["impl"].startswith("metaxy==") and r not in anc):
             a_s = best["median_s"] if best else None
-            a_rss = best["phase_peak_rss_mib"] if best else None
             out.append(
                 f"| {g} | {n:,} | {phase} | {a_s if a_s else '-'} ({best['engine'] if best else '-'}) | {flo or '-'} "
                 f"| {r['engine']} | {r['median_s']} | {ratio(r['median_s'], a_s)} | {ratio(r['median_s'], flo)} "
-                f"| {a_rss or '-'} / {r['phase_peak_rss_mib']} | {'yes' if r['ok'] else 'NO'} |"
+                f"| {rss(best)} / {rss(r)} | {'yes' if r['ok'] else 'NO'} |"
             )
     return "\n".join(out)
 

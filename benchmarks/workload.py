@@ -6,7 +6,7 @@ sit beside Metaxy 0.1.11's and the hand-written floor's on identical data.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +107,10 @@ def bump(
     return df.with_columns(versions.to_struct(PROVENANCE_BY_FIELD)), np.sort(df[ID].to_numpy()[mask])
 
 
-def root_frames(workload: Workload, n: int) -> list[pl.DataFrame]:
-    """The seeded frames of every root, same seeds as the anchor (42, 43, ...)."""
-    return [root_frame(n, workload.root_fields, ROOT_SEED + i) for i in range(len(workload.roots))]
+def root_frames(workload: Workload, n: int) -> Iterator[pl.DataFrame]:
+    """The seeded frames of the roots in order, same seeds as the anchor (42, 43, ...).
+
+    Generated one at a time, so a caller that writes each and lets it go holds one frame at most.
+    """
+    for i in range(len(workload.roots)):
+        yield root_frame(n, workload.root_fields, ROOT_SEED + i)
