@@ -184,7 +184,9 @@ class PolarsEngine:
         if current is None:
             empty = expected.clear()
             return Increment(expected, empty, expected.select(keys).clear())
-        differs = _differs(plan)
+        differs = (pl.col(PROVENANCE) != pl.col(_CUR_PROV)) | (
+            pl.col(_CUR_FV) != pl.lit(plan.feature_version)
+        )
         cur = current.select(
             *plan.spec.id_columns, pl.col(PROVENANCE).alias(_CUR_PROV), pl.col(FEATURE_VERSION).alias(_CUR_FV)
         )
@@ -217,8 +219,8 @@ class PolarsEngine:
 
         When the stored rows list exactly the expected samples in the same order (a pipeline's steady
         state: nothing added or removed upstream, rows written in the order they were resolved), the
-        two are compared row by row, without a join (measured: 1M samples 0.13 s → 0.01 s, 10M 2 s →
-        0.1 s). Otherwise, and always under expansion, the joins of :meth:`increment` run.
+        two are compared row by row, without a join (measured, wide graph: 1M samples 0.14 → 0.035 s,
+        10M 2.1 → 0.5 s). Otherwise, and always under expansion, the joins of :meth:`increment` run.
         """
         keys = versioning_keys(plan)
         if (
@@ -228,19 +230,12 @@ class PolarsEngine:
         ):
             lazy_current = None if current is None else current.lazy()
             return self.increment(plan, expected.lazy(), lazy_current).collect()
-        stale = (
-            expected.with_columns(
-                current[PROVENANCE].alias(_CUR_PROV), current[FEATURE_VERSION].alias(_CUR_FV)
-            )
-            .filter(_differs(plan))
-            .drop(_CUR_PROV, _CUR_FV)
+        # a mask of Series, not columns added to `expected`: the two frames are chunked differently,
+        # and a frame of misaligned chunks is rechunked whole before filtering (10M: 0.14 vs 0.46 s)
+        differs = (expected[PROVENANCE] != current[PROVENANCE]) | (
+            current[FEATURE_VERSION] != plan.feature_version
         )
-        return Increment(expected.clear(), stale, current.clear())
-
-
-def _differs(plan: FeaturePlan) -> pl.Expr:
-    """A stored row (its provenance and feature version renamed) is outdated against the expected one."""
-    return (pl.col(PROVENANCE) != pl.col(_CUR_PROV)) | (pl.col(_CUR_FV) != pl.lit(plan.feature_version))
+        return Increment(expected.clear(), expected.filter(differs), current.clear())
 
 
 def rows_line_up(frames: Sequence[pl.DataFrame], keys: list[str]) -> bool:
