@@ -254,8 +254,9 @@ def rows_line_up(frames: Sequence[pl.DataFrame], keys: list[str]) -> bool:
         return False
     if len(keys) == 1:
         ids = first[keys[0]]
-        if ids.len() < 2 or (ids.slice(1) > ids.slice(0, ids.len() - 1)).all():  # strictly increasing
-            return True
+        ordered = ids.dtype.is_numeric() or ids.dtype == pl.String  # `>` compares values
+        if ids.len() < 2 or (ordered and (ids.slice(1) > ids.slice(0, ids.len() - 1)).all()):
+            return True  # strictly increasing, so unique
         return bool(ids.n_unique() == ids.len())
     return bool(first.select(keys).n_unique() == first.height)
 

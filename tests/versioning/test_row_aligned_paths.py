@@ -2,8 +2,8 @@
 
 When collected upstream frames (or the expected and the stored rows) hold the same unique keys in the
 same order, the engine concatenates or compares them row by row instead of joining. These tests pin
-when that applies (``rows_line_up``) and, over random frames in random orders with duplicates and
-nulls, that the results equal the join path's.
+when that applies (``rows_line_up``) and, over random frames in random orders with repeated ids, that
+the results equal the join path's.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ def test_rows_line_up_only_for_the_same_unique_keys_in_the_same_order(
     a = pl.DataFrame({"id": ids}, schema={"id": pl.Int64})
     b = pl.DataFrame({"id": other}, schema={"id": pl.Int64})
     assert rows_line_up([a, b], ["id"]) is lines_up
+
+
+def test_rows_line_up_with_keys_that_cannot_be_ordered() -> None:
+    nested = pl.DataFrame({"id": [[2], [1], [3]]})  # `>` is not defined for lists: uniqueness is hashed
+    assert rows_line_up([nested, nested.clone()], ["id"])
+    assert not rows_line_up([pl.concat([nested, nested])] * 2, ["id"])
 
 
 def test_rows_line_up_needs_equal_key_types_and_every_key_column() -> None:
