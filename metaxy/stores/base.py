@@ -53,7 +53,7 @@ from metaxy.stores._logging import OperationLog, logged
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import PolarsEngine, comparison_columns, versioning_keys
+from metaxy.versioning.polars_engine import PolarsEngine, comparison_columns, expands, versioning_keys
 
 if TYPE_CHECKING:
     from metaxy.stores.catalog_protocol import CatalogLike
@@ -643,11 +643,9 @@ def _resolve_materialised(
     # the stored rows first: their read then runs beside the hashing, not after it (1M simple: -7%)
     done_compared, done_expected = pl.collect_all([compared, expected])
     increment = engine.increment_of_frames(plan, done_expected, done_compared)
-    keys = versioning_keys(plan)
-    if keys != list(
-        plan.spec.id_columns
-    ):  # expansion: orphans are reported by parent key, nothing to re-read
+    if expands(plan):  # orphans are reported by parent key: nothing to re-read
         return increment
+    keys = versioning_keys(plan)
     orphaned = (
         current.join(increment.orphaned.lazy().select(keys), on=keys, how="semi").collect()
         if increment.orphaned.height

@@ -30,7 +30,7 @@ from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep
 from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import check_carried_columns, parent_column, versioning_keys
+from metaxy.versioning.polars_engine import check_carried_columns, expands, parent_column, versioning_keys
 from metaxy.versioning.sql.dialects import SQLDialect
 from metaxy.versioning.sql.pushdown import to_sql_condition
 
@@ -182,7 +182,7 @@ class SQLEngine:
         else:
             current = latest_rows_query(own, plan.spec.id_columns, conditions=filters)
             ctes.append((_CURRENT, current.select(exp.alias_(exp.Literal.number(1), ident(_PRESENT)))))
-            if keys == list(plan.spec.id_columns):
+            if not expands(plan):
                 final = self._compare_identity(plan, keys, output, own.columns)
             else:
                 ctes.append((_PARENTS, self._parents_query(plan, keys)))
