@@ -25,10 +25,10 @@ from metaxy.models import (
     LineageRelationship,
 )
 from metaxy.models.diff import GraphDiff, diff_graphs
+from metaxy.ops.impact import count_impact
+from metaxy.ops.migrate import MigrationReport, migrate_data_versions
+from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.stores import LAZY_STORES, InMemoryMetadataStore, MetadataStore
-from metaxy.stores.impact import count_impact
-from metaxy.stores.migrate import MigrationReport, migrate_data_versions
-from metaxy.stores.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.versioning import HashAlgorithm, Increment
 
 __version__ = "0.2.0"

@@ -13,10 +13,10 @@ from metaxy.cli.output import console, emit_json
 from metaxy.exceptions import SnapshotNotFoundError
 from metaxy.models.diff import GraphDiff, diff_graphs
 from metaxy.models.graph import FeatureGraph
+from metaxy.ops.impact import count_impact
+from metaxy.ops.migrate import migrate_data_versions
+from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.stores.base import MetadataStore
-from metaxy.stores.impact import count_impact
-from metaxy.stores.migrate import migrate_data_versions
-from metaxy.stores.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 
 #: the name standing for the graph defined by the code right now (not a pushed snapshot)
 CURRENT = "current"

@@ -16,8 +16,8 @@ from metaxy.cli.features import resolve_key
 from metaxy.cli.output import console, emit_json
 from metaxy.exceptions import MetaxyError, SchemaError
 from metaxy.models.keys import FeatureKey
-from metaxy.stores.stats import feature_stats
-from metaxy.stores.status import store_status
+from metaxy.ops.stats import feature_stats
+from metaxy.ops.status import store_status
 
 FeatureArgs = Annotated[list[str] | None, typer.Argument(help="Features (default: all).", show_default=False)]
 

@@ -1,4 +1,4 @@
-"""Metadata stores: the shared contract and one module per backend.
+"""Metadata stores: the shared contract, one folder per backend, wrappers, the backend table.
 
 Backend classes are imported on first attribute access, so ``import metaxy`` never loads a driver.
 """
@@ -8,18 +8,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from metaxy.stores.backends import BACKENDS
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 
-#: public store class -> module defining it (imported lazily)
-LAZY_STORES: dict[str, str] = {
-    "CachedMetadataStore": "metaxy.stores.cached",
-    "ClickHouseMetadataStore": "metaxy.stores.clickhouse",
-    "DeltaMetadataStore": "metaxy.stores.delta",
-    "DuckDBMetadataStore": "metaxy.stores.duckdb",
-    "InstrumentedMetadataStore": "metaxy.stores.instrumented",
-    "SQLAlchemyMetadataStore": "metaxy.stores.sqlalchemy",
-}
+#: public store class -> module defining it (imported lazily), from the backend table
+LAZY_STORES: dict[str, str] = {b.class_name: b.module for b in BACKENDS if b.kind != "memory"}
 
 __all__ = [
     "CachedMetadataStore",

@@ -8,16 +8,8 @@ from typing import Any
 
 from metaxy.config.settings import MetaxyConfig
 from metaxy.exceptions import ConfigError, MetaxyError
+from metaxy.stores.backends import backend_named, store_kinds
 from metaxy.stores.base import MetadataStore
-
-#: short store type -> public class name; the module comes from ``LAZY_STORES`` (or is the memory store)
-STORE_TYPES: dict[str, str] = {
-    "memory": "InMemoryMetadataStore",
-    "duckdb": "DuckDBMetadataStore",
-    "delta": "DeltaMetadataStore",
-    "clickhouse": "ClickHouseMetadataStore",
-    "sqlalchemy": "SQLAlchemyMetadataStore",
-}
 
 #: short catalog type -> import path (catalogs live in a higher layer, so they are named, not imported)
 CATALOG_TYPES: dict[str, str] = {
@@ -88,27 +80,17 @@ def _build(config: MetaxyConfig, name: str, catalog: Any, built: dict[str, Metad
 
 
 def resolve_store_class(config: MetaxyConfig, name: str) -> type[MetadataStore]:
-    """The class for ``[stores.NAME] type``: a short name from :data:`STORE_TYPES` or ``pkg.module:Class``."""
-    from metaxy.stores import LAZY_STORES
-
+    """The class for ``[stores.NAME] type``: a kind from :data:`~metaxy.stores.backends.BACKENDS` or ``pkg.module:Class``."""
     type_name = config.stores[name].type
-    class_name = STORE_TYPES.get(type_name)
-    if class_name is not None:
-        if class_name not in LAZY_STORES and class_name != "InMemoryMetadataStore":
-            raise ConfigError(
-                f"Store type {type_name!r} ({config.where('stores', name, 'type')}) is not available "
-                "in this version of metaxy.",
-                hint="Upgrade metaxy, or use one of: "
-                + ", ".join(t for t, c in sorted(STORE_TYPES.items()) if c in LAZY_STORES or t == "memory")
-                + ".",
-            )
-        path = f"{LAZY_STORES.get(class_name, 'metaxy.stores')}:{class_name}"
+    backend = backend_named(type_name)
+    if backend is not None:
+        path = f"{backend.module}:{backend.class_name}"
     elif ":" in type_name:
         path = type_name
     else:
         raise ConfigError(
             f"Unknown store type {type_name!r} for {config.where('stores', name, 'type')}.",
-            hint="Use one of " + ", ".join(sorted(STORE_TYPES)) + ', or an import path "pkg.module:Class".',
+            hint="Use one of " + ", ".join(sorted(store_kinds())) + ', or an import path "pkg.module:Class".',
         )
     cls = _import_class(path, config, ("stores", name, "type"))
     if not (isinstance(cls, type) and issubclass(cls, MetadataStore)):

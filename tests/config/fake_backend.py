@@ -1,4 +1,4 @@
-"""Stand-in for a lazily imported backend module (the registry must find it through LAZY_STORES)."""
+"""Stand-in for a lazily imported backend module (the registry must find it through the backend table)."""
 
 from __future__ import annotations
 

@@ -188,12 +188,13 @@ def test_entrypoint_that_cannot_be_imported_names_the_key(tmp_path: Path) -> Non
     )
 
 
-def test_short_type_names_resolve_through_the_lazy_store_table(
+def test_short_type_names_resolve_through_the_backend_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from metaxy.stores import LAZY_STORES
+    from metaxy.stores import backends
 
-    monkeypatch.setitem(LAZY_STORES, "DuckDBMetadataStore", "tests.config.fake_backend")
+    fake = backends.Backend("duckdb", "DuckDBMetadataStore", "tests.config.fake_backend", "duckdb")
+    monkeypatch.setattr(backends, "BACKENDS", (fake,))
     write(tmp_path, '[stores.dev]\ntype = "duckdb"\ndb_path = "dev.duckdb"\nread_only = true\n')
     store = store_from_config(load_config())  # the only store is the default
     assert (type(store).__module__, store.db_path, store.read_only, store.name) == (  # type: ignore[attr-defined]
@@ -204,18 +205,12 @@ def test_short_type_names_resolve_through_the_lazy_store_table(
     )
 
 
-def test_a_known_type_whose_backend_is_not_built_in_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from metaxy.stores import LAZY_STORES
-
-    monkeypatch.delitem(LAZY_STORES, "DeltaMetadataStore", raising=False)
-    path = write(tmp_path, '[stores.lake]\ntype = "delta"\ntable_uri = "x"\n')
+def test_wrapper_kinds_are_not_configuration_types(tmp_path: Path) -> None:
+    path = write(tmp_path, '[stores.dev]\ntype = "cached"\n')
     with pytest.raises(ConfigError) as info:
         store_from_config(load_config())
-    assert info.value.message == (
-        f"Store type 'delta' ('stores.lake.type' in {path.resolve()}) is not available in this version of metaxy."
-    )
+    assert info.value.message == f"Unknown store type 'cached' for 'stores.dev.type' in {path.resolve()}."
+    assert "clickhouse, delta, duckdb, memory, sqlalchemy" in info.value.hint
 
 
 def test_one_catalog_object_is_shared_by_the_whole_chain(tmp_path: Path) -> None:

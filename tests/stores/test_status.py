@@ -7,7 +7,7 @@ import polars as pl
 import metaxy as mx
 from metaxy.constants import PROVENANCE_BY_FIELD
 from metaxy.models.keys import FeatureKey
-from metaxy.stores.status import store_status
+from metaxy.ops.status import store_status
 
 
 def test_status_counts_and_reports_progress_per_feature(graph: mx.FeatureGraph) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
-from metaxy.stores import _ch_sql as chsql
+from metaxy.stores.clickhouse import schema as chsql
 from tests.stores.graphs import video_graph, videos
 
 

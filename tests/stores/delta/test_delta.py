@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 
 import metaxy as mx
 from metaxy.exceptions import SchemaError, StoreBackendError
-from metaxy.stores.delta import append_table
+from metaxy.stores.delta.store import append_table
 from tests.servers import S3Server
 from tests.stores.graphs import video_graph, videos
 

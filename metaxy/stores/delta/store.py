@@ -15,11 +15,11 @@ import polars as pl
 
 from metaxy.exceptions import SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
-from metaxy.stores._delta_schema import check_schema, identity_columns
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._layout import normalize_stored
 from metaxy.stores._object_fs import list_delta_tables
 from metaxy.stores.base import MetadataStore
+from metaxy.stores.delta.schema import check_schema, identity_columns
 
 TABLE_SUFFIX = ".delta"
 

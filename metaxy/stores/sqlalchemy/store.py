@@ -16,10 +16,10 @@ import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
-from metaxy.stores import _sqlalchemy_types as types
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import check_column_names, keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.sqlalchemy import schema as types
 from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Counters and fixed-bucket latency histograms for :class:`~metaxy.stores.instrumented.InstrumentedMetadataStore`."""
+"""Counters and fixed-bucket latency histograms for :class:`~metaxy.stores.wrappers.instrumented.InstrumentedMetadataStore`."""
 
 from __future__ import annotations
 

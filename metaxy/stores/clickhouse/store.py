@@ -17,10 +17,10 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
-from metaxy.stores import _ch_sql as chsql
-from metaxy.stores._clickhouse_conn import ClickHouseConnection, connect
 from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.clickhouse import schema as chsql
+from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect
 from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 if TYPE_CHECKING:
-    from metaxy.stores.instrumented import InstrumentedMetadataStore
+    from metaxy.stores.wrappers.instrumented import InstrumentedMetadataStore
 
 
 class MetricsCollector:

@@ -31,7 +31,7 @@ def push_graph_snapshot(store: MetadataStore, graph: FeatureGraph | None = None)
 
     Example:
         >>> import metaxy as mx
-        >>> from metaxy.stores.snapshots import list_graph_snapshots, push_graph_snapshot
+        >>> from metaxy.ops.snapshots import list_graph_snapshots, push_graph_snapshot
         >>> with mx.FeatureGraph().use() as g, mx.InMemoryMetadataStore() as store:
         ...     sid = push_graph_snapshot(store)
         ...     list_graph_snapshots(store)["feature_count"].to_list()

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from metaxy.exceptions import ConfigError
 from metaxy.stores._drivers import import_driver
-from metaxy.stores._metrics import StoreMetrics
 from metaxy.stores._operations import OPERATIONS, summarize
 from metaxy.stores.base import MetadataStore
-from metaxy.stores.wrapper import WrappedMetadataStore
+from metaxy.stores.wrappers.base import WrappedMetadataStore
+from metaxy.stores.wrappers.metrics import StoreMetrics
 
 R = TypeVar("R")
 
@@ -22,9 +22,9 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
 
     Recorded per operation (``write``, ``read``, ``delete``, ``resolve``, ``calculate``, ``has_feature``,
     ``list``, ``copy``): calls, errors, rows and bytes (``DataFrame.estimated_size()``) moved, and a
-    latency histogram with fixed buckets (:data:`~metaxy.stores._metrics.LATENCY_BUCKETS`); errors by
+    latency histogram with fixed buckets (:data:`~metaxy.stores.wrappers.metrics.LATENCY_BUCKETS`); errors by
     exception type; cache hits and misses when the wrapped store is a
-    :class:`~metaxy.stores.cached.CachedMetadataStore`.
+    :class:`~metaxy.stores.wrappers.cached.CachedMetadataStore`.
 
     Reads are collected inside the wrapper (``collect_reads=True``) so that their latency, rows and
     bytes are real; the returned frame is still a ``pl.LazyFrame``. Pass ``collect_reads=False`` to
@@ -131,7 +131,7 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
     def prometheus_collector(self) -> Any:
         """A ``prometheus_client`` collector exposing these metrics; ``registry.register(...)`` it."""
         import_driver("prometheus_client", "prometheus")  # a clear error before the module needing it
-        from metaxy.stores._prometheus import MetricsCollector
+        from metaxy.stores.wrappers.prometheus import MetricsCollector
 
         return MetricsCollector(self)
 

@@ -15,7 +15,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._logging import logged
 from metaxy.stores._operations import describe_feature
 from metaxy.stores.base import FeatureLike, MetadataStore, _as_filters
-from metaxy.stores.wrapper import WrappedMetadataStore
+from metaxy.stores.wrappers.base import WrappedMetadataStore
 
 R = TypeVar("R")
 

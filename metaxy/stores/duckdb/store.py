@@ -17,9 +17,9 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
-from metaxy.stores._duckdb_schema import plan_evolution
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.duckdb.schema import plan_evolution
 from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
 from metaxy.versioning.sql.engine import ident
 

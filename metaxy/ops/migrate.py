@@ -22,9 +22,9 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.models.spec import FeatureSpec
+from metaxy.ops.snapshots import load_graph_snapshot
 from metaxy.stores.base import FeatureLike, MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
-from metaxy.stores.snapshots import load_graph_snapshot
 from metaxy.versioning.polars_engine import versioning_keys
 
 _NEW_PROVENANCE = "__mx_new_provenance"

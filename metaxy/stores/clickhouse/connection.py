@@ -70,7 +70,7 @@ class ChdbConnection:
         return pl.read_ipc(raw)
 
     def insert(self, database: str, table: str, df: pl.DataFrame) -> None:
-        from metaxy.stores._ch_sql import quote
+        from metaxy.stores.clickhouse.schema import quote
 
         arrow_rows = df.to_arrow()  # noqa: F841 - chdb's Python() table function finds this local by name
         columns = ", ".join(quote(c) for c in df.columns)

@@ -1,0 +1,1 @@
+"""Operations on top of any store: migrations, status, snapshots, stats, impact."""
