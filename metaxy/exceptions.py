@@ -47,8 +47,8 @@ class MetaxyError(Exception):
         super().__init__(f"{message}\nHint: {hint}" if hint else message)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # keep the hint when the error crosses a process boundary
-        return (_rebuild, (type(self), self.message, self.hint))
+        # keep the hint and every attribute (``transient``, ...) when the error crosses a process boundary
+        return (_rebuild, (type(self), self.message, self.hint), dict(self.__dict__))
 
 
 def _rebuild(cls: type[MetaxyError], message: str, hint: str | None) -> MetaxyError:
@@ -101,7 +101,15 @@ class SchemaError(VersioningError):
 
 
 class StoreError(MetaxyError):
-    """A metadata store refused or failed an operation."""
+    """A metadata store refused or failed an operation.
+
+    ``transient`` says whether the same call may succeed if retried (a lost commit race, a dropped
+    connection); terminal errors (bad input, a missing table, a refused type) are not worth retrying.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, transient: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.transient = transient
 
 
 class StoreClosedError(StoreError):
@@ -138,8 +146,6 @@ class MigrationError(StoreError):
 
 class StoreBackendError(StoreError):
     """The backend failed. ``transient`` says whether retrying may help."""
-
-    transient: bool = False
 
 
 class CatalogError(MetaxyError):

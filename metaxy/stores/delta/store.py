@@ -210,12 +210,11 @@ class _translated:
                 hint="Write columns with the dtypes already stored, or store the feature under a new key.",
             ) from exc
         first_line = str(exc).splitlines()[0] if str(exc) else name
-        error = StoreBackendError(
+        raise StoreBackendError(
             f"{self.where}: Delta {self.action} failed ({name}): {first_line}",
             hint="Check the table URI, the bucket and storage_options; a CommitFailedError may be retried.",
-        )
-        error.transient = name == "CommitFailedError"
-        raise error from exc
+            transient=name == "CommitFailedError",
+        ) from exc
 
 
 def _normalize_root(table_uri: str | Path) -> str:
