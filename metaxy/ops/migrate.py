@@ -23,9 +23,10 @@ from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.models.spec import FeatureSpec
 from metaxy.ops.snapshots import load_graph_snapshot
-from metaxy.stores.base import FeatureLike, MetadataStore
+from metaxy.stores._resolve import expected_samples
+from metaxy.stores.base import FeatureLike, MetadataStore, ReadRequest
 from metaxy.stores.memory import InMemoryMetadataStore
-from metaxy.versioning.polars_engine import versioning_keys
+from metaxy.versioning.lineage import versioning_keys
 
 _NEW_PROVENANCE = "__mx_new_provenance"
 
@@ -150,9 +151,7 @@ def _migrate_one(
     store: MetadataStore, sink: MetadataStore, graph: FeatureGraph, key: FeatureKey, *, own: bool
 ) -> FeatureMigration:
     plan = graph.plan(key)
-    rows = store._read_rows(
-        key, plan.spec.id_columns, feature_version=None, latest=True, include_deleted=False, filters=[]
-    )
+    rows = store._read_rows(ReadRequest(key, tuple(plan.spec.id_columns)))
     old = None if rows is None else rows.filter(pl.col(FEATURE_VERSION) != plan.feature_version).collect()
     if old is None or old.height == 0:
         return FeatureMigration(key, plan.feature_version, (), 0, 0)
@@ -163,9 +162,11 @@ def _migrate_one(
         kept = old  # root provenance comes from the caller and has no code version in it
     else:
         keys = versioning_keys(plan)
-        expected = sink._expected(plan, None).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE).collect()
+        expected = (
+            expected_samples(sink, plan, graph).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE).collect()
+        )
         if own:  # new provenance (new code version), old data versions
-            current = _current_under_past_definition(store, sink, key, old)
+            current = _current_under_past_definition(store, sink, graph, key, old)
             kept = current.drop(PROVENANCE_BY_FIELD, PROVENANCE).join(expected, on=keys, how="inner")
         else:  # downstream: only rows whose provenance is still what the new definition computes
             kept = _same_provenance(old, expected, keys)
@@ -194,7 +195,7 @@ def _same_provenance(rows: pl.DataFrame, expected: pl.DataFrame, keys: list[str]
 
 
 def _current_under_past_definition(
-    store: MetadataStore, sink: MetadataStore, key: FeatureKey, rows: pl.DataFrame
+    store: MetadataStore, sink: MetadataStore, graph: FeatureGraph, key: FeatureKey, rows: pl.DataFrame
 ) -> pl.DataFrame:
     """Rows that were up to date under the definition that wrote them (stale ones must stay stale).
 
@@ -212,6 +213,6 @@ def _current_under_past_definition(
         if plan is None or plan.is_root or set(group[FEATURE_VERSION]) != {plan.feature_version}:
             kept.append(group)
             continue
-        expected = sink._expected(plan, None).select(*versioning_keys(plan), PROVENANCE).collect()
+        expected = expected_samples(sink, plan, graph).select(*versioning_keys(plan), PROVENANCE).collect()
         kept.append(_same_provenance(group, expected, versioning_keys(plan)))
     return pl.concat(kept, how="vertical") if kept else rows.clear()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import polars as pl
@@ -21,12 +21,11 @@ import sqlglot.expressions as exp
 
 from metaxy.constants import DELETED_AT, UPDATED_AT
 from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFallbackWarning
-from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import pick_latest
 from metaxy.stores._naming import table_name
-from metaxy.stores.base import MetadataStore
+from metaxy.stores.base import MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
 from metaxy.versioning.sql.engine import col, latest_rows_query
@@ -86,19 +85,12 @@ class SQLMetadataStore(MetadataStore):
         return self._fetch(probe).height > 0
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
-        return self._read_rows(key, (), feature_version=None, latest=False, include_deleted=True, filters=[])
+        return self._read_rows(ReadRequest.history(key))
 
-    def _read_rows(
-        self,
-        key: FeatureKey,
-        ids: Sequence[str],
-        *,
-        feature_version: str | None,
-        latest: bool,
-        include_deleted: bool,
-        filters: Sequence[pl.Expr],
-    ) -> pl.LazyFrame | None:
-        table = self._sql_table(key, feature_version)
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        key, ids, filters = request.key, request.ids, request.filters
+        latest, include_deleted = request.latest, request.include_deleted
+        table = self._sql_table(key, request.feature_version)
         if table is None:
             return None
         pushed, local = self._push(key, filters)
@@ -177,9 +169,15 @@ class SQLMetadataStore(MetadataStore):
         return self.dialect.supports(self.hash_settings.algorithm)
 
     def _resolve_native(
-        self, plan: FeaturePlan, filters: Sequence[pl.Expr]
-    ) -> Increment[pl.LazyFrame] | None:
-        tables = self._resolution_tables(plan)
+        self,
+        plan: FeaturePlan,
+        upstream_versions: Mapping[FeatureKey, str],
+        filters: Sequence[pl.Expr],
+        *,
+        lazy: bool,
+    ) -> Increment[Any] | None:
+        """One query computes the increment; with ``lazy`` it runs when a part is first collected."""
+        tables = self._resolution_tables(plan, upstream_versions)
         if tables is None:
             return None
         engine = SQLEngine(self.dialect, self.hash_settings)
@@ -190,30 +188,55 @@ class SQLMetadataStore(MetadataStore):
             warnings.warn(
                 f"{plan.key.to_string()}: {exc.message} Computing versions with Polars.",
                 PolarsFallbackWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             return None
-        done = engine.split(plan, self._fetch(query))
-        return Increment(done.new.lazy(), done.stale.lazy(), done.orphaned.lazy())
+        if not lazy:
+            return engine.split(plan, self._fetch(query))
+        return self._lazy_increment(engine, plan, query)
 
-    def _resolution_tables(self, plan: FeaturePlan) -> dict[FeatureKey, SQLTable] | None:
-        """Upstream tables at their current versions (plus this feature's table), or None to use Polars.
+    def _lazy_increment(
+        self, engine: SQLEngine, plan: FeaturePlan, query: exp.Select
+    ) -> Increment[pl.LazyFrame]:
+        """Three lazy parts over one query: it runs once, when the first part is collected.
 
-        A required upstream without rows of its current version is left to the Polars path, which
-        raises the usual clear error; so is the case of no materialized upstream at all.
+        Only the result's schema is asked for now (the query with ``LIMIT 0``). Collect the parts
+        (``Increment.collect()``) while the store is open.
         """
-        graph = FeatureGraph.get_active()
+        from polars.io.plugins import register_io_source
+
+        empty = engine.split(plan, self._fetch(query.copy().limit(0)))
+        done: list[Increment[pl.DataFrame]] = []
+
+        def part(name: str) -> pl.LazyFrame:
+            def source(
+                with_columns: list[str] | None,
+                predicate: pl.Expr | None,
+                n_rows: int | None,
+                batch_size: int | None,
+            ) -> Iterator[pl.DataFrame]:
+                if not done:
+                    self._require_open()
+                    done.append(engine.split(plan, self._fetch(query)))
+                frame: pl.DataFrame = getattr(done[0], name)
+                frame = frame if with_columns is None else frame.select(with_columns)
+                frame = frame if predicate is None else frame.filter(predicate)
+                yield frame if n_rows is None else frame.head(n_rows)
+
+            return register_io_source(source, schema=getattr(empty, name).schema)
+
+        return Increment(part("new"), part("stale"), part("orphaned"))
+
+    def _resolution_tables(
+        self, plan: FeaturePlan, upstream_versions: Mapping[FeatureKey, str]
+    ) -> dict[FeatureKey, SQLTable] | None:
+        """The upstream tables at their current versions (plus this feature's table), or None."""
         tables: dict[FeatureKey, SQLTable] = {}
-        for dep in plan.spec.deps:
-            version = graph.feature_version(dep.feature)
-            table = self._sql_table(dep.feature, version) if self._holds(dep.feature, version) else None
+        for key, version in upstream_versions.items():
+            table = self._sql_table(key, version)
             if table is None:
-                if not dep.optional:
-                    return None
-                continue
-            tables[dep.feature] = table
-        if not tables:
-            return None
+                return None
+            tables[key] = table
         own = self._sql_table(plan.key)
         if own is not None:
             tables[plan.key] = own

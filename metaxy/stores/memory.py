@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
 
 from metaxy.models.keys import FeatureKey
-from metaxy.stores.base import MetadataStore
+from metaxy.stores.base import MetadataStore, ReadRequest
 
 
 class InMemoryMetadataStore(MetadataStore):
@@ -47,27 +47,11 @@ class InMemoryMetadataStore(MetadataStore):
             return chunks[0].lazy()
         return pl.concat([c.lazy() for c in chunks], how="diagonal_relaxed")
 
-    def _read_rows(
-        self,
-        key: FeatureKey,
-        ids: Sequence[str],
-        *,
-        feature_version: str | None,
-        latest: bool,
-        include_deleted: bool,
-        filters: Sequence[pl.Expr],
-    ) -> pl.LazyFrame | None:
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         """As the base class, but a table that is one chunk with unique ids needs no latest-row pick."""
-        if latest and ids and self._ids_unique(key, tuple(ids)):
-            latest = False
-        return super()._read_rows(
-            key,
-            ids,
-            feature_version=feature_version,
-            latest=latest,
-            include_deleted=include_deleted,
-            filters=filters,
-        )
+        if request.latest and request.ids and self._ids_unique(request.key, request.ids):
+            request = replace(request, latest=False)
+        return super()._read_rows(request)
 
     def _ids_unique(self, key: FeatureKey, ids: tuple[str, ...]) -> bool:
         """Whether ``key`` is stored as one chunk in which ``ids`` never repeat (cached per chunk).

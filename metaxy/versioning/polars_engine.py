@@ -1,12 +1,13 @@
-"""The Polars versioning engine: the reference implementation of DESIGN §4.2–4.3 and §5.
+"""The Polars versioning engine: the reference implementation of sample versions and increments.
 
-Everything stays a ``LazyFrame`` from upstream reads to the increment; nothing is collected here.
+:meth:`PolarsEngine.resolve` is its one entry point: given a plan, the stored upstream frames (or the
+expected samples) and this feature's latest stored rows, it returns the increment, lazy or collected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Literal, overload
 
 import polars as pl
 
@@ -17,13 +18,21 @@ from metaxy.constants import (
     PROVENANCE_BY_FIELD,
     SYSTEM_COLUMNS,
 )
-from metaxy.exceptions import SchemaError, VersioningError
+from metaxy.exceptions import SchemaError
 from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep
 from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr
 from metaxy.versioning.increment import Increment
+from metaxy.versioning.lineage import (
+    check_carried_columns,
+    comparison_columns,
+    expands,
+    parent_column,
+    versioning_keys,
+)
+from metaxy.versioning.staleness import is_stale
 
 _SEEN = "__mx_seen"
 _DIFFERS = "__mx_differs"
@@ -31,34 +40,131 @@ _CUR_PROV = "__mx_current_provenance"
 _CUR_FV = "__mx_current_feature_version"
 
 
-def versioning_keys(plan: FeaturePlan) -> list[str]:
-    """Columns identifying one versioned sample: the id columns, or the parent ids under expansion."""
-    for dep in plan.spec.deps:
-        if dep.lineage.kind is LineageKind.EXPANSION:
-            return list(dep.lineage.on)
-    return list(plan.spec.id_columns)
-
-
-def expands(plan: FeaturePlan) -> bool:
-    """Whether ``plan`` expands an upstream: its stored samples are compared per parent key, not by id."""
-    return versioning_keys(plan) != list(plan.spec.id_columns)
-
-
-def comparison_columns(plan: FeaturePlan) -> list[str]:
-    """The columns of stored rows that deciding new, stale and orphaned needs."""
-    return list(dict.fromkeys([*plan.spec.id_columns, *versioning_keys(plan), PROVENANCE, FEATURE_VERSION]))
-
-
-def parent_column(dep_index: int, parent: ParentField) -> str:
-    """Name of the flat column holding one upstream field's data version after the join."""
-    return f"__mx_up{dep_index}__{parent.field.to_struct_name()}"
-
-
 class PolarsEngine:
     """Computes expected sample versions and increments with Polars lazy frames."""
 
     def __init__(self, settings: HashSettings) -> None:
         self.settings = settings
+
+    # -- the entry point ------------------------------------------------------------------------
+
+    @overload
+    def resolve(
+        self,
+        plan: FeaturePlan,
+        current: pl.LazyFrame | None,
+        *,
+        upstream: Mapping[FeatureKey, pl.LazyFrame] | None = ...,
+        samples: pl.LazyFrame | None = ...,
+        filters: Sequence[pl.Expr] = ...,
+        lazy: Literal[False] = ...,
+    ) -> Increment[pl.DataFrame]: ...
+
+    @overload
+    def resolve(
+        self,
+        plan: FeaturePlan,
+        current: pl.LazyFrame | None,
+        *,
+        upstream: Mapping[FeatureKey, pl.LazyFrame] | None = ...,
+        samples: pl.LazyFrame | None = ...,
+        filters: Sequence[pl.Expr] = ...,
+        lazy: Literal[True],
+    ) -> Increment[pl.LazyFrame]: ...
+
+    def resolve(
+        self,
+        plan: FeaturePlan,
+        current: pl.LazyFrame | None,
+        *,
+        upstream: Mapping[FeatureKey, pl.LazyFrame] | None = None,
+        samples: pl.LazyFrame | None = None,
+        filters: Sequence[pl.Expr] = (),
+        lazy: bool = False,
+    ) -> Increment[pl.LazyFrame] | Increment[pl.DataFrame]:
+        """The increment of ``plan``'s feature against its latest stored rows ``current``.
+
+        Args:
+            plan: the feature to resolve.
+            current: this feature's latest stored rows (not deleted), or None when nothing is stored.
+            upstream: each present dependency's rows at its current feature version (latest, not
+                deleted); a missing optional dependency contributes ``""``.
+            samples: the expected samples instead of ``upstream`` (ids plus provenance by field).
+            filters: conditions on the feature's sample columns restricting the increment.
+            lazy: return lazy frames (nothing runs until collected); otherwise collect once.
+        """
+        expected = self.expected(plan, upstream or {}, samples=samples, current=current, collect=not lazy)
+        for expr in filters:
+            expected = expected.filter(expr)
+            current = None if current is None else current.filter(expr)
+        if lazy:
+            return self.increment(plan, expected, current)
+        return self._collected(plan, expected, current)
+
+    def expected(
+        self,
+        plan: FeaturePlan,
+        upstream: Mapping[FeatureKey, pl.LazyFrame],
+        *,
+        samples: pl.LazyFrame | None = None,
+        current: pl.LazyFrame | None = None,
+        collect: bool = False,
+    ) -> pl.LazyFrame:
+        """Expected samples with provenance: ``samples`` as given, or versioned from ``upstream``.
+
+        ``collect`` reads the narrowed upstream frames into memory first (measured: a plan that
+        joins and hashes frames already read runs ~25% faster than one that also reads them). With
+        no upstream present, no sample is expected (typed like ``current``'s keys when given).
+        """
+        if samples is not None:
+            has_provenance = PROVENANCE in samples.collect_schema()
+            return samples if has_provenance else self.with_provenance(samples, plan)
+        if not upstream:
+            return self._no_samples(plan, current)
+        prepared = self.prepare(plan, upstream)
+        if collect:
+            frames = pl.collect_all(list(prepared.values()))
+            return self.expected_from(plan, dict(zip(prepared, frames, strict=True)))
+        return self.expected_from(plan, prepared)
+
+    def _no_samples(self, plan: FeaturePlan, current: pl.LazyFrame | None) -> pl.LazyFrame:
+        struct = pl.Struct({f.key.to_struct_name(): pl.String for f in plan.fields})
+        keys = versioning_keys(plan)
+        ids = (
+            current.select(keys).clear()
+            if current is not None
+            else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String))
+        )
+        return ids.with_columns(
+            pl.lit(None, struct).alias(PROVENANCE_BY_FIELD), pl.lit(None, pl.String).alias(PROVENANCE)
+        )
+
+    def _collected(
+        self, plan: FeaturePlan, expected: pl.LazyFrame, current: pl.LazyFrame | None
+    ) -> Increment[pl.DataFrame]:
+        """Collect both sides of an increment once, then derive its three parts from them.
+
+        ``new``, ``stale`` and ``orphaned`` all reuse the expected and current frames; left lazy, the
+        optimiser pushes different projections into each part and the upstream joins, latest-row picks
+        and hashes run up to three times (measured: 3M samples, 6.9 s lazy vs 2.4 s materialised).
+        Of the stored rows only the columns the comparison needs are collected; the full rows of
+        orphaned samples are read again only when there are any.
+        """
+        if current is None:
+            return self.increment_of_frames(plan, expected.collect(), None)
+        compared = current.select(comparison_columns(plan))
+        # the stored rows first: their read then runs beside the hashing, not after it (1M simple: -7%)
+        done_compared, done_expected = pl.collect_all([compared, expected])
+        increment = self.increment_of_frames(plan, done_expected, done_compared)
+        if expands(plan):  # orphans are reported by parent key: nothing to re-read
+            return increment
+        keys = versioning_keys(plan)
+        orphaned = (
+            current.join(increment.orphaned.lazy().select(keys), on=keys, how="semi").collect()
+            if increment.orphaned.height
+            else current.clear().collect()
+        )
+        return Increment(increment.new, increment.stale, orphaned)
 
     # -- expected versions ----------------------------------------------------------------------
 
@@ -190,7 +296,7 @@ class PolarsEngine:
         if current is None:
             empty = expected.clear()
             return Increment(expected, empty, expected.select(keys).clear())
-        differs = _outdated(pl.col(PROVENANCE), pl.col(_CUR_PROV), pl.col(_CUR_FV), plan.feature_version)
+        differs = is_stale(pl.col(PROVENANCE), pl.col(_CUR_PROV), pl.col(_CUR_FV), plan.feature_version)
         cur = current.select(
             *plan.spec.id_columns, pl.col(PROVENANCE).alias(_CUR_PROV), pl.col(FEATURE_VERSION).alias(_CUR_FV)
         )
@@ -231,20 +337,10 @@ class PolarsEngine:
             return self.increment(plan, expected.lazy(), lazy_current).collect()
         # a mask of Series, not columns added to `expected`: the two frames are chunked differently,
         # and a frame of misaligned chunks is rechunked whole before filtering (10M: 0.14 vs 0.46 s)
-        differs = _outdated(
+        differs = is_stale(
             expected[PROVENANCE], current[PROVENANCE], current[FEATURE_VERSION], plan.feature_version
         )
         return Increment(expected.clear(), expected.filter(differs), current.clear())
-
-
-_Column = TypeVar("_Column", pl.Expr, pl.Series)
-
-
-def _outdated(
-    provenance: _Column, stored_provenance: _Column, stored_feature_version: _Column, feature_version: str
-) -> _Column:
-    """A stored row is outdated when its provenance or its feature version differs from the expected."""
-    return (provenance != stored_provenance) | (stored_feature_version != feature_version)
 
 
 def rows_line_up(frames: Sequence[pl.DataFrame], keys: list[str]) -> bool:
@@ -298,17 +394,3 @@ def _join_all(prepared: list[tuple[pl.LazyFrame | pl.DataFrame, bool]], keys: li
     for lf in optional[1:]:
         joined = joined.join(lf, on=keys, how="full", coalesce=True)
     return joined
-
-
-def check_carried_columns(plan: FeaturePlan, carried: Sequence[tuple[FeatureKey, Iterable[str]]]) -> None:
-    """Refuse a user column carried from two upstream features (every engine applies this rule)."""
-    owner: dict[str, FeatureKey] = {}
-    for feature, columns in carried:
-        for column in columns:
-            if column in owner:
-                raise VersioningError(
-                    f"Feature {plan.key.to_string()!r}: column {column!r} comes from both "
-                    f"{owner[column].to_string()!r} and {feature.to_string()!r}.",
-                    hint="Pick one with FeatureDep(columns=[...]) or rename one with FeatureDep(rename={...}).",
-                )
-            owner[column] = feature

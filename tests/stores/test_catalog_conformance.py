@@ -8,15 +8,14 @@ import pytest
 import metaxy as mx
 from metaxy.catalog import MaterializationCatalog, sync_catalog
 from metaxy.exceptions import SchemaError
+from metaxy.stores.base import ReadRequest
 from tests.stores.conftest import StoreFactory
 from tests.stores.graphs import video_graph, videos
 
 
 def _probe(store: mx.MetadataStore, key: str, version: str | None) -> bool:
     """What the store itself holds, asked without the catalog (the truth the catalog must match)."""
-    rows = store._read_rows(
-        mx.FeatureKey(key), (), feature_version=version, latest=False, include_deleted=True, filters=[]
-    )
+    rows = store._read_rows(ReadRequest.history(mx.FeatureKey(key), version))
     return rows is not None and rows.head(1).collect().height > 0
 
 

@@ -7,6 +7,7 @@ import polars as pl
 import metaxy as mx
 from metaxy.constants import DELETED_AT, FEATURE_VERSION, UPDATED_AT
 from metaxy.models.keys import FeatureKey
+from metaxy.stores.base import ReadRequest
 
 KEY = FeatureKey("fast/path")
 
@@ -21,9 +22,7 @@ def chunk(rows: list[tuple[int, int, str]]) -> pl.DataFrame:
 
 
 def latest(store: mx.InMemoryMetadataStore) -> list[str]:
-    lf = store._read_rows(
-        KEY, ["sample_uid"], feature_version=None, latest=True, include_deleted=False, filters=[]
-    )
+    lf = store._read_rows(ReadRequest(KEY, ("sample_uid",)))
     assert lf is not None
     return lf.collect().sort("sample_uid")["value"].to_list()
 

@@ -18,7 +18,8 @@ from metaxy.constants import DATA_VERSION_BY_FIELD, FEATURE_VERSION, PROVENANCE
 from metaxy.models.plan import FeaturePlan
 from metaxy.versioning.hashing import HashSettings
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import PolarsEngine, comparison_columns, rows_line_up
+from metaxy.versioning.lineage import comparison_columns
+from metaxy.versioning.polars_engine import PolarsEngine, rows_line_up
 
 ENGINE = PolarsEngine(HashSettings("xxhash64", 8))
 

@@ -19,6 +19,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.base import ReadRequest
 from metaxy.stores.clickhouse import schema as chsql
 from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect
 from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
@@ -130,9 +131,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     def _rewrite_without(self, key: FeatureKey, name: str, predicate: pl.Expr) -> None:
         """Hard delete by a Polars predicate: build the kept rows in a new table, then swap atomically."""
-        everything = self._read_rows(
-            key, (), feature_version=None, latest=False, include_deleted=True, filters=[]
-        )
+        everything = self._read_rows(ReadRequest.history(key))
         assert everything is not None
         kept = everything.filter(~predicate.fill_null(False)).collect()
         scratch = f"{name}__mx_rewrite_{uuid.uuid4().hex[:8]}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import polars as pl
@@ -10,7 +10,7 @@ import polars as pl
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._logging import logged
-from metaxy.stores.base import FeatureLike, Filters, MetadataStore
+from metaxy.stores.base import FeatureLike, Filters, MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
 
 R = TypeVar("R")
@@ -119,24 +119,8 @@ class WrappedMetadataStore(MetadataStore):
     def _list_keys(self) -> list[FeatureKey]:
         return self.inner._list_keys()
 
-    def _read_rows(
-        self,
-        key: FeatureKey,
-        ids: Sequence[str],
-        *,
-        feature_version: str | None,
-        latest: bool,
-        include_deleted: bool,
-        filters: Sequence[pl.Expr],
-    ) -> pl.LazyFrame | None:
-        return self.inner._read_rows(
-            key,
-            ids,
-            feature_version=feature_version,
-            latest=latest,
-            include_deleted=include_deleted,
-            filters=filters,
-        )
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        return self.inner._read_rows(request)
 
     def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
         return self.inner._holds(key, feature_version)
@@ -145,9 +129,14 @@ class WrappedMetadataStore(MetadataStore):
         return self.inner.supports_native_versioning()
 
     def _resolve_native(
-        self, plan: FeaturePlan, filters: Sequence[pl.Expr]
-    ) -> Increment[pl.LazyFrame] | None:  # pragma: no cover - reached only through a native store
-        return self.inner._resolve_native(plan, filters)
+        self,
+        plan: FeaturePlan,
+        upstream_versions: Mapping[FeatureKey, str],
+        filters: Sequence[pl.Expr],
+        *,
+        lazy: bool,
+    ) -> Increment[Any] | None:
+        return self.inner._resolve_native(plan, upstream_versions, filters, lazy=lazy)
 
     def _chain(self) -> Iterator[MetadataStore]:
         yield self

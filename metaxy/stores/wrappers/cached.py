@@ -14,7 +14,8 @@ from metaxy.exceptions import ConfigError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._logging import logged
 from metaxy.stores._operations import describe_feature
-from metaxy.stores.base import FeatureLike, MetadataStore, _as_filters
+from metaxy.stores._read import as_filters
+from metaxy.stores.base import FeatureLike, MetadataStore
 from metaxy.stores.wrappers.base import WrappedMetadataStore
 
 R = TypeVar("R")
@@ -165,7 +166,7 @@ class CachedMetadataStore(WrappedMetadataStore):
         if not (flags["all_versions"] or flags["history"]):
             version = flags["feature_version"] or graph.feature_version(key)
         try:
-            filters = tuple(expr.meta.serialize() for expr in _as_filters(flags["filters"]))
+            filters = tuple(expr.meta.serialize() for expr in as_filters(flags["filters"]))
         except Exception:
             return None  # e.g. a Python UDF: no stable identity
         columns = None if flags["columns"] is None else tuple(flags["columns"])

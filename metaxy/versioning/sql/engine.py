@@ -1,7 +1,7 @@
 """The native SQL versioning engine: one query per resolution, equal to the Polars engine's result.
 
 The query reads the latest row per id of each upstream's current feature version, joins them as
-DESIGN §4.3 says, hashes each field with :func:`~metaxy.versioning.hashing.field_hash_parts` and the
+the Polars engine does, hashes each field with :func:`~metaxy.versioning.hashing.field_hash_parts` and the
 sample provenance, then compares with this feature's latest stored rows. Every returned row carries a
 ``__mx_tag`` (``new``/``stale``/``orphaned``); :meth:`SQLEngine.split` turns them into an ``Increment``.
 """
@@ -30,9 +30,10 @@ from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep
 from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import check_carried_columns, expands, parent_column, versioning_keys
+from metaxy.versioning.lineage import check_carried_columns, expands, parent_column, versioning_keys
 from metaxy.versioning.sql.dialects import SQLDialect
 from metaxy.versioning.sql.pushdown import to_sql_condition
+from metaxy.versioning.staleness import sql_is_stale
 
 TAG = "__mx_tag"
 CURRENT_PREFIX = "__mx_cur__"
@@ -296,12 +297,6 @@ class SQLEngine:
 
     # -- comparison with stored rows -------------------------------------------------------------
 
-    def _differs(self, plan: FeaturePlan, expected: str, current: str) -> exp.Expr:
-        return exp.or_(
-            exp.NEQ(this=col(PROVENANCE, expected), expression=col(PROVENANCE, current)),
-            exp.NEQ(this=col(FEATURE_VERSION, current), expression=lit(plan.feature_version)),
-        )
-
     def _compare_identity(
         self, plan: FeaturePlan, keys: list[str], output: list[str], stored: Sequence[str]
     ) -> exp.Select:
@@ -323,14 +318,14 @@ class SQLEngine:
             )
             .from_(exp.Table(this=ident(e)))
             .join(exp.Table(this=ident(c)), on=on, join_type="FULL")
-            .where(exp.or_(missing_c, missing_e, self._differs(plan, e, c)))
+            .where(exp.or_(missing_c, missing_e, sql_is_stale(e, c, plan.feature_version)))
         )
 
     def _parents_query(self, plan: FeaturePlan, keys: list[str]) -> exp.Select:
         """Stored children grouped by parent: does any child differ from its parent's expected row?"""
         e, c = _EXPECTED, _CURRENT
         differs = exp.Case(
-            ifs=[exp.If(this=self._differs(plan, e, c), true=exp.Literal.number(1))],
+            ifs=[exp.If(this=sql_is_stale(e, c, plan.feature_version), true=exp.Literal.number(1))],
             default=exp.Literal.number(0),
         )
         on = exp.and_(*[exp.EQ(this=col(k, c), expression=col(k, e)) for k in keys])

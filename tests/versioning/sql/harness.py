@@ -15,7 +15,7 @@ from metaxy.constants import FEATURE_VERSION
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import table_name
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.polars_engine import versioning_keys
+from metaxy.versioning.lineage import versioning_keys
 from metaxy.versioning.sql import ClickHouseDialect, SQLEngine, SQLTable
 
 
