@@ -16,6 +16,7 @@
     ├── StoreError                      a metadata store refused or failed an operation
     │   ├── StoreClosedError            the store was used outside ``with store:``
     │   ├── ReadOnlyStoreError          a write or delete on a read-only store
+    │   ├── StoreNotFoundError          a store opened for reading does not exist at its location
     │   ├── HashSettingsMismatchError   a fallback chain mixes hash settings
     │   ├── FeatureNotFoundError        nothing is stored for a feature
     │   ├── FilterPushdownError         a filter cannot be translated for the store
@@ -118,6 +119,10 @@ class StoreClosedError(StoreError):
 
 class ReadOnlyStoreError(StoreError):
     """A write or delete was attempted on a read-only store."""
+
+
+class StoreNotFoundError(StoreError):
+    """A store opened for reading does not exist at its (resolved) location; nothing was created."""
 
 
 class HashSettingsMismatchError(StoreError):

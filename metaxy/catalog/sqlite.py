@@ -33,6 +33,9 @@ class SQLiteCatalog(SQLCatalog):
         False
     """
 
+    #: configuration resolves a relative ``db_path`` against the project folder
+    path_options = ("db_path",)
+
     def __init__(self, db_path: str | os.PathLike[str], *, table: str = "metaxy_materializations") -> None:
         super().__init__(table=table)
         self.db_path = str(db_path)

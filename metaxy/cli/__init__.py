@@ -1,7 +1,8 @@
 """The ``metaxy`` command line: parse, call the library, render with rich. Nothing imports this package.
 
 Exit codes: 0 success; 1 a user error (bad config, unknown feature, ...) or a failed check
-(``status --assert-in-sync``); 2 a usage error (unknown command or option); 3 an unexpected error.
+(``status --assert-in-sync``); 2 a usage error (unknown command or option) or a store that does not
+exist at its configured location; 3 an unexpected error.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from metaxy.cli import features, snapshots, store_commands  # noqa: F401  (registers the commands)
 from metaxy.cli._app import app
+from metaxy.cli._argv import reorder_global_options
 from metaxy.cli.output import print_error
-from metaxy.exceptions import MetaxyError
+from metaxy.exceptions import MetaxyError, StoreNotFoundError
 from metaxy.models.graph import FeatureGraph
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -25,9 +27,9 @@ __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXIT_USER_ERROR", "app", "
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
     command = typer.main.get_command(app)
+    args = reorder_global_options(sys.argv[1:] if argv is None else argv, command)
+    debug = "--debug" in args
     try:
         with FeatureGraph().use():  # the project's features load into a graph of their own
             result = command.main(args, prog_name="metaxy", standalone_mode=False)
@@ -43,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Abort, KeyboardInterrupt):
         sys.stderr.write("Aborted.\n")
         return EXIT_USER_ERROR
+    except StoreNotFoundError as exc:  # most often a wrong working directory or path: like a usage error
+        print_error(exc, debug=debug)
+        return EXIT_USAGE
     except MetaxyError as exc:
         print_error(exc, debug=debug)
         return EXIT_USER_ERROR

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+import metaxy
 from metaxy.cli.context import CliContext
+from metaxy.cli.output import OutputFormat
 from metaxy.models.graph import FeatureGraph
 
 app = typer.Typer(
@@ -22,8 +24,14 @@ metadata_app = typer.Typer(help="Delete or copy stored metadata.", no_args_is_he
 app.add_typer(metadata_app, name="metadata")
 
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: text or json.", case_sensitive=False)
+    OutputFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"metaxy {metaxy.__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -34,8 +42,16 @@ def global_options(
     ] = None,
     store: Annotated[str | None, typer.Option("--store", help="Store name (default: the config's).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Output format of the command.", case_sensitive=False),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
-    """Options every command understands (give them before the command)."""
+    """Options every command understands, before or after the command name."""
     ctx.obj = CliContext(config_path=config, store_name=store, debug=debug, graph=FeatureGraph.get_active())
 
 
@@ -46,9 +62,6 @@ def state(ctx: typer.Context) -> CliContext:
     return obj
 
 
-def is_json(fmt: str, *, allowed: tuple[str, ...] = ("text", "json")) -> bool:
-    """Validate ``--format`` and say whether JSON was asked for."""
-    value = fmt.lower()
-    if value not in allowed:
-        raise typer.BadParameter(f"{fmt!r} is not one of: {', '.join(allowed)}.", param_hint="--format")
-    return value == "json"
+def is_json(fmt: str) -> bool:
+    """Whether ``--format json`` was asked for (typer already checked the choice)."""
+    return str(fmt) == OutputFormat.JSON

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from metaxy.config import MetaxyConfig, load_config, load_entrypoints
 from metaxy.models.graph import FeatureGraph
+from metaxy.ops.stores import require_existing
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.registry import store_from_config
 
@@ -36,6 +37,11 @@ class CliContext:
             self._loaded = True
         return self.graph
 
-    def store(self, name: str | None = None) -> MetadataStore:
-        """A (closed) store: ``name``, else ``--store``, else the config's default store."""
-        return store_from_config(self.config, name or self.store_name)
+    def store(self, name: str | None = None, *, read_only: bool = False) -> MetadataStore:
+        """A (closed) store: ``name``, else ``--store``, else the config's default store.
+
+        ``read_only=True`` (commands that only read) opens the whole fallback chain read-only and
+        refuses a store that does not exist, rather than creating an empty one.
+        """
+        store = store_from_config(self.config, name or self.store_name, read_only=read_only)
+        return require_existing(store) if read_only else store

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from enum import StrEnum
 from typing import Annotated, Any
 
 import polars as pl
@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from metaxy.cli._app import FormatOption, app, is_json, state
-from metaxy.cli.output import console, emit_json
+from metaxy.cli.output import OutputFormat, console, emit_json
 from metaxy.exceptions import FeatureNotFoundError
 from metaxy.models.describe import describe_feature, describe_graph, neighbourhood
 from metaxy.models.fields import coerce_feature_key
@@ -20,13 +20,19 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.render import graph_dot, graph_mermaid
 from metaxy.models.search import search_features
-from metaxy.stores.base import MetadataStore
 
-GRAPH_FORMATS = ("tree", "mermaid", "dot", "json")
+
+class GraphFormat(StrEnum):
+    """How ``metaxy graph`` draws the graph."""
+
+    TREE = "tree"
+    MERMAID = "mermaid"
+    DOT = "dot"
+    JSON = "json"
 
 
 @app.command("list")
-def list_features(ctx: typer.Context, fmt: FormatOption = "text") -> None:
+def list_features(ctx: typer.Context, fmt: FormatOption = OutputFormat.TEXT) -> None:
     """List the project's features (upstream first) with their versions."""
     graph = state(ctx).feature_graph()
     items = [describe_feature(graph, key) for key in graph.topological_order()]
@@ -45,7 +51,7 @@ def list_features(ctx: typer.Context, fmt: FormatOption = "text") -> None:
 def show(
     ctx: typer.Context,
     feature: Annotated[str, typer.Argument(help="Feature key, e.g. video/raw.")],
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Show a feature: fields, versions, field-level dependencies, lineage and store presence."""
     cli = state(ctx)
@@ -69,21 +75,14 @@ def resolve_key(graph: FeatureGraph, text: str) -> FeatureKey:
 def _presence(cli: Any, key: FeatureKey) -> list[dict[str, Any]]:
     """For each store of the chain: samples stored at the feature's current version."""
     rows = []
-    with cli.store() as store:
-        for member in _chain(store):
+    with cli.store(read_only=True) as store:
+        for member in store.fallback_chain():
             try:
                 count = member.read_metadata(key, allow_fallback=False).select(pl.len()).collect().item()
             except FeatureNotFoundError:
                 count = 0
             rows.append({"store": member.name, "samples": int(count)})
     return rows
-
-
-def _chain(store: MetadataStore) -> Iterator[MetadataStore]:
-    """The store, then its fallbacks depth-first (the order reads fall through them)."""
-    yield store
-    for fallback in store.fallback_stores:
-        yield from _chain(fallback)
 
 
 def _print_feature(info: dict[str, Any]) -> None:
@@ -113,12 +112,10 @@ def graph(
     ctx: typer.Context,
     feature: Annotated[str | None, typer.Argument(help="Only this feature and its neighbourhood.")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="tree, mermaid, dot or json.", case_sensitive=False)
-    ] = "tree",
+        GraphFormat, typer.Option("--format", "-f", help="Drawing format.", case_sensitive=False)
+    ] = GraphFormat.TREE,
 ) -> None:
     """Draw the feature graph (or the part around one feature)."""
-    fmt = fmt.lower()
-    is_json(fmt, allowed=GRAPH_FORMATS)
     g = state(ctx).feature_graph()
     center = resolve_key(g, feature) if feature else None
     keys = neighbourhood(g, center)
@@ -154,7 +151,7 @@ def _tree(g: FeatureGraph, keys: list[FeatureKey]) -> Tree:
 def search(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Words to look for (all must match).")],
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Search feature keys, descriptions, field and column names; best matches first."""
     g = state(ctx).feature_graph()

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from metaxy.cli._app import FormatOption, app, is_json, state
 from metaxy.cli.features import resolve_key
-from metaxy.cli.output import console, emit_json
+from metaxy.cli.output import OutputFormat, console, emit_json
 from metaxy.exceptions import SnapshotNotFoundError
 from metaxy.models.diff import GraphDiff, diff_graphs
 from metaxy.models.graph import FeatureGraph
@@ -23,7 +23,7 @@ CURRENT = "current"
 
 
 @app.command()
-def push(ctx: typer.Context, fmt: FormatOption = "text") -> None:
+def push(ctx: typer.Context, fmt: FormatOption = OutputFormat.TEXT) -> None:
     """Record the current feature graph as a snapshot in the store (idempotent)."""
     cli = state(ctx)
     graph = cli.feature_graph()
@@ -46,10 +46,10 @@ def push(ctx: typer.Context, fmt: FormatOption = "text") -> None:
 
 
 @app.command()
-def history(ctx: typer.Context, fmt: FormatOption = "text") -> None:
+def history(ctx: typer.Context, fmt: FormatOption = OutputFormat.TEXT) -> None:
     """List the graph snapshots pushed to the store, oldest first."""
     cli = state(ctx)
-    with cli.store() as store:
+    with cli.store(read_only=True) as store:
         snapshots = list_graph_snapshots(store)
         name = store.name
     current = cli.feature_graph().project_version()
@@ -91,7 +91,7 @@ def _graph_at(store: MetadataStore, ref: str | None, current: FeatureGraph) -> F
 def _diff(ctx: typer.Context, old: str | None, new: str) -> tuple[GraphDiff, dict[str, int], str]:
     cli = state(ctx)
     current = cli.feature_graph()
-    with cli.store() as store:
+    with cli.store(read_only=True) as store:
         diff = diff_graphs(_graph_at(store, old, current), _graph_at(store, new, current))
         counts = {k.to_string(): n for k, n in count_impact(store, diff).items()}
         return diff, counts, store.name
@@ -104,7 +104,9 @@ NewArg = Annotated[str, typer.Argument(help=f"Snapshot id, or {CURRENT!r} for th
 
 
 @app.command()
-def diff(ctx: typer.Context, old: OldArg = None, new: NewArg = CURRENT, fmt: FormatOption = "text") -> None:
+def diff(
+    ctx: typer.Context, old: OldArg = None, new: NewArg = CURRENT, fmt: FormatOption = OutputFormat.TEXT
+) -> None:
     """What changed between two graphs: features and fields, direct changes and downstream impact."""
     changes, _, _ = _diff(ctx, old, new)
     if is_json(fmt):
@@ -114,7 +116,9 @@ def diff(ctx: typer.Context, old: OldArg = None, new: NewArg = CURRENT, fmt: For
 
 
 @app.command()
-def plan(ctx: typer.Context, old: OldArg = None, new: NewArg = CURRENT, fmt: FormatOption = "text") -> None:
+def plan(
+    ctx: typer.Context, old: OldArg = None, new: NewArg = CURRENT, fmt: FormatOption = OutputFormat.TEXT
+) -> None:
     """Like diff, plus how many stored samples of each feature would be recomputed (before running)."""
     changes, counts, name = _diff(ctx, old, new)
     if is_json(fmt):
@@ -160,12 +164,12 @@ def migrate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would change; write nothing.")
     ] = False,
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Re-stamp stored rows to the current definitions after a refactor that did not change outputs."""
     cli = state(ctx)
     key = resolve_key(cli.feature_graph(), feature)
-    with cli.store() as store:
+    with cli.store(read_only=dry_run) as store:
         report = migrate_data_versions(store, key, new_code_version=code_version, dry_run=dry_run)
         name = store.name
     if is_json(fmt):

@@ -13,11 +13,12 @@ from rich.table import Table
 
 from metaxy.cli._app import FormatOption, app, is_json, metadata_app, state
 from metaxy.cli.features import resolve_key
-from metaxy.cli.output import console, emit_json
+from metaxy.cli.output import OutputFormat, console, emit_json
 from metaxy.exceptions import MetaxyError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.ops.stats import feature_stats
 from metaxy.ops.status import store_status
+from metaxy.ops.stores import describe_stores
 
 FeatureArgs = Annotated[list[str] | None, typer.Argument(help="Features (default: all).", show_default=False)]
 
@@ -42,13 +43,13 @@ def status(
     assert_in_sync: Annotated[
         bool, typer.Option("--assert-in-sync", help="Exit with code 1 when anything is to do.")
     ] = False,
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Per feature: samples new, stale and orphaned in the store (what resolve_update would return)."""
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = graph.topological_order([resolve_key(graph, f) for f in features] if features else None)
-    with cli.store() as store, _progress(len(keys)) as bar:
+    with cli.store(read_only=True) as store, _progress(len(keys)) as bar:
 
         def advance(key: FeatureKey) -> None:
             if bar is not None:
@@ -72,12 +73,12 @@ def status(
 
 
 @app.command()
-def stats(ctx: typer.Context, features: FeatureArgs = None, fmt: FormatOption = "text") -> None:
+def stats(ctx: typer.Context, features: FeatureArgs = None, fmt: FormatOption = OutputFormat.TEXT) -> None:
     """Per feature: fields, live samples, stored rows, stored versions, last materialization."""
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = [resolve_key(graph, f) for f in features] if features else graph.topological_order()
-    with cli.store() as store:
+    with cli.store(read_only=True) as store:
         rows = [feature_stats(store, key, graph) for key in keys]
         name = store.name
     if is_json(fmt):
@@ -95,6 +96,23 @@ def stats(ctx: typer.Context, features: FeatureArgs = None, fmt: FormatOption = 
     for r in rows:
         last = "-" if r.last_materialized_at is None else r.last_materialized_at.isoformat(timespec="seconds")
         table.add_row(r.key.to_string(), str(r.fields), str(r.samples), str(r.rows), str(r.versions), last)
+    console().print(table)
+
+
+@app.command("stores")
+def list_stores(ctx: typer.Context, fmt: FormatOption = OutputFormat.TEXT) -> None:
+    """The configured stores: type, resolved location, and whether each exists (nothing is created)."""
+    cli = state(ctx)
+    cli.feature_graph()  # a project's own store classes import like its features
+    infos = describe_stores(cli.config)
+    if is_json(fmt):
+        emit_json("stores", {"config": cli.config.source_file, "stores": [i.to_dict() for i in infos]})
+        return
+    table = Table("store", "type", "location", "exists", "falls back to", title=f"{len(infos)} stores")
+    for i in infos:
+        name = i.name + (" (default)" if i.is_default else "")
+        fallbacks = ", ".join(i.fallback_stores) or "-"
+        table.add_row(name, i.type, i.location, "yes" if i.exists else "no", fallbacks)
     console().print(table)
 
 
@@ -123,7 +141,7 @@ def delete(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Required to delete without any --filter.")
     ] = False,
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Delete samples of a feature (soft by default: tombstones; --hard removes rows)."""
     cli = state(ctx)
@@ -164,13 +182,13 @@ def copy(
     history: Annotated[
         bool, typer.Option("--history", help="Copy every stored row, not the latest.")
     ] = False,
-    fmt: FormatOption = "text",
+    fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Copy stored metadata between two configured stores (system columns unchanged)."""
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = [resolve_key(graph, f) for f in features] if features else None
-    with cli.store(source) as src, cli.store(target) as dst:
+    with cli.store(source, read_only=True) as src, cli.store(target) as dst:
         copied = dst.copy_metadata(src, keys, history=history)
     items = {k.to_string(): n for k, n in sorted(copied.items())}
     if is_json(fmt):

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import polars as pl
 
@@ -66,6 +66,9 @@ class MetadataStore(ABC):
 
     #: short name used in messages and configuration
     kind: str = "store"
+    #: constructor options naming where the data lives; configuration resolves relative values
+    #: against the project folder (see :func:`metaxy.config.paths.resolve_location`)
+    path_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -199,6 +202,23 @@ class MetadataStore(ABC):
     @property
     def is_open(self) -> bool:
         return self._opened > 0
+
+    @property
+    def location(self) -> str:
+        """Where the data lives: a path or URL (credentials hidden); ``":memory:"`` for in-process stores."""
+        return ":memory:"
+
+    def exists(self) -> bool:
+        """Whether the store's location exists, checked without creating or connecting to anything.
+
+        Local files and folders are checked; stores on a server or an object store answer ``True``
+        (opening them reports connection errors).
+        """
+        return True
+
+    def fallback_chain(self) -> list[MetadataStore]:
+        """This store, then its fallbacks depth-first: the order reads fall through them."""
+        return list(self._chain())
 
     def _require_open(self) -> None:
         if not self._opened:

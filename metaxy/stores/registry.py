@@ -6,6 +6,7 @@ import importlib
 import inspect
 from typing import Any
 
+from metaxy.config.paths import resolve_locations
 from metaxy.config.settings import MetaxyConfig
 from metaxy.exceptions import ConfigError, MetaxyError
 from metaxy.stores.backends import backend_named, store_kinds
@@ -21,11 +22,15 @@ CATALOG_TYPES: dict[str, str] = {
 _OWN_KEYS = ("fallback_stores", "catalog", "name")
 
 
-def store_from_config(config: MetaxyConfig, name: str | None = None) -> MetadataStore:
+def store_from_config(
+    config: MetaxyConfig, name: str | None = None, *, read_only: bool = False
+) -> MetadataStore:
     """Build the store ``name`` (default: ``config.store``) with its fallbacks and the catalog.
 
     The store is returned closed; use it as ``with store:``. Stores get the project's hash settings
-    unless their own table sets ``hash_algorithm`` / ``hash_truncation_length``.
+    unless their own table sets ``hash_algorithm`` / ``hash_truncation_length``. Relative locations
+    (the options a store class lists in ``path_options``) resolve against the config file's folder.
+    ``read_only=True`` opens every store of the chain read-only (nothing is created).
 
     Raises:
         ConfigError: no such store, an unknown ``type``, or an option the store does not accept.
@@ -39,7 +44,7 @@ def store_from_config(config: MetaxyConfig, name: str | None = None) -> Metadata
             )
         chosen = next(iter(config.stores))
     catalog = catalog_from_config(config)
-    return _build(config, chosen, catalog, {})
+    return _build(config, chosen, catalog, {}, read_only=read_only)
 
 
 def catalog_from_config(config: MetaxyConfig) -> Any:
@@ -48,10 +53,13 @@ def catalog_from_config(config: MetaxyConfig) -> Any:
         return None
     path = CATALOG_TYPES.get(config.catalog.type, config.catalog.type)
     cls = _import_class(path, config, ("catalog", "type"))
-    return _construct(cls, config.catalog.options, {}, config, ("catalog",))
+    options = resolve_locations(config.catalog.options, getattr(cls, "path_options", ()), config.root)
+    return _construct(cls, options, {}, config, ("catalog",))
 
 
-def _build(config: MetaxyConfig, name: str, catalog: Any, built: dict[str, MetadataStore]) -> MetadataStore:
+def _build(
+    config: MetaxyConfig, name: str, catalog: Any, built: dict[str, MetadataStore], *, read_only: bool
+) -> MetadataStore:
     if name in built:  # a store reached twice through fallbacks is one object
         return built[name]
     settings = config.stores.get(name)
@@ -62,7 +70,7 @@ def _build(config: MetaxyConfig, name: str, catalog: Any, built: dict[str, Metad
             hint=f"Configured stores: {known}.",
         )
     cls = resolve_store_class(config, name)
-    fallbacks = [_build(config, f, catalog, built) for f in settings.fallback_stores]
+    fallbacks = [_build(config, f, catalog, built, read_only=read_only) for f in settings.fallback_stores]
     own = {
         "hash_algorithm": config.hash_algorithm.value,
         "hash_truncation_length": config.hash_truncation_length,
@@ -73,7 +81,11 @@ def _build(config: MetaxyConfig, name: str, catalog: Any, built: dict[str, Metad
     for option in ("hash_algorithm", "hash_truncation_length"):  # a store's own setting wins
         if option in settings.options:
             del own[option]
-    store = _construct(cls, settings.options, own, config, ("stores", name))
+    options = resolve_locations(settings.options, cls.path_options, config.root)
+    if read_only:  # as an own option: a store class without the parameter is still built
+        options.pop("read_only", None)
+        own["read_only"] = True
+    store = _construct(cls, options, own, config, ("stores", name))
     assert isinstance(store, MetadataStore)
     built[name] = store
     return store

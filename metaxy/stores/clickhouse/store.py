@@ -9,6 +9,7 @@ ClickHouse (``LIMIT 1 BY``).
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -45,6 +46,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     kind = "clickhouse"
     dialect = ClickHouseDialect()
+    path_options = ("connection_url",)
 
     def __init__(
         self,
@@ -67,6 +69,18 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         self._conn = connect(self.connection_url)
         if not self.read_only:
             self._conn.command(chsql.create_database(self.database, self.cluster))
+
+    @property
+    def location(self) -> str:
+        head, sep, tail = self.connection_url.partition("@")
+        url = f"{head.partition('://')[0]}://***@{tail}" if sep else self.connection_url
+        return f"{url} (database {self.database})"
+
+    def exists(self) -> bool:
+        path = self.connection_url.removeprefix("chdb://")
+        if path == self.connection_url or path in ("", ":memory:"):
+            return True  # a server, or an in-process database
+        return Path(path.partition("?")[0]).is_dir()
 
     def _close_backend(self) -> None:
         if self._conn is not None:

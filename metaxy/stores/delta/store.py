@@ -47,6 +47,7 @@ class DeltaMetadataStore(MetadataStore):
     """
 
     kind = "delta"
+    path_options = ("table_uri",)
 
     def __init__(
         self,
@@ -72,8 +73,15 @@ class DeltaMetadataStore(MetadataStore):
 
     def _open_backend(self) -> None:
         import_driver("deltalake", "delta")
-        if "://" not in self.table_uri:
+        if "://" not in self.table_uri and not self.read_only:
             Path(self.table_uri).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def location(self) -> str:
+        return self.table_uri
+
+    def exists(self) -> bool:
+        return "://" in self.table_uri or Path(self.table_uri).is_dir()
 
     def _close_backend(self) -> None:
         pass  # deltalake holds no connection between calls

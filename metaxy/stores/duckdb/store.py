@@ -48,6 +48,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
     kind = "duckdb"
     dialect = DuckDBDialect()
     fetches_lazily = True
+    path_options = ("db_path",)
 
     def __init__(
         self,
@@ -82,6 +83,13 @@ class DuckDBMetadataStore(SQLMetadataStore):
                 f"{self.name}: cannot open {self.db_path}: {exc}",
                 hint="Another process may hold it for writing; DuckDB allows one writer, or many read-only readers.",
             ) from exc
+
+    @property
+    def location(self) -> str:
+        return self.db_path
+
+    def exists(self) -> bool:
+        return self.db_path == MEMORY or Path(self.db_path).is_file()
 
     def _close_backend(self) -> None:
         if self._con is not None and self.db_path != MEMORY:

@@ -9,6 +9,7 @@ filters pushed down) and decode back to Polars structs. Appends run in one trans
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -45,6 +46,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     """
 
     kind = "sqlalchemy"
+    path_options = ("connection_url",)
 
     def __init__(
         self,
@@ -70,12 +72,23 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             return
         sa = _sa()
         kwargs: dict[str, Any] = {}
+        sqlite_file = _sqlite_file(self.connection_url)
         if _is_sqlite_memory(self.connection_url):
             # one shared connection, otherwise every checkout would see a fresh empty database
             kwargs["poolclass"] = sa.pool.StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
+        elif self.read_only and sqlite_file is not None:  # SQLite would create a missing file
+            kwargs["creator"] = _read_only_sqlite(sqlite_file)
         self._engine = sa.create_engine(self.connection_url, **kwargs)
         self._tables = {}
+
+    @property
+    def location(self) -> str:
+        return _redact(self.connection_url)
+
+    def exists(self) -> bool:
+        path = _sqlite_file(self.connection_url)
+        return path is None or Path(path).is_file()
 
     def _close_backend(self) -> None:
         if self._engine is None or _is_sqlite_memory(self.connection_url):
@@ -270,6 +283,25 @@ def _escape_percent(sql: str, postgres: bool) -> str:
 
 def _is_sqlite_memory(url: str) -> bool:
     return url.startswith("sqlite") and (url == "sqlite://" or ":memory:" in url)
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (``sqlite:///meta.db``); ``None`` for memory and servers."""
+    if not url.startswith("sqlite") or _is_sqlite_memory(url):
+        return None
+    path = url.partition(":///")[2].partition("?")[0]
+    return path or None
+
+
+def _read_only_sqlite(path: str) -> Any:
+    """A connection factory opening ``path`` read-only: SQLite then never creates the file."""
+
+    def connect() -> Any:
+        import sqlite3
+
+        return sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+    return connect
 
 
 def _redact(url: str) -> str:

@@ -107,6 +107,13 @@ class WrappedMetadataStore(MetadataStore):
     def _close_backend(self) -> None:
         self.inner.close()
 
+    @property
+    def location(self) -> str:
+        return self.inner.location
+
+    def exists(self) -> bool:
+        return self.inner.exists()
+
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         self.inner._append(key, df)
 

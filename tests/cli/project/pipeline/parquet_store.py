@@ -18,13 +18,22 @@ class ParquetDirMetadataStore(mx.MetadataStore):
     """Every append is one Parquet file under ``<root>/<table>/``."""
 
     kind = "parquet-dir"
+    path_options = ("root",)  # a relative root resolves against the folder of metaxy.toml
 
     def __init__(self, root: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = Path(root)
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
     def _open_backend(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.read_only:
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def _close_backend(self) -> None:
         pass
