@@ -43,16 +43,15 @@ bench: $(STAMP) ## Run the benchmarks and print a table (N=10k,100k; BENCH_N to 
 	$(PY) benchmarks/run.py
 
 ANCHOR_VENV := .anchor-venv
-SHARED_BENCH := ../shared/bench
+# Metaxy 0.1.11 and the driver versions it was benchmarked with, in a virtualenv of its own
+ANCHOR_PINS := 'metaxy[duckdb,delta]==0.1.11' 'duckdb==1.4.3' 'sqlglot==28.10.0' numpy
 
 $(ANCHOR_VENV)/.installed-stamp:
-	@test -d $(SHARED_BENCH) || { echo "error: $(SHARED_BENCH) not found (anchor_metaxy.py, floor.py live there)"; exit 2; }
 	@test -x $(ANCHOR_VENV)/bin/python || $(PYTHON) -m venv $(ANCHOR_VENV)
-	$(ANCHOR_VENV)/bin/pip install --quiet 'metaxy[duckdb,delta,map]==0.1.11' 'duckdb==1.4.3' 'sqlglot==28.10.0' numpy
+	$(ANCHOR_VENV)/bin/pip install --quiet $(ANCHOR_PINS)
 	@touch $@
 
 bench-compare: $(STAMP) $(ANCHOR_VENV)/.installed-stamp ## Metaxy 0.1.11 vs the floor vs ours, same cells (BENCH_N, default 100k)
-	@test -d $(SHARED_BENCH) || { echo "error: $(SHARED_BENCH) not found (anchor_metaxy.py, floor.py live there)"; exit 2; }
 	$(PY) benchmarks/compare.py
 
 check: lint typecheck test ## Everything CI runs

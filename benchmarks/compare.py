@@ -1,10 +1,11 @@
 """Side by side: Metaxy 0.1.11 (anchor), the hand-written floor, and this metaxy, cell by cell.
 
 For each (graph, N) the three run back to back in separate processes, so machine load hits them alike:
-the anchor (``../shared/bench/anchor_metaxy.py`` in ``.anchor-venv``, one process per configuration),
-the floor (``../shared/bench/floor.py --history``, Polars + xxhash64 on in-memory frames) and ours
-(``benchmarks/run.py``). Prints ratios ours/anchor-fastest and ours/floor; JSON lines land in
-``benchmarks/results/``. ``make bench-compare`` creates the anchor virtualenv first.
+the anchor (``benchmarks/anchor.py`` run by ``.anchor-venv``'s Python, which holds the published
+Metaxy 0.1.11; one process per configuration), the floor (``benchmarks/floor.py``: one hand-written
+Polars query, xxhash64, on in-memory frames) and ours (``benchmarks/run.py``). Prints ratios
+ours/anchor-fastest and ours/floor; JSON lines land in ``benchmarks/results/``. ``make bench-compare``
+creates the anchor virtualenv first (pinned versions: see the Makefile).
 
 Usage:
     python benchmarks/compare.py --n 100000 1000000 --rounds 3
@@ -17,12 +18,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "bench"
+BENCH = REPO / "benchmarks"
 ANCHOR_PY = REPO / ".anchor-venv" / "bin" / "python"
 ANCHOR_ENGINES = ("delta-polars", "duckdb-native", "duckdb-polars")
 Row = dict[str, Any]
@@ -43,14 +45,15 @@ def json_lines(cmd: list[str], cwd: Path) -> list[Row]:
 
 
 def anchor(graph: str, n: int, rounds: int, engine: str) -> list[Row]:
-    # cwd outside the repository: both packages import as `metaxy`
-    cmd = [str(ANCHOR_PY), str(SHARED / "anchor_metaxy.py"), "--n", str(n), "--rounds", str(rounds)]
-    return json_lines([*cmd, "--graph", graph, "--engine", engine, "--no-map"], cwd=SHARED)
+    # cwd outside the repository: both packages import as `metaxy`, the anchor must get 0.1.11's
+    cmd = [str(ANCHOR_PY), str(BENCH / "anchor.py"), "--n", str(n), "--rounds", str(rounds)]
+    with tempfile.TemporaryDirectory(prefix="metaxy_anchor_cwd_") as cwd:
+        return json_lines([*cmd, "--graph", graph, "--engine", engine], cwd=Path(cwd))
 
 
 def floor(graph: str, n: int, rounds: int) -> list[Row]:
-    cmd = [sys.executable, str(SHARED / "floor.py"), "--n", str(n), "--rounds", str(rounds), "--graph", graph]
-    return json_lines([*cmd, "--impl", "polars-xxh64", "--source", "mem", "--history"], cwd=SHARED)
+    cmd = [sys.executable, str(BENCH / "floor.py"), "--n", str(n), "--rounds", str(rounds), "--graph", graph]
+    return json_lines(cmd, cwd=REPO)
 
 
 def ours(graph: str, n: int, rounds: int, stores: list[str]) -> list[Row]:
@@ -122,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "--store", nargs="+", default=["memory"], help="our store configurations (benchmarks/stores.py)"
     )
     args = p.parse_args(argv)
-    if not SHARED.is_dir():
-        sys.exit(
-            f"error: {SHARED} is missing; bench-compare needs ../shared/bench (anchor_metaxy.py, floor.py)."
-        )
-    if not ANCHOR_PY.exists():
+    if args.anchor_engine and not ANCHOR_PY.exists():
         sys.exit(f"error: {ANCHOR_PY} is missing; run `make bench-compare` (it creates .anchor-venv).")
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)

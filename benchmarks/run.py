@@ -1,4 +1,4 @@
-"""Benchmark ``resolve_update`` on DESIGN §10's workload; prints a Markdown table, writes JSON lines.
+"""Benchmark ``resolve_update`` on the ``simple`` and ``wide`` graphs; prints a table, writes JSON lines.
 
 Per round: a fresh store in a new temp directory; roots seeded (untimed); phase ``new`` timed (open +
 resolve_update + collect + close); the leaf's rows and a re-written root 0 with 10% of ``audio`` bumped

@@ -1,7 +1,7 @@
-"""The DESIGN §10 workload: graphs ``simple`` and ``wide``, synthetic root metadata, the 10% bump.
+"""The benchmark graphs ``simple`` and ``wide`` in this metaxy's API, over the data of ``data.py``.
 
-Keys, fields, ids, seeds and version strings match ``../shared/bench/anchor_metaxy.py`` so our numbers
-sit beside Metaxy 0.1.11's and the hand-written floor's on identical data.
+The Metaxy 0.1.11 anchor (``anchor.py``) and the floor (``floor.py``) build the same graphs from the
+same :data:`~benchmarks.data.SHAPES` and the same seeded frames, so the numbers sit side by side.
 """
 
 from __future__ import annotations
@@ -9,17 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 import metaxy as mx
-from metaxy.constants import PROVENANCE_BY_FIELD
+from benchmarks.data import BUMPED_FIELD, CODE_VERSION, ID, SHAPES, Shape, bump, root_frame, root_seed
 
-ID = "sample_uid"
-BUMPED_FIELD = "audio"
-BUMP_FRACTION = 0.1
-BUMP_SEED = 777
-ROOT_SEED = 42
+__all__ = ["BUILDERS", "BUMPED_FIELD", "ID", "Workload", "bump", "root_frames"]
 
 
 @dataclass
@@ -32,79 +27,32 @@ class Workload:
     root_fields: tuple[str, ...]
 
 
-def _root(key: str, fields: tuple[str, ...]) -> type[mx.Feature]:
-    class Root(
-        mx.Feature,
-        spec=mx.FeatureSpec(key=key, fields=[mx.FieldSpec(key=f, code_version="1") for f in fields]),
-    ):
-        pass
-
-    return Root
-
-
-def _leaf(key: str, roots: list[type[mx.Feature]], fields: tuple[str, ...]) -> type[mx.Feature]:
-    class Leaf(
+def _feature(key: str, fields: tuple[str, ...], deps: list[type[mx.Feature]]) -> type[mx.Feature]:
+    class Bench(
         mx.Feature,
         spec=mx.FeatureSpec(
             key=key,
-            deps=[mx.FeatureDep(feature=r) for r in roots],
-            fields=[mx.FieldSpec(key=f, code_version="1") for f in fields],
+            deps=[mx.FeatureDep(feature=d) for d in deps],
+            fields=[mx.FieldSpec(key=f, code_version=CODE_VERSION) for f in fields],
         ),
     ):
         pass
 
-    return Leaf
+    return Bench
 
 
-def build_simple() -> Workload:
-    """One root (audio, frames) feeding one leaf field."""
+def build(shape: Shape) -> Workload:
+    """The graph of ``shape`` in a graph of its own."""
     graph = mx.FeatureGraph()
-    fields = ("audio", "frames")
     with graph.use():
-        root = _root("bench/simple_root", fields)
-        leaf = _leaf("bench/simple_leaf", [root], ("prediction",))
-    return Workload(graph, [root], leaf, fields)
+        roots = [_feature(key, shape.root_fields, []) for key in shape.roots]
+        leaf = _feature(shape.leaf, shape.leaf_fields, roots)
+    return Workload(graph, roots, leaf, shape.root_fields)
 
 
-def build_wide() -> Workload:
-    """Two roots with four fields each feeding a leaf with two fields."""
-    graph = mx.FeatureGraph()
-    fields = ("audio", "frames", "optical_flow", "embedding")
-    with graph.use():
-        roots = [_root(f"bench/wide_root_{i}", fields) for i in range(2)]
-        leaf = _leaf("bench/wide_leaf", roots, ("prediction_a", "prediction_b"))
-    return Workload(graph, roots, leaf, fields)
-
-
-BUILDERS: dict[str, Callable[[], Workload]] = {"simple": build_simple, "wide": build_wide}
-
-
-def root_frame(n: int, fields: tuple[str, ...], seed: int) -> pl.DataFrame:
-    """N samples whose per-field versions look like ``"a381922"`` (first letter + random int)."""
-    rng = np.random.default_rng(seed)
-    versions = pl.select(
-        **{
-            f: pl.lit(f[0]) + pl.Series(rng.integers(0, 2**20, n, dtype=np.int64)).cast(pl.String)
-            for f in fields
-        }
-    )
-    return pl.DataFrame({ID: np.arange(n, dtype=np.uint64)}).with_columns(
-        versions.to_struct(PROVENANCE_BY_FIELD)
-    )
-
-
-def bump(
-    df: pl.DataFrame, field: str = BUMPED_FIELD, seed: int = BUMP_SEED
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """Copy of ``df`` with ``field`` bumped for exactly 10% of samples; also the sorted bumped ids."""
-    n = df.height
-    mask = np.zeros(n, dtype=bool)
-    mask[np.random.default_rng(seed).choice(n, size=round(n * BUMP_FRACTION), replace=False)] = True
-    versions = df[PROVENANCE_BY_FIELD].struct.unnest()
-    versions = versions.with_columns(
-        pl.when(pl.Series(mask)).then(pl.col(field) + "_bumped").otherwise(pl.col(field)).alias(field)
-    )
-    return df.with_columns(versions.to_struct(PROVENANCE_BY_FIELD)), np.sort(df[ID].to_numpy()[mask])
+BUILDERS: dict[str, Callable[[], Workload]] = {
+    name: (lambda s=shape: build(s)) for name, shape in SHAPES.items()
+}
 
 
 def root_frames(workload: Workload, n: int) -> Iterator[pl.DataFrame]:
@@ -113,4 +61,4 @@ def root_frames(workload: Workload, n: int) -> Iterator[pl.DataFrame]:
     Generated one at a time, so a caller that writes each and lets it go holds one frame at most.
     """
     for i in range(len(workload.roots)):
-        yield root_frame(n, workload.root_fields, ROOT_SEED + i)
+        yield root_frame(n, workload.root_fields, root_seed(i))

@@ -31,7 +31,7 @@ INFO_SCHEMA: dict[str, pl.DataType] = {
 class MaterializationRecord:
     """One field of one feature version written once.
 
-    ``data_version`` is the field's static field version (DESIGN §3.3); it is ``None`` when the
+    ``data_version`` is the field's static field version (docs/concepts.md); it is ``None`` when the
     written feature version is not the active graph's definition (e.g. copied old history).
     """
 

@@ -1,4 +1,4 @@
-"""Table names for SQL stores (DESIGN §6): key parts joined with ``__``, ``-`` becomes ``_``, optional prefix."""
+"""Table names for SQL stores (docs/concepts.md, storage layout): key parts joined with ``__``, ``-`` becomes ``_``, optional prefix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sample-level hash recipe (DESIGN §4.2) in one place: algorithms, rendering, truncation.
+"""The sample-level hash recipe (docs/concepts.md#hashes) in one place: algorithms, rendering, truncation.
 
 Two implementations of the same recipe live here: :func:`hash_text` (pure Python, for in-process UDFs
 and test oracles) and :func:`hash_expr` (a Polars expression via ``polars-hash``). SQL dialects mirror

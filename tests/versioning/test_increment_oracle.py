@@ -53,7 +53,7 @@ class Node:
         )
 
     def parents(self, name: str, nodes: dict[str, Node]) -> list[tuple[str, str]]:
-        """The oracle's own reading of DESIGN §4.3's default rule and of explicit field deps."""
+        """The oracle's own reading of the default field-mapping rule (docs/concepts.md) and of explicit field deps."""
         if name in self.explicit:
             pairs = [(u, f) for u, fs in self.explicit[name].items() for f in fs]
         else:

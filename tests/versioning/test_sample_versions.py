@@ -1,4 +1,4 @@
-"""Frozen sample-level hashes (DESIGN §4.2) for every algorithm, in Python and in Polars."""
+"""Frozen sample-level hashes (docs/concepts.md#sample-level-versions) for every algorithm, in Python and in Polars."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Frozen definition-level versions (DESIGN §4.1). A changed value here breaks every user's store."""
+"""Frozen definition-level versions (docs/concepts.md#definition-level-versions-static). A changed value here breaks every user's store."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_multi_level_graph_vectors() -> None:
         waveform=[mx.FieldDep(feature=video, fields=["audio"])],
     )
     transcript = feature("video/transcript", {"text": "1", "language": "2"}, deps=[audio, video])
-    # computed independently with hashlib from the recipe in DESIGN §4.1
+    # computed independently with hashlib from the recipe in docs/concepts.md
     assert video.field_versions() == {"audio": "7132721c", "frames": "3cc120b6"}
     assert audio.field_versions() == {"waveform": "19c03b8d"}
     # text/language have no namesake upstream: they read every upstream field, sorted by label

@@ -1,6 +1,6 @@
 """``ClickHouseMetadataStore``: metadata in ClickHouse, embedded (chdb) or on a server (clickhouse-connect).
 
-Layout (DESIGN §6): database ``database``, one MergeTree table per feature ordered by its id columns;
+Layout (docs/concepts.md): database ``database``, one MergeTree table per feature ordered by its id columns;
 ``*_by_field`` columns are named Tuples. With ``cluster=`` every DDL runs ``ON CLUSTER`` and the feature
 table is a Distributed table over a per-shard ``<table>_local``. Reads pick the latest row per id in
 ClickHouse (``LIMIT 1 BY``).

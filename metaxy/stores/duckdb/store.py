@@ -24,7 +24,7 @@ from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
 from metaxy.versioning.sql.engine import ident
 
 MEMORY = ":memory:"
-#: never download or autoload an extension (DESIGN §7.2)
+#: never download or autoload an extension: metaxy works offline
 _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
@@ -35,7 +35,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         db_path: the database file, created on first write; ``":memory:"`` keeps data for the life of
             the store object (across ``open``/``close``).
         read_only: open the file read-only; every write raises ``ReadOnlyStoreError`` first.
-        table_prefix: prepended to every table name (DESIGN §6).
+        table_prefix: prepended to every table name (docs/concepts.md).
         **store_kwargs: ``fallback_stores``, ``hash_algorithm``, ``versioning_engine``, ...
 
     Example:

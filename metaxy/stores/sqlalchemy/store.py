@@ -1,6 +1,6 @@
 """``SQLAlchemyMetadataStore``: metadata in PostgreSQL (psycopg 3) or SQLite through SQLAlchemy Core.
 
-Layout (DESIGN §6): one table per feature, ``<table_prefix><key parts joined by __>``. ``*_by_field``
+Layout (docs/concepts.md): one table per feature, ``<table_prefix><key parts joined by __>``. ``*_by_field``
 struct columns are JSONB on PostgreSQL and JSON text on SQLite; timestamps are ``TIMESTAMPTZ`` on
 PostgreSQL and UTC text on SQLite. Reads run in the database (latest row per id by a window function,
 filters pushed down) and decode back to Polars structs. Appends run in one transaction.

@@ -1,4 +1,4 @@
-"""Translate Polars filter expressions into SQL ``WHERE`` conditions (DESIGN §7.3).
+"""Translate Polars filter expressions into SQL ``WHERE`` conditions (the subset in docs/sql-engine.md).
 
 Expressions are walked through their serialized JSON form. Values become sqlglot literals (escaped by
 sqlglot, never formatted into SQL text by us) and identifiers are always quoted. Anything outside the

@@ -1,0 +1,192 @@
+"""The same benchmark on the published Metaxy 0.1.11: the "anchor" our numbers are compared with.
+
+Runs only in its own virtualenv, whose ``metaxy`` is 0.1.11 (both packages import as ``metaxy``;
+``make bench-compare`` creates ``.anchor-venv`` with the pinned versions). It imports nothing from
+this repository but ``data.py`` and ``measure.py`` (loaded by file path, both free of ``metaxy``), so
+keys, ids, seeds and version strings are those of ``benchmarks/run.py``.
+
+Per round, in a fresh temporary directory: the roots are written (untimed); phase ``new`` is timed
+(open the store, ``resolve_update(leaf)``, convert the increment to Polars, close); the leaf's rows and a
+full re-write of root 0 with ``audio`` bumped on 10% of samples are appended (untimed); phase ``stale``
+is timed the same way. Each phase checks its answer (N new; exactly the bumped ids stale; no orphans).
+
+Configurations (``--engine``): ``delta-polars`` (Delta tables, Polars versioning, xxhash64),
+``duckdb-native`` (DuckDB file, SQL versioning) and ``duckdb-polars`` (DuckDB file, Polars versioning).
+0.1.11's DuckDB store installs the community ``hashfuncs`` extension on open, which needs the network;
+offline it is removed, which leaves md5 as the only hash DuckDB computes, so the DuckDB configurations
+hash with md5.
+
+Usage (one configuration per process; prints one JSON object per phase):
+    .anchor-venv/bin/python benchmarks/anchor.py --n 100000 --rounds 3 --graph simple --engine delta-polars
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import types
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import metaxy as mx
+from metaxy.config import MetaxyConfig
+
+HERE = Path(__file__).resolve().parent
+ENGINES = ("delta-polars", "duckdb-native", "duckdb-polars")
+
+
+def _load(name: str) -> ModuleType:
+    """A sibling module by file path (the repository root must not shadow 0.1.11's ``metaxy``)."""
+    spec = importlib.util.spec_from_file_location(f"_anchor_{name}", HERE / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+data = _load("data")
+measure = _load("measure")
+
+
+def _feature(key: str, fields: tuple[str, ...], deps: list[type[Any]]) -> type[Any]:
+    spec = mx.FeatureSpec(
+        key=key,
+        id_columns=(data.ID,),
+        deps=[mx.FeatureDep(feature=d) for d in deps],
+        fields=[mx.FieldSpec(key=f, code_version=data.CODE_VERSION) for f in fields],
+    )
+    return types.new_class(key.replace("/", "_"), (mx.BaseFeature,), {"spec": spec})
+
+
+def build(shape: Any) -> tuple[Any, list[type[Any]], type[Any]]:
+    """(graph, roots, leaf) of ``shape`` in 0.1.11's API, in a graph of their own."""
+    graph = mx.FeatureGraph()
+    with graph.use():
+        roots = [_feature(key, shape.root_fields, []) for key in shape.roots]
+        leaf = _feature(shape.leaf, shape.leaf_fields, roots)
+    return graph, roots, leaf
+
+
+def make_store(engine: str, workdir: Path) -> Any:
+    """A fresh 0.1.11 store of configuration ``engine`` inside ``workdir``."""
+    if engine == "delta-polars":
+        from metaxy.ext.polars.handlers.delta import DeltaMetadataStore
+
+        return DeltaMetadataStore(root_path=workdir / "delta", hash_algorithm=mx.HashAlgorithm.XXHASH64)
+    from metaxy.ext.duckdb import DuckDBMetadataStore
+
+    store = DuckDBMetadataStore(
+        database=str(workdir / "anchor.duckdb"),
+        hash_algorithm=mx.HashAlgorithm.MD5,
+        versioning_engine="native" if engine == "duckdb-native" else "polars",
+    )
+    store.extensions = [e for e in store.extensions if e.name != "hashfuncs"]  # offline
+    return store
+
+
+def timed_resolve(store: Any, leaf: type[Any]) -> tuple[Any, Any]:
+    """Open, resolve the leaf, convert to Polars, close: the timed region."""
+    with measure.Timed() as timed, store.open("w"):
+        increment = store.resolve_update(leaf).to_polars()
+    return timed, increment
+
+
+def one_round(engine: str, shape: Any, n: int) -> dict[str, tuple[Any, bool, int, int]]:
+    """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale)."""
+    graph, roots, leaf = build(shape)
+    workdir = Path(tempfile.mkdtemp(prefix="metaxy_anchor_"))
+    try:
+        store = make_store(engine, workdir)
+        with graph.use():
+            with store.open("w"):
+                for i, root in enumerate(roots):
+                    store.write(root, data.root_frame(n, shape.root_fields, data.root_seed(i)))
+            gc.collect()
+            t_new, inc = timed_resolve(store, leaf)
+            new_ok = inc.new.height == n == inc.new[data.ID].n_unique() and inc.stale.height == 0
+            rows_new = (inc.new.height, inc.stale.height)
+            bumped, bumped_ids = data.bump(data.root_frame(n, shape.root_fields, data.root_seed(0)))
+            with store.open("w"):
+                store.write(leaf, inc.new)
+                store.write(roots[0], bumped)
+            del inc, bumped
+            gc.collect()
+            t_stale, inc = timed_resolve(store, leaf)
+            stale_ids = np.sort(inc.stale[data.ID].to_numpy())
+            stale_ok = (
+                inc.new.height == 0 and np.array_equal(stale_ids, bumped_ids) and inc.orphaned.height == 0
+            )
+            rows_stale = (inc.new.height, inc.stale.height)
+        return {"new": (t_new, new_ok, *rows_new), "stale": (t_stale, stale_ok, *rows_stale)}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_cell(engine: str, graph: str, n: int, rounds: int) -> list[dict[str, Any]]:
+    """Median over ``rounds`` of both phases after a warm-up round of 1,000 samples."""
+    shape = data.SHAPES[graph]
+    one_round(engine, shape, 1000)
+    runs = [one_round(engine, shape, n) for _ in range(rounds)]
+    rows = []
+    for phase in ("new", "stale"):
+        samples = [r[phase] for r in runs]
+        times = [s[0].seconds for s in samples]
+        rows.append(
+            {
+                "impl": f"metaxy=={mx.__version__}",
+                "graph": graph,
+                "N": n,
+                "phase": phase,
+                "engine": engine,
+                "hash": "xxhash64" if engine == "delta-polars" else "md5",
+                "median_s": round(statistics.median(times), 4),
+                "min_s": round(min(times), 4),
+                "max_s": round(max(times), 4),
+                "rounds": rounds,
+                "times_s": [round(t, 4) for t in times],
+                "median_cpu_s": round(statistics.median(s[0].cpu for s in samples), 4),
+                "rows_new": samples[0][2],
+                "rows_stale": samples[0][3],
+                "ok": all(s[1] for s in samples),
+                "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
+                "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, nargs="+", default=[100_000])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--graph", nargs="+", choices=sorted(data.SHAPES), default=sorted(data.SHAPES))
+    p.add_argument("--engine", nargs="+", choices=ENGINES, default=list(ENGINES))
+    args = p.parse_args(argv)
+    if not mx.__version__.startswith("0.1."):
+        sys.exit(f"error: this runs on Metaxy 0.1.11, found metaxy {mx.__version__} (use .anchor-venv).")
+    warnings.filterwarnings("ignore")  # 0.1.11's notices about auto-created tables and engines
+    MetaxyConfig.set(MetaxyConfig(project="bench", auto_create_tables=True, enable_map_datatype=False))
+    ok = True
+    for n in args.n:
+        for graph in args.graph:
+            for engine in args.engine:
+                for row in bench_cell(engine, graph, n, args.rounds):
+                    ok &= row["ok"]
+                    print(json.dumps(row), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
