@@ -30,9 +30,9 @@ ANCHOR_ENGINES = ("delta-polars", "duckdb-native", "duckdb-polars")
 Row = dict[str, Any]
 
 
-def json_lines(cmd: list[str], cwd: Path) -> list[Row]:
+def json_lines(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[Row]:
     """Run ``cmd`` and parse the JSON objects it prints (other lines are echoed)."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     rows = []
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
@@ -45,10 +45,11 @@ def json_lines(cmd: list[str], cwd: Path) -> list[Row]:
 
 
 def anchor(graph: str, n: int, rounds: int, engine: str) -> list[Row]:
-    # cwd outside the repository: both packages import as `metaxy`, the anchor must get 0.1.11's
+    # both packages import as `metaxy`: neither the working directory nor PYTHONPATH may hold ours
     cmd = [str(ANCHOR_PY), str(BENCH / "anchor.py"), "--n", str(n), "--rounds", str(rounds)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with tempfile.TemporaryDirectory(prefix="metaxy_anchor_cwd_") as cwd:
-        return json_lines([*cmd, "--graph", graph, "--engine", engine], cwd=Path(cwd))
+        return json_lines([*cmd, "--graph", graph, "--engine", engine], cwd=Path(cwd), env=env)
 
 
 def floor(graph: str, n: int, rounds: int) -> list[Row]:
