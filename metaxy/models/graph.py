@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from metaxy.exceptions import CycleError, DuplicateFeatureError, UnknownFeatureError
-from metaxy.models.fields import coerce_feature_key
+from metaxy.exceptions import CycleError, DefinitionError, DuplicateFeatureError, UnknownFeatureError
+from metaxy.models.fields import LineageKind, coerce_feature_key
 from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan, build_plan, sha256_hex
 from metaxy.models.spec import FeatureSpec
@@ -48,12 +48,25 @@ class FeatureGraph:
                 f"{existing.__module__}.{existing.__qualname__} and by {feature.__module__}.{feature.__qualname__}.",
                 hint="Give one of the classes another key, or define it inside its own `with FeatureGraph().use():`.",
             )
+        self._check_identity_deps(spec)
         self._specs[spec.key] = spec
         if isinstance(feature, FeatureSpec):
             self._classes.pop(spec.key, None)
         else:
             self._classes[spec.key] = feature
         self._plans.clear()
+
+    def _check_identity_deps(self, spec: FeatureSpec) -> None:
+        """Refuse a plain dependency that would give ``spec`` several rows per sample, in either direction.
+
+        Checked when both ends are in the graph, whichever is defined second.
+        """
+        for dep in spec.deps:
+            if dep.feature in self._specs and dep.feature != spec.key:
+                _check_identity_dep(spec, self._specs[dep.feature])
+        for other in self._specs.values():
+            if other.key != spec.key and any(d.feature == spec.key for d in other.deps):
+                _check_identity_dep(other, spec)
 
     def remove_feature(self, key: Any) -> None:
         key = coerce_feature_key(key)
@@ -230,6 +243,28 @@ class FeatureGraph:
         from metaxy.models.render import graph_html
 
         return graph_html(self)
+
+
+def _check_identity_dep(spec: FeatureSpec, upstream: FeatureSpec) -> None:
+    """A plain (identity) dependency needs every upstream id column among the feature's sample keys.
+
+    Otherwise each sample would match several upstream rows and resolve to duplicate ids.
+    """
+    expansion = [d.lineage.on for d in spec.deps if d.lineage.kind is LineageKind.EXPANSION]
+    keys = list(expansion[0]) if expansion else list(spec.id_columns)
+    for dep in spec.deps:
+        if dep.feature != upstream.key or dep.lineage.kind is not LineageKind.IDENTITY:
+            continue
+        rename = dep.rename_map
+        extra = [rename.get(c, c) for c in upstream.id_columns if rename.get(c, c) not in keys]
+        if extra:
+            raise DefinitionError(
+                f"Feature {spec.key.to_string()!r} depends on {upstream.key.to_string()!r} one-to-one, but "
+                f"{upstream.key.to_string()!r} has id column(s) {extra} that {spec.key.to_string()!r} lacks "
+                f"(its sample keys: {keys}): each sample would match several upstream rows.",
+                hint=f"Declare lineage=LineageRelationship.aggregation(on={keys}) to combine them, or add "
+                f"{extra} to {spec.key.to_string()!r}'s id_columns (one sample per upstream row).",
+            )
 
 
 def _same_definition(old: type[Any], new: type[Any]) -> bool:
