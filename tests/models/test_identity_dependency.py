@@ -21,7 +21,8 @@ def test_identity_dependency_on_extra_upstream_ids_is_refused_naming_them(upstre
     graph.add_feature(first)
     with pytest.raises(DefinitionError, match=r"id column\(s\) \['chunk'\]") as info:
         graph.add_feature(second)
-    assert "aggregation" in str(info.value) and "id_columns" in str(info.value)
+    assert "aggregation" in str(info.value)
+    assert "id_columns" in str(info.value)
     assert len(graph) == 1  # the refused definition is not registered
 
 
