@@ -28,3 +28,56 @@ def test_a_feature_defined_in_its_own_graph_resolves_outside_that_block(store: m
     assert sorted(increment.new["sample_uid"]) == [1, 2]
     store.write_metadata(Down, increment.new)
     assert store.resolve_update(Down).is_empty
+
+
+def expansion() -> tuple[type[mx.Feature], type[mx.Feature]]:
+    class Video(
+        mx.Feature, spec=mx.FeatureSpec(key="rex/video", id_columns=["vid"], fields=[mx.FieldSpec(key="f")])
+    ):
+        pass
+
+    class Clip(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="rex/clip",
+            id_columns=["vid", "i"],
+            deps=[mx.FeatureDep(feature=Video, lineage=mx.LineageRelationship.expansion(on=["vid"]))],
+            fields=[mx.FieldSpec(key="f")],
+        ),
+    ):
+        pass
+
+    return Video, Clip
+
+
+def videos(version: str) -> pl.DataFrame:
+    return pl.DataFrame({"vid": ["a", "b"], "metaxy_provenance_by_field": [{"f": f"a{version}"}, {"f": "b"}]})
+
+
+def children(parents: pl.DataFrame, count: int) -> pl.DataFrame:
+    return parents.join(pl.DataFrame({"i": list(range(count))}, schema={"i": pl.Int64}), how="cross")
+
+
+def test_re_expanding_a_parent_into_fewer_children_orphans_the_leftover(store: mx.MetadataStore) -> None:
+    video, clip = expansion()
+    store.write_metadata(video, videos("1"))
+    store.write_metadata(clip, children(store.resolve_update(clip).new, 3))  # a: 0, 1, 2; b: 0, 1, 2
+    store.write_metadata(video, videos("2").filter(pl.col("vid") == "a"))
+    increment = store.resolve_update(clip)
+    assert increment.stale["vid"].to_list() == ["a"]  # one row per parent to re-expand
+    assert increment.orphaned.height == 0  # the old children await their replacement
+    store.write_metadata(clip, children(increment.stale, 2))  # a re-expanded into 0 and 1 only
+    after = store.resolve_update(clip)
+    assert after.stale.height == 0
+    assert after.new.height == 0
+    assert after.orphaned.select("vid", "i").rows() == [("a", 2)]  # the leftover child, as stored
+    assert "metaxy_provenance" in after.orphaned.columns
+
+
+def test_every_child_of_a_parent_gone_upstream_is_orphaned(store: mx.MetadataStore) -> None:
+    video, clip = expansion()
+    store.write_metadata(video, videos("1"))
+    store.write_metadata(clip, children(store.resolve_update(clip).new, 2))
+    store.delete_metadata(video, filters=pl.col("vid") == "b")
+    orphaned = store.resolve_update(clip).orphaned
+    assert sorted(orphaned.select("vid", "i").rows()) == [("b", 0), ("b", 1)]

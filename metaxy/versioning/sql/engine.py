@@ -40,8 +40,9 @@ CURRENT_PREFIX = "__mx_cur__"
 NEW, STALE, ORPHANED = "new", "stale", "orphaned"
 _RN = "__mx_rn"
 _PRESENT = "__mx_present"
-_DIFFERS = "__mx_differs"
-_FIELDS, _EXPECTED, _CURRENT, _PARENTS = "__mx_fields", "__mx_expected", "__mx_current", "__mx_parents"
+_CURRENT_CHILD, _PARENT_CURRENT = "__mx_current_child", "__mx_parent_current"
+_FIELDS, _EXPECTED, _CURRENT = "__mx_fields", "__mx_expected", "__mx_current"
+_CHILDREN, _PARENTS = "__mx_children", "__mx_parents"
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,9 @@ class SQLEngine:
             if not expands(plan):
                 final = self._compare_identity(plan, keys, output, own.columns)
             else:
-                ctes.append((_PARENTS, self._parents_query(plan, keys)))
-                final = self._compare_parents(keys, output)
+                ctes.append((_CHILDREN, self._children_query(plan, keys, own.columns)))
+                ctes.append((_PARENTS, self._parents_query(keys)))
+                final = self._compare_parents(keys, output, own.columns)
         for name, query in ctes:
             final = final.with_(ident(name), as_=query)
         return self.dialect.finalize(final)
@@ -321,43 +323,69 @@ class SQLEngine:
             .where(exp.or_(missing_c, missing_e, sql_is_stale(e, c, plan.feature_version)))
         )
 
-    def _parents_query(self, plan: FeaturePlan, keys: list[str]) -> exp.Select:
-        """Stored children grouped by parent: does any child differ from its parent's expected row?"""
+    def _children_query(self, plan: FeaturePlan, keys: list[str], stored: Sequence[str]) -> exp.Select:
+        """Stored children, each marked current when written for its parent's expected provenance."""
         e, c = _EXPECTED, _CURRENT
-        differs = exp.Case(
-            ifs=[exp.If(this=sql_is_stale(e, c, plan.feature_version), true=exp.Literal.number(1))],
-            default=exp.Literal.number(0),
+        current = exp.Case(
+            ifs=[
+                exp.If(this=_absent(e), true=exp.Literal.number(0)),
+                exp.If(this=sql_is_stale(e, c, plan.feature_version), true=exp.Literal.number(0)),
+            ],
+            default=exp.Literal.number(1),
         )
         on = exp.and_(*[exp.EQ(this=col(k, c), expression=col(k, e)) for k in keys])
         return (
             exp.select(
-                *[exp.alias_(col(k, c), ident(k)) for k in keys],
-                exp.alias_(exp.Max(this=differs), ident(_DIFFERS)),
-                exp.alias_(exp.Literal.number(1), ident(_PRESENT)),
+                *[col(name, c) for name in dict.fromkeys([*stored, _PRESENT])],
+                exp.alias_(current, ident(_CURRENT_CHILD)),
             )
             .from_(exp.Table(this=ident(c)))
             .join(exp.Table(this=ident(e)), on=on, join_type="LEFT")
-            .group_by(*[col(k, c) for k in keys])
         )
 
-    def _compare_parents(self, keys: list[str], output: list[str]) -> exp.Select:
-        e, p = _EXPECTED, _PARENTS
-        missing_e, missing_p = _absent(e), _absent(p)
-        tag = exp.Case(
-            ifs=[exp.If(this=missing_p, true=lit(NEW)), exp.If(this=missing_e, true=lit(ORPHANED))],
-            default=lit(STALE),
+    def _parents_query(self, keys: list[str]) -> exp.Select:
+        """Per parent with stored children: does any child carry the parent's current provenance?"""
+        ch = _CHILDREN
+        return (
+            exp.select(
+                *[col(k, ch) for k in keys],
+                exp.alias_(exp.Max(this=col(_CURRENT_CHILD, ch)), ident(_PARENT_CURRENT)),
+            )
+            .from_(exp.Table(this=ident(ch)))
+            .group_by(*[col(k, ch) for k in keys])
         )
-        on = exp.and_(*[exp.EQ(this=col(k, e), expression=col(k, p)) for k in keys])
-        differs = exp.EQ(this=col(_DIFFERS, p), expression=exp.Literal.number(1))
+
+    def _compare_parents(self, keys: list[str], output: list[str], stored: Sequence[str]) -> exp.Select:
+        """Expected parents against stored children (the rule of the Polars engine's expansion).
+
+        A parent without children is new; with children but none current, stale (one row per child
+        here; :meth:`split` keeps one per parent); a child whose parent is gone, or a non-current child
+        of a parent that has a current one, is orphaned.
+        """
+        e, ch, p = _EXPECTED, _CHILDREN, _PARENTS
+        zero = exp.Literal.number(0)
+        parent_stale = exp.EQ(this=col(_PARENT_CURRENT, p), expression=zero)
+        leftover = exp.EQ(this=col(_CURRENT_CHILD, ch), expression=zero)
+        tag = exp.Case(
+            ifs=[
+                exp.If(this=_absent(ch), true=lit(NEW)),
+                exp.If(this=_absent(e), true=lit(ORPHANED)),
+                exp.If(this=parent_stale, true=lit(STALE)),
+            ],
+            default=lit(ORPHANED),
+        )
+        on_children = exp.and_(*[exp.EQ(this=col(k, e), expression=col(k, ch)) for k in keys])
+        on_parents = exp.and_(*[exp.EQ(this=col(k, ch), expression=col(k, p)) for k in keys])
         return (
             exp.select(
                 exp.alias_(tag, ident(TAG)),
                 *[exp.alias_(col(o, e), ident(o)) for o in output],
-                *[exp.alias_(col(k, p), ident(CURRENT_PREFIX + k)) for k in keys],
+                *[exp.alias_(col(s, ch), ident(CURRENT_PREFIX + s)) for s in stored],
             )
             .from_(exp.Table(this=ident(e)))
-            .join(exp.Table(this=ident(p)), on=on, join_type="FULL")
-            .where(exp.or_(missing_p, missing_e, differs))
+            .join(exp.Table(this=ident(ch)), on=on_children, join_type="FULL")
+            .join(exp.Table(this=ident(p)), on=on_parents, join_type="LEFT")
+            .where(exp.or_(_absent(ch), _absent(e), parent_stale, leftover))
         )
 
     # -- result ---------------------------------------------------------------------------------
@@ -373,6 +401,8 @@ class SQLEngine:
         ordered = [c for c in expected.columns if c not in (TAG, PROVENANCE)] + [PROVENANCE]
         new = expected.filter(pl.col(TAG) == NEW).select(ordered)
         stale = expected.filter(pl.col(TAG) == STALE).select(ordered)
+        if expands(plan):  # one row per stored child of a stale parent: keep one per parent
+            stale = stale.unique(versioning_keys(plan), maintain_order=True)
         orphaned = rows.filter(pl.col(TAG) == ORPHANED).select(
             pl.col(c).alias(c.removeprefix(CURRENT_PREFIX)) for c in current
         )
