@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from metaxy.constants import FEATURE_VERSION
 from metaxy.exceptions import (
     FeatureNotFoundError,
     MissingSamplesError,
@@ -22,6 +24,7 @@ from metaxy.exceptions import (
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._empty import conform_empty, is_marked_empty
 from metaxy.stores._read import ReadRequest
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.increment import Increment
@@ -29,6 +32,14 @@ from metaxy.versioning.polars_engine import PolarsEngine
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Where an upstream was found: the store, and whether it was materialized there with no row."""
+
+    store: MetadataStore
+    empty: bool
 
 
 def resolve_increment(
@@ -72,9 +83,7 @@ def expected_samples(store: MetadataStore, plan: FeaturePlan, graph: FeatureGrap
     return engine.expected(plan, _read_upstream(plan, holders, versions), current=current)
 
 
-def locate_upstream(
-    store: MetadataStore, plan: FeaturePlan, graph: FeatureGraph
-) -> dict[FeatureKey, MetadataStore]:
+def locate_upstream(store: MetadataStore, plan: FeaturePlan, graph: FeatureGraph) -> dict[FeatureKey, Holder]:
     """The first store of the chain holding each dependency at its current version (one probe each).
 
     A missing optional dependency is left out; a missing required one raises.
@@ -82,10 +91,9 @@ def locate_upstream(
     Raises:
         FeatureNotFoundError: a required upstream has no rows at its current feature version.
     """
-    found: dict[FeatureKey, MetadataStore] = {}
+    found: dict[FeatureKey, Holder] = {}
     for dep in plan.spec.deps:
-        version = graph.feature_version(dep.feature)
-        holder = next((s for s in store._chain() if s._holds(dep.feature, version)), None)
+        holder = _holder(store, dep.feature, graph.feature_version(dep.feature))
         if holder is not None:
             found[dep.feature] = holder
         elif not dep.optional:
@@ -93,14 +101,27 @@ def locate_upstream(
     return found
 
 
+def _holder(store: MetadataStore, key: FeatureKey, version: str) -> Holder | None:
+    """The first store of the chain with rows of ``key`` at ``version``, else the first that wrote it empty."""
+    chain = list(store._chain())
+    for candidate in chain:
+        if candidate._holds(key, version):
+            return Holder(candidate, empty=False)
+    for candidate in chain:
+        if is_marked_empty(candidate, key, version):
+            return Holder(candidate, empty=True)
+    return None
+
+
 def _read_upstream(
-    plan: FeaturePlan, holders: Mapping[FeatureKey, MetadataStore], versions: Mapping[FeatureKey, str]
+    plan: FeaturePlan, holders: Mapping[FeatureKey, Holder], versions: Mapping[FeatureKey, str]
 ) -> dict[FeatureKey, pl.LazyFrame]:
     frames = {}
     for key, holder in holders.items():
         ids = tuple(plan.upstream[key].id_columns)
-        rows = holder._read_rows(ReadRequest(key, ids, feature_version=versions[key]))
-        assert rows is not None  # the holder holds rows of this version
+        rows = holder.store._read_rows(ReadRequest(key, ids, feature_version=versions[key]))
+        if rows is None or holder.empty:
+            rows = conform_empty(rows, plan.upstream[key])
         frames[key] = rows
     return frames
 
@@ -113,11 +134,11 @@ def _samples_frame(store: MetadataStore, plan: FeaturePlan, samples: Any) -> pl.
     return frame.lazy()
 
 
-def _use_native(store: MetadataStore, plan: FeaturePlan, holders: Mapping[FeatureKey, MetadataStore]) -> bool:
+def _use_native(store: MetadataStore, plan: FeaturePlan, holders: Mapping[FeatureKey, Holder]) -> bool:
     """Whether to version ``plan`` in ``store``'s engine: yes unless an upstream lives in a fallback."""
     if store.versioning_engine == "polars" or not store.supports_native_versioning():
         return False
-    elsewhere = [key.to_string() for key, holder in holders.items() if holder is not store]
+    elsewhere = [key.to_string() for key, holder in holders.items() if holder.store is not store]
     if not elsewhere:
         return True
     if store.versioning_engine == "native":
@@ -136,9 +157,35 @@ def _use_native(store: MetadataStore, plan: FeaturePlan, holders: Mapping[Featur
 
 
 def _upstream_missing(store: MetadataStore, plan: FeaturePlan, upstream: FeatureKey) -> FeatureNotFoundError:
+    """The error for a required upstream with no rows at its current version, naming older rows."""
     chain = ", ".join(s.name for s in store._chain())
-    return FeatureNotFoundError(
+    message = (
         f"Cannot resolve {plan.key.to_string()!r}: its upstream {upstream.to_string()!r} has no metadata "
-        f"at its current feature version in {chain}.",
-        hint=f"Materialize {upstream.to_string()!r} first (resolve_update + write_metadata).",
+        f"at its current feature version in {chain}."
     )
+    older = _rows_by_version(store, plan, upstream)
+    if not older:
+        hint = f"Materialize {upstream.to_string()!r} first (resolve_update + write_metadata)."
+        return FeatureNotFoundError(message, hint=hint)
+    found = "; ".join(f"{n} row(s) under feature version {v} in {where}" for where, v, n in older)
+    return FeatureNotFoundError(
+        f"{message} It has rows only under older feature versions: {found}.",
+        hint=f"Re-materialize {upstream.to_string()!r} at its current definition (resolve_update + "
+        "write_metadata), or, if only its code version changed and the outputs did not, run "
+        "`metaxy migrate` first.",
+    )
+
+
+def _rows_by_version(
+    store: MetadataStore, plan: FeaturePlan, upstream: FeatureKey
+) -> list[tuple[str, str, int]]:
+    """(store name, feature version, latest rows) of ``upstream`` in the chain, any version."""
+    ids = tuple(plan.upstream[upstream].id_columns)
+    found = []
+    for candidate in store._chain():
+        rows = candidate._read_rows(ReadRequest(upstream, ids))
+        if rows is None:
+            continue
+        counts = rows.group_by(FEATURE_VERSION).len().sort(FEATURE_VERSION).collect()
+        found += [(candidate.name, str(v), int(n)) for v, n in counts.iter_rows()]
+    return found

@@ -36,6 +36,7 @@ from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._empty import conform_empty, forget_empty, is_marked_empty, mark_empty
 from metaxy.stores._latest import latest_rows
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters
@@ -249,6 +250,8 @@ class MetadataStore(ABC):
         plan = graph.plan(key)
         frame = self._prepare_write(plan, to_polars(df, where=self._where(key)), graph)
         self._append_registered(key, frame)
+        if frame.height == 0:  # materialized with no sample: downstream resolves to an empty increment
+            mark_empty(self, key, plan.feature_version)
 
     def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         self._append(key, frame)
@@ -298,7 +301,8 @@ class MetadataStore(ABC):
         version = None if all_versions or history else (feature_version or graph.feature_version(key))
         ids = graph.spec(key).id_columns
         for store in self._chain() if allow_fallback else [self]:
-            if store._holds(key, version):
+            holds = store._holds(key, version)
+            if holds or is_marked_empty(store, key, version):
                 request = ReadRequest(
                     key,
                     tuple(ids),
@@ -308,7 +312,7 @@ class MetadataStore(ABC):
                     filters=as_filters(filters),
                 )
                 lf = store._read_rows(request)
-                assert lf is not None
+                lf = lf if holds and lf is not None else conform_empty(lf, graph.spec(key))
                 return lf.select(columns) if columns is not None else lf
         searched = ", ".join(s.name for s in (self._chain() if allow_fallback else [self]))
         raise FeatureNotFoundError(
@@ -328,13 +332,17 @@ class MetadataStore(ABC):
         lf = self._read_rows(ReadRequest.history(key, feature_version))
         return lf is not None and lf.head(1).collect().height > 0
 
+    def _is_materialized(self, key: FeatureKey, feature_version: str | None) -> bool:
+        """Whether ``key`` was written here at ``feature_version``: stored rows, or an empty write."""
+        return self._holds(key, feature_version) or is_marked_empty(self, key, feature_version)
+
     @logged("has_feature")
     def has_feature(self, feature: FeatureLike, *, check_fallback: bool = False) -> bool:
         """Whether rows of the feature's current version are stored here (or in a fallback)."""
         self._require_open()
         key, graph = self._resolve_feature(feature)
         version = graph.feature_version(key)
-        return any(s._holds(key, version) for s in (self._chain() if check_fallback else [self]))
+        return any(s._is_materialized(key, version) for s in (self._chain() if check_fallback else [self]))
 
     @logged("list_features")
     def list_features(self) -> list[FeatureKey]:
@@ -359,6 +367,8 @@ class MetadataStore(ABC):
             before = self._count(key)
             versions = self._stored_versions(key) if self.catalog is not None else set()
             self._delete_rows(key, all_of(exprs))
+            if not exprs:
+                forget_empty(self, key)
             if self.catalog is not None:  # versions with no row left must vanish from the catalog too
                 gone = versions - self._stored_versions(key)
                 self.catalog.forget_materialization(key, feature_versions=gone, store=self.name)

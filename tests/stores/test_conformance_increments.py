@@ -6,8 +6,11 @@ Tests never name a backend: the ``store`` fixture varies.
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 import metaxy as mx
+from metaxy.exceptions import FeatureNotFoundError
+from tests.stores.graphs import bump
 
 
 def test_a_feature_defined_in_its_own_graph_resolves_outside_that_block(store: mx.MetadataStore) -> None:
@@ -81,3 +84,58 @@ def test_every_child_of_a_parent_gone_upstream_is_orphaned(store: mx.MetadataSto
     store.delete_metadata(video, filters=pl.col("vid") == "b")
     orphaned = store.resolve_update(clip).orphaned
     assert sorted(orphaned.select("vid", "i").rows()) == [("b", 0), ("b", 1)]
+
+
+def disjoint_roots() -> tuple[type[mx.Feature], type[mx.Feature], type[mx.Feature], type[mx.Feature]]:
+    class A(mx.Feature, spec=mx.FeatureSpec(key="emp/a", fields=[mx.FieldSpec(key="x")])):
+        pass
+
+    class B(mx.Feature, spec=mx.FeatureSpec(key="emp/b", fields=[mx.FieldSpec(key="x")])):
+        pass
+
+    class C(
+        mx.Feature,
+        spec=mx.FeatureSpec(key="emp/c", deps=[mx.FeatureDep(feature=A), mx.FeatureDep(feature=B)]),
+    ):
+        pass
+
+    class D(mx.Feature, spec=mx.FeatureSpec(key="emp/d", deps=[mx.FeatureDep(feature=C)])):
+        pass
+
+    return A, B, C, D
+
+
+def roots(ids: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"sample_uid": ids, "metaxy_provenance_by_field": [{"x": str(i)} for i in ids]},
+        schema_overrides={"sample_uid": pl.Int64},
+    )
+
+
+def test_an_empty_materialization_lets_downstream_resolve_to_an_empty_increment(
+    store: mx.MetadataStore,
+) -> None:
+    a, b, c, d = disjoint_roots()
+    store.write_metadata(a, roots([1, 2]))
+    store.write_metadata(b, roots([3]))
+    empty = store.resolve_update(c).new
+    assert empty.height == 0
+    store.write_metadata(c, empty)
+    assert store.has_feature(c)
+    assert store.read_metadata(c).collect().height == 0
+    assert store.resolve_update(d).is_empty
+    assert store.resolve_update(c).is_empty
+
+
+def test_an_upstream_stored_only_under_an_older_version_is_refused_saying_so(store: mx.MetadataStore) -> None:
+    a, _, _, _ = disjoint_roots()
+
+    class E(mx.Feature, spec=mx.FeatureSpec(key="emp/e", deps=[mx.FeatureDep(feature=a)])):
+        pass
+
+    store.write_metadata(a, roots([1, 2, 3]))
+    old = a.feature_version()
+    bump("emp/a", "x", "2")
+    with pytest.raises(FeatureNotFoundError, match=rf"3 row\(s\) under feature version {old}") as info:
+        store.resolve_update(E)
+    assert "migrate" in str(info.value)

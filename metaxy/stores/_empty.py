@@ -1,0 +1,95 @@
+"""Empty materializations: a write of zero rows records that the feature was materialized (with no
+sample) at its feature version, so downstream features resolve to an empty increment.
+
+The record is a row of the system table ``metaxy_system/empty_materializations`` (feature key,
+feature version, time), written through the same ``_append``/``_scan`` primitives as any table, so
+every store and every fallback chain keeps it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from metaxy.constants import (
+    CREATED_AT,
+    DATA_VERSION,
+    DATA_VERSION_BY_FIELD,
+    DELETED_AT,
+    FEATURE_VERSION,
+    MATERIALIZATION_ID,
+    PROJECT_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+    SYSTEM_NAMESPACE,
+    UPDATED_AT,
+)
+from metaxy.models.keys import FeatureKey
+from metaxy.models.spec import FeatureSpec
+
+if TYPE_CHECKING:
+    from metaxy.stores.base import MetadataStore
+
+EMPTY_KEY = FeatureKey([SYSTEM_NAMESPACE, "empty_materializations"])
+_SCHEMA: dict[str, pl.DataType] = {
+    "feature": pl.String(),
+    "feature_version": pl.String(),
+    "materialized_at": pl.Datetime("us", "UTC"),
+}
+
+
+def mark_empty(store: MetadataStore, key: FeatureKey, feature_version: str) -> None:
+    """Record that ``key`` was materialized with zero rows at ``feature_version`` (once)."""
+    if is_marked_empty(store, key, feature_version):
+        return
+    row = {
+        "feature": [key.to_string()],
+        "feature_version": [feature_version],
+        "materialized_at": [datetime.now(UTC)],
+    }
+    store._append(EMPTY_KEY, pl.DataFrame(row, schema=_SCHEMA))
+
+
+def is_marked_empty(store: MetadataStore, key: FeatureKey, feature_version: str | None) -> bool:
+    """Whether ``key`` was materialized empty at ``feature_version`` (any version when None)."""
+    lf = store._scan(EMPTY_KEY)
+    if lf is None:
+        return False
+    match = pl.col("feature") == key.to_string()
+    if feature_version is not None:
+        match = match & (pl.col("feature_version") == feature_version)
+    return bool(lf.filter(match).select(pl.len()).collect().item() > 0)
+
+
+def forget_empty(store: MetadataStore, key: FeatureKey) -> None:
+    """Drop ``key``'s empty-materialization records (after every stored row of it was deleted)."""
+    if store._scan(EMPTY_KEY) is not None:
+        store._delete_rows(EMPTY_KEY, pl.col("feature") == key.to_string())
+
+
+def conform_empty(rows: pl.LazyFrame | None, spec: FeatureSpec) -> pl.LazyFrame:
+    """Zero rows read for an empty materialization, with the version structs typed by ``spec``.
+
+    Some backends cannot tell a struct's fields from an empty table; with no row, nothing is lost
+    by restating them.
+    """
+    if rows is None:
+        return empty_rows(spec)
+    struct = pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})
+    by_field = [c for c in rows.collect_schema() if c in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD)]
+    return rows.with_columns(pl.lit(None, struct).alias(c) for c in by_field)
+
+
+def empty_rows(spec: FeatureSpec) -> pl.LazyFrame:
+    """Zero rows shaped like stored rows of ``spec``'s feature, for a store that kept no table of it."""
+    struct = pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})
+    schema: dict[str, pl.DataType] = dict.fromkeys(spec.id_columns, pl.String())
+    for name in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD):
+        schema[name] = struct
+    for name in (PROVENANCE, DATA_VERSION, FEATURE_VERSION, PROJECT_VERSION, MATERIALIZATION_ID):
+        schema[name] = pl.String()
+    for name in (CREATED_AT, UPDATED_AT, DELETED_AT):
+        schema[name] = pl.Datetime("us", "UTC")
+    return pl.LazyFrame(schema=schema)
