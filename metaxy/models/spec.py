@@ -149,7 +149,14 @@ class FeatureSpec(BaseModel):
             raise DefinitionError(
                 f"{where} declares no fields.", hint="Omit fields= to get one 'default' field."
             )
+        if len(set(self.id_columns)) != len(self.id_columns):
+            twice = sorted({c for c in self.id_columns if self.id_columns.count(c) > 1})
+            raise DefinitionError(
+                f"{where} lists the id column(s) {twice} more than once: {list(self.id_columns)}.",
+                hint="Name each id column once.",
+            )
         _check_unique([f.key for f in self.fields], where, "field")
+        _check_struct_names(self.fields, where)
         _check_unique([d.feature for d in self.deps], where, "dependency")
         for dep in self.deps:
             _check_lineage(self, dep)
@@ -181,6 +188,20 @@ def _check_unique(keys: Sequence[FeatureKey | FieldKey], where: str, what: str) 
                 hint=f"Each {what} may appear once; merge the two declarations.",
             )
         seen.add(name)
+
+
+def _check_struct_names(fields: Sequence[FieldSpec], where: str) -> None:
+    """Two field keys may not share a ``*_by_field`` struct field name (``a/b`` and ``a_b`` both give ``a_b``)."""
+    seen: dict[str, str] = {}
+    for field in fields:
+        name = field.key.to_struct_name()
+        if name in seen:
+            raise DuplicateFieldError(
+                f"{where}: fields {seen[name]!r} and {field.key.to_string()!r} would both be stored as "
+                f"{name!r} in the metaxy_*_by_field columns.",
+                hint="Rename one of the two fields.",
+            )
+        seen[name] = field.key.to_string()
 
 
 def _check_lineage(spec: FeatureSpec, dep: FeatureDep) -> None:

@@ -42,6 +42,15 @@ from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters
 from metaxy.stores._resolve import expected_samples, resolve_increment
 from metaxy.stores._write import TIMESTAMP, attach_provenance, prepare_write
+from metaxy.stores.schema_rule import (
+    DType,
+    check_column_names,
+    check_system_columns,
+    common_leaf,
+    conform,
+    map_leaves,
+    to_storage,
+)
 from metaxy.versioning.frames import to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
@@ -70,6 +79,8 @@ class MetadataStore(ABC):
     #: constructor options naming where the data lives; configuration resolves relative values
     #: against the project folder (see :func:`metaxy.config.paths.resolve_location`)
     path_options: ClassVar[tuple[str, ...]] = ()
+    #: the longest column name (in UTF-8 bytes) the backend keeps without truncating it
+    max_column_name_bytes: int | None = None
 
     def __init__(
         self,
@@ -152,6 +163,15 @@ class MetadataStore(ABC):
         for expr in request.filters:
             lf = lf.filter(expr)
         return lf
+
+    def _storage_type(self, dtype: DType) -> pl.DataType | str:
+        """The type this backend holds ``dtype`` as (itself when exact), or why it cannot hold it."""
+        return map_leaves(dtype, common_leaf)
+
+    def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
+        """The column types of ``key``'s stored rows as they read back, or None before the first write."""
+        lf = self._scan(key)
+        return None if lf is None else lf.collect_schema()
 
     def supports_native_versioning(self) -> bool:
         """Whether this store can compute the configured hash inside its own engine."""
@@ -254,12 +274,21 @@ class MetadataStore(ABC):
             mark_empty(self, key, plan.feature_version)
 
     def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        frame = self._conform(key, frame)
         self._append(key, frame)
         if self.catalog is not None:  # only after the append succeeded: a failed write registers nothing
             self.catalog.register_materialization(key, frame, store=self.name)
 
+    def _conform(self, key: FeatureKey, frame: pl.DataFrame) -> pl.DataFrame:
+        """Apply the append-schema rule (:mod:`metaxy.stores.schema_rule`) before the backend sees rows."""
+        where = self._where(key)
+        check_column_names(frame.columns, max_bytes=self.max_column_name_bytes, where=where)
+        frame = to_storage(frame, self._storage_type, where=where)
+        return conform(frame, self._stored_schema(key), where=where)
+
     def _prepare_write(self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph) -> pl.DataFrame:
         where = self._where(plan.key)
+        check_system_columns(df, where=where)
         return prepare_write(plan, df, graph, settings=self.hash_settings, now=self._now(), where=where)
 
     def _now(self) -> datetime:

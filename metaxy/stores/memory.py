@@ -9,6 +9,7 @@ import polars as pl
 
 from metaxy.models.keys import FeatureKey
 from metaxy.stores.base import MetadataStore, ReadRequest
+from metaxy.stores.schema_rule import cast_expr
 
 
 class InMemoryMetadataStore(MetadataStore):
@@ -37,7 +38,10 @@ class InMemoryMetadataStore(MetadataStore):
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         with self._lock:
-            self._tables.setdefault(key, []).append(df)
+            chunks = self._tables.setdefault(key, [])
+            if chunks:  # the write widened a column (append-schema rule): widen the stored rows too
+                self._tables[key] = [_widened(chunk, df.schema) for chunk in chunks]
+            self._tables[key].append(df)
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         chunks = self._tables.get(key)
@@ -82,3 +86,12 @@ class InMemoryMetadataStore(MetadataStore):
 
     def _list_keys(self) -> list[FeatureKey]:
         return [key for key, chunks in self._tables.items() if chunks]
+
+
+def _widened(chunk: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    casts = [
+        cast_expr(name, pl.col(name), dtype, schema[name])
+        for name, dtype in chunk.schema.items()
+        if name in schema and schema[name] != dtype
+    ]
+    return chunk.with_columns(casts) if casts else chunk

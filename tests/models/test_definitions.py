@@ -53,6 +53,16 @@ def test_duplicate_field_names_the_feature_and_field() -> None:
         mx.FeatureSpec(key="x", fields=[mx.FieldSpec(key="a"), mx.FieldSpec(key="a")])
 
 
+def test_field_keys_sharing_a_struct_name_are_refused_naming_both() -> None:
+    with pytest.raises(DuplicateFieldError, match=r"fields 'a/b' and 'a_b' would both be stored as 'a_b'"):
+        mx.FeatureSpec(key="x", fields=[mx.FieldSpec(key="a/b"), mx.FieldSpec(key="a_b")])
+
+
+def test_an_id_column_listed_twice_is_refused() -> None:
+    with pytest.raises(DefinitionError, match=r"id column\(s\) \['a'\] more than once"):
+        mx.FeatureSpec(key="x", id_columns=["a", "a"])
+
+
 def test_two_classes_with_one_key_in_a_module_is_an_error() -> None:
     class First(mx.Feature, spec=mx.FeatureSpec(key="dup")):
         pass

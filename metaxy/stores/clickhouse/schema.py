@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from metaxy.exceptions import SchemaError
+from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
 
 LOCAL_SUFFIX = "_local"
 
@@ -101,3 +102,63 @@ def create_database(database: str, cluster: str | None) -> str:
 def storage_tables(table: str, cluster: str | None) -> list[str]:
     """Tables that hold rows (DDL changes go to all of them; on a cluster the Distributed one too)."""
     return [table + LOCAL_SUFFIX, table] if cluster else [table]
+
+
+def storage_type(dtype: DType) -> pl.DataType | str:
+    """How ClickHouse holds a Polars dtype (see ``docs/stores.md``, "Column types")."""
+    mapped = map_leaves(dtype, _leaf)
+    return mapped if isinstance(mapped, str) else arrays_as_lists(mapped)
+
+
+def _leaf(dtype: DType) -> pl.DataType | str:
+    dtype = as_instance(dtype)
+    if dtype == pl.Binary:
+        return "ClickHouse strings read back as UTF-8 text, so arbitrary bytes would not read back"
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return pl.String()
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return pl.Datetime(dtype.time_unit, "UTC")  # a zone-less DateTime64 reads back in UTC
+    if isinstance(dtype, pl.Duration | pl.Time | pl.Decimal):
+        return "this store has no column type for it"
+    return common_leaf(dtype)
+
+
+def utc_named(dtype: DType) -> pl.DataType:
+    dtype = as_instance(dtype)
+    """``dtype`` with the server's ``Etc/UTC`` spelled ``UTC`` (as metaxy writes it), at any depth."""
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone == "Etc/UTC":
+        return pl.Datetime(dtype.time_unit, "UTC")
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: utc_named(f.dtype) for f in dtype.fields})
+    if isinstance(dtype, pl.List):
+        return pl.List(utc_named(dtype.inner))  # type: ignore[arg-type]
+    return dtype
+
+
+def null_container(df: pl.DataFrame, stored: pl.Schema | None) -> str | None:
+    """A struct or list value ClickHouse would turn into a struct of nulls or ``[]``: where it is.
+
+    ClickHouse Tuples and Arrays cannot be Nullable, so a null struct or list (or a stored struct or
+    list column the write leaves out) would read back changed.
+    """
+    for name, dtype in (stored or {}).items():
+        if isinstance(dtype, pl.Struct | pl.List) and name not in df.columns:
+            return f"column {name!r} (stored, left out of this write)"
+    for name in df.columns:
+        found = _null_in(df[name])
+        if found is not None:
+            return f"column {name!r}{found}"
+    return None
+
+
+def _null_in(series: pl.Series) -> str | None:
+    if not isinstance(series.dtype, pl.Struct | pl.List):
+        return None
+    if series.null_count():
+        return ""
+    if isinstance(series.dtype, pl.Struct):
+        for field in series.struct.unnest().iter_columns():
+            found = _null_in(field)
+            if found is not None:
+                return f", field {field.name!r}{found}"
+    return None

@@ -23,6 +23,7 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import ReadRequest
 from metaxy.stores.clickhouse import schema as chsql
 from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect
+from metaxy.stores.schema_rule import DType, supertype
 from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
 
 
@@ -96,10 +97,23 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     # -- primitives -----------------------------------------------------------------------------
 
+    def _storage_type(self, dtype: DType) -> pl.DataType | str:
+        return chsql.storage_type(dtype)
+
+    def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
+        return self._schema(table_name(key))
+
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         check_column_names(df.columns, where=self._where(key))
         name = table_name(key)
         stored = self._schema(name)
+        changed = chsql.null_container(df, stored)
+        if changed is not None:
+            raise SchemaError(
+                f"{self._where(key)}: {changed} holds a null struct or list, which ClickHouse would read "
+                "back as a struct of nulls or an empty list.",
+                hint="Write a struct of nulls or an empty list explicitly, or use another store for this feature.",
+            )
         if stored is None:
             for statement in chsql.create_table(self.database, name, df.schema, _ids(key), self.cluster):
                 self.connection.command(statement)
@@ -120,7 +134,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         # outer joins must give NULL (not the type's default) for unmatched rows, as in standard SQL
-        return self.connection.query(self.render(query) + " SETTINGS join_use_nulls = 1")
+        return _utc_named(self.connection.query(self.render(query) + " SETTINGS join_use_nulls = 1"))
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         name = table_name(key)
@@ -182,23 +196,24 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         )["n"][0]
         if not exists:
             return None
-        return self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0").schema
+        return _utc_named(self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0")).schema
 
     def _evolve(self, key: FeatureKey, name: str, stored: pl.Schema, incoming: pl.Schema) -> pl.Schema:
-        """New columns are added (nullable); struct columns widen to new fields; other type changes fail."""
+        """New columns are added (nullable); widened columns (append-schema rule) are modified."""
         changes: list[str] = []
+        ids = _ids(key)
         for column, dtype in incoming.items():
             if column not in stored:
                 changes.append(f"ADD COLUMN {chsql.quote(column)} {chsql.ch_type(dtype)}")
-            elif isinstance(dtype, pl.Struct) and isinstance(stored[column], pl.Struct):
-                merged = _merge_structs(stored[column], dtype)  # type: ignore[arg-type]
-                if merged != stored[column]:
-                    changes.append(f"MODIFY COLUMN {chsql.quote(column)} {chsql.ch_type(merged)}")
-            elif not _compatible(stored[column], dtype):
-                raise SchemaError(
-                    f"{self._where(key)}: column {column!r} is stored as {stored[column]} but the frame has {dtype}.",
-                    hint="Cast the column to its stored type, or write it under a new column name.",
-                )
+            elif dtype != stored[column]:
+                if supertype(stored[column], dtype) != dtype:
+                    raise SchemaError(
+                        f"{self._where(key)}: column {column!r} is stored as {stored[column]} but the "
+                        f"frame has {dtype}.",
+                        hint="Cast the column to its stored type, or write it under a new column name.",
+                    )
+                sql_type = chsql.ch_type(dtype, nullable=column not in ids)
+                changes.append(f"MODIFY COLUMN {chsql.quote(column)} {sql_type}")
         for change in changes:
             for table in chsql.storage_tables(name, self.cluster):
                 self.connection.command(
@@ -215,21 +230,10 @@ def _ids(key: FeatureKey) -> tuple[str, ...]:
     return tuple(graph.spec(key).id_columns) if key in graph else ()
 
 
-def _merge_structs(stored: pl.Struct, incoming: pl.Struct) -> pl.Struct:
-    fields = {f.name: f.dtype for f in stored.fields}
-    for field in incoming.fields:
-        fields.setdefault(field.name, field.dtype)
-    return pl.Struct(fields)
-
-
-def _compatible(stored: pl.DataType, incoming: pl.DataType) -> bool:
-    if stored == incoming or incoming == pl.Null:
-        return True
-    if stored.is_integer() and incoming.is_integer():
-        return True
-    if stored.is_float() and incoming.is_numeric():
-        return True
-    return stored == pl.String and incoming in (pl.Categorical, pl.String)
+def _utc_named(frame: pl.DataFrame) -> pl.DataFrame:
+    """Datetimes the server hands back in ``Etc/UTC`` read as ``UTC``, the zone metaxy writes."""
+    casts = [pl.col(c).cast(chsql.utc_named(t)) for c, t in frame.schema.items() if chsql.utc_named(t) != t]
+    return frame.with_columns(casts) if casts else frame
 
 
 def _fit(df: pl.DataFrame, stored: pl.Schema) -> pl.DataFrame:

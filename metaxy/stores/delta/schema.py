@@ -1,64 +1,69 @@
-"""Schema rules for appending to an existing table: which dtype differences are safe, which are errors."""
+"""Delta column types: how Polars dtypes are held, which appends widen a stored column, row identity."""
 
 from __future__ import annotations
 
 import polars as pl
-from polars.datatypes import DataTypeClass
 
-from metaxy.exceptions import SchemaError
-
-DType = pl.DataType | DataTypeClass
+from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
 
 #: dtypes that compare exactly, so a row can be matched on them (floats and nested types cannot)
 _MATCHABLE = (pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Binary)
 
 
-def check_schema(df: pl.DataFrame, stored: pl.Schema | None, *, where: str) -> pl.DataFrame:
-    """Conform ``df`` to an existing table schema, or raise :class:`SchemaError`.
+def widened_columns(df: pl.DataFrame, stored: pl.Schema | None) -> dict[str, pl.DataType]:
+    """Stored columns the write widens (append-schema rule), by name -> new dtype.
 
-    New columns and new struct fields are allowed (the table merges them). A column whose dtype
-    differs is cast when the change is lossless in kind (integer width/sign, float width, an all-null
-    column); any other change is an error, so nothing is written.
+    Struct columns that only gain fields are left out: Delta's schema merge adds fields itself.
     """
-    casts = []
-    for name, dtype in df.schema.items():
-        old = stored.get(name) if stored is not None else None
-        if old is None:
-            if dtype == pl.Null:  # Delta has no null type; store an all-null column as strings
-                casts.append(pl.col(name).cast(pl.String))
-            continue
-        if dtype == old or (_is_nested(old) and _compatible(dtype, old)):
-            continue
-        if not _compatible(dtype, old):
-            raise SchemaError(
-                f"{where}: column {name!r} is stored as {old} but the written frame has {dtype}.",
-                hint=f"Cast {name!r} to {old} before writing, or write the feature under a new key.",
-            )
-        casts.append(pl.col(name).cast(old, strict=True))
-    return df.with_columns(casts) if casts else df
+    if stored is None:
+        return {}
+    return {
+        name: dtype
+        for name, dtype in df.schema.items()
+        if name in stored and stored[name] != dtype and not _adds_fields_only(stored[name], dtype)
+    }
 
 
-def _compatible(new: DType, old: DType) -> bool:
-    if new == old or new == pl.Null:
-        return True
-    if new.is_integer() and old.is_integer():
-        return True
-    if new.is_float() and old.is_float():
-        return True
-    if isinstance(new, pl.Struct) and isinstance(old, pl.Struct):
-        stored = {f.name: f.dtype for f in old.fields}
-        return all(_compatible(f.dtype, stored[f.name]) for f in new.fields if f.name in stored)
-    if isinstance(new, pl.List) and isinstance(old, pl.List):
-        return _compatible(new.inner, old.inner)
-    if isinstance(new, pl.Datetime) and isinstance(old, pl.Datetime):
-        return new.time_zone == old.time_zone
-    return False
-
-
-def _is_nested(dtype: DType) -> bool:
-    return isinstance(dtype, pl.Struct | pl.List)
+def _adds_fields_only(old: pl.DataType, new: pl.DataType) -> bool:
+    if not (isinstance(old, pl.Struct) and isinstance(new, pl.Struct)):
+        return False
+    have = {f.name: f.dtype for f in new.fields}
+    return all(f.name in have and have[f.name] == f.dtype for f in old.fields)
 
 
 def identity_columns(schema: pl.Schema) -> list[str]:
     """Columns that together identify a stored row exactly (every scalar column of exact dtype)."""
     return [name for name, dtype in schema.items() if dtype.is_integer() or isinstance(dtype, _MATCHABLE)]
+
+
+_UNSIGNED_HOME: dict[pl.DataType, pl.DataType] = {
+    pl.UInt8(): pl.Int16(),
+    pl.UInt16(): pl.Int32(),
+    pl.UInt32(): pl.Int64(),
+}
+
+
+def storage_type(dtype: DType) -> pl.DataType | str:
+    """How a Delta table holds a Polars dtype (see ``docs/stores.md``, "Column types").
+
+    Fixed-size arrays are held as lists: deltalake writes them, but Polars cannot read them back.
+    """
+    mapped = map_leaves(dtype, _leaf)
+    return mapped if isinstance(mapped, str) else arrays_as_lists(mapped)
+
+
+def _leaf(dtype: DType) -> pl.DataType | str:
+    dtype = as_instance(dtype)
+    if dtype in _UNSIGNED_HOME:  # Delta integers are signed: the next wider one holds every value
+        return _UNSIGNED_HOME[dtype]
+    if dtype == pl.UInt64:
+        return "Delta integers are signed 64-bit at most"
+    if isinstance(dtype, pl.Duration | pl.Time):
+        return "the Delta protocol has no duration or time-of-day type"
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return pl.String()
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_unit == "ns":
+            return "Delta timestamps hold microseconds (cast to Datetime('us') first)"
+        return pl.Datetime("us", None if dtype.time_zone is None else "UTC")
+    return common_leaf(dtype)

@@ -19,7 +19,8 @@ from metaxy.stores._drivers import import_driver
 from metaxy.stores._layout import normalize_stored
 from metaxy.stores._object_fs import list_delta_tables
 from metaxy.stores.base import MetadataStore
-from metaxy.stores.delta.schema import check_schema, identity_columns
+from metaxy.stores.delta.schema import identity_columns, storage_type, widened_columns
+from metaxy.stores.schema_rule import DType, cast_expr
 
 TABLE_SUFFIX = ".delta"
 
@@ -35,8 +36,8 @@ class DeltaMetadataStore(MetadataStore):
             ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``).
         **store_kwargs: the options every store takes (``fallback_stores``, ``hash_algorithm``, ...).
 
-    Schema evolution: a write may add columns (and struct fields), which are merged into the table;
-    a column whose dtype changes raises :class:`~metaxy.exceptions.SchemaError` and writes nothing.
+    Schema evolution follows :mod:`metaxy.stores.schema_rule`: new columns and struct fields are merged
+    into the table; a write that widens a stored column rewrites the table once with the wider type.
 
     Example:
         >>> import tempfile
@@ -95,10 +96,18 @@ class DeltaMetadataStore(MetadataStore):
                 return None
             return deltalake.DeltaTable(path, storage_options=self.storage_options)
 
+    def _storage_type(self, dtype: DType) -> pl.DataType | str:
+        return storage_type(dtype)
+
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         table = self._table(key)
         stored = self._schema(table) if table is not None else None
-        frame = check_schema(df, stored, where=self._where(key))
+        frame = df
+        widened = widened_columns(frame, stored)
+        if widened:
+            assert table is not None
+            assert stored is not None
+            self._widen(table, stored, widened)
         partition_by = None
         if table is None and self.partition_cols:
             missing = [c for c in self.partition_cols if c not in frame.columns]
@@ -111,6 +120,26 @@ class DeltaMetadataStore(MetadataStore):
         with self._lock:
             append_table(
                 self.table_path(key), frame, partition_by=partition_by, storage_options=self.storage_options
+            )
+
+    def _widen(self, table: Any, stored: pl.Schema, widened: dict[str, pl.DataType]) -> None:
+        """Rewrite the table with wider column types, in one commit (Delta cannot widen in place).
+
+        Only a write that widens a stored column (e.g. Int32 rows, then Int64 ones) pays for this, once.
+        """
+        rows = pl.scan_delta(table.table_uri, version=table.version(), storage_options=self.storage_options)
+        frame = rows.with_columns(
+            cast_expr(name, pl.col(name), stored[name], dtype) for name, dtype in widened.items()
+        ).collect()
+        deltalake = import_driver("deltalake", "delta")
+        with self._lock, _translated(table.table_uri, "widen"):
+            deltalake.write_deltalake(
+                table.table_uri,
+                frame,
+                mode="overwrite",
+                schema_mode="overwrite",
+                partition_by=table.metadata().partition_columns or None,
+                storage_options=self.storage_options,
             )
 
     def _schema(self, table: Any) -> pl.Schema:

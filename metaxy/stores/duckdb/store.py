@@ -19,7 +19,8 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
-from metaxy.stores.duckdb.schema import plan_evolution
+from metaxy.stores.duckdb.schema import plan_evolution, storage_type
+from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
 from metaxy.versioning.sql.engine import ident
 
@@ -140,6 +141,9 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return self.render(exp.Table(this=ident(self.table_name(key))))
 
     # -- writes ---------------------------------------------------------------------------------
+
+    def _storage_type(self, dtype: DType) -> pl.DataType | str:
+        return storage_type(dtype)
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         view = f"__mx_append_{uuid.uuid4().hex}"

@@ -10,6 +10,7 @@ import polars as pl
 from metaxy.constants import TIMESTAMP_COLUMNS
 from metaxy.exceptions import SchemaError
 from metaxy.stores._drivers import import_driver
+from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
 from metaxy.versioning.sql.engine import CURRENT_PREFIX
 
 
@@ -56,7 +57,12 @@ def _sorted_struct(series: pl.Series) -> pl.Series:
     assert isinstance(dtype, pl.Struct)
     fields = sorted(dtype.fields, key=lambda f: f.name)
     target = pl.Struct({f.name: (pl.String() if f.dtype == pl.Null else f.dtype) for f in fields})
-    return series.struct.unnest().select(f.name for f in fields).to_struct(series.name).cast(target)
+    rebuilt = series.struct.unnest().select(f.name for f in fields).to_struct(series.name).cast(target)
+    if not series.null_count():
+        return rebuilt
+    # rebuilding from the fields would turn a null struct into a struct of nulls
+    frame = pl.DataFrame({"v": rebuilt, "null": series.is_null()})
+    return frame.select(pl.when(~pl.col("null")).then(pl.col("v")).alias(series.name)).to_series()
 
 
 def to_rows(df: pl.DataFrame, *, sqlite: bool) -> list[dict[str, Any]]:
@@ -134,3 +140,45 @@ def polars_type(sql_type: Any) -> pl.DataType:
 
 def _sa() -> Any:
     return import_driver("sqlalchemy", "sqlalchemy")
+
+
+#: scalars a JSON value (a struct or list column) holds exactly, and what they read back as
+_JSON_LEAVES = (pl.String, pl.Boolean, pl.Null)
+
+
+def storage_type(dtype: DType) -> pl.DataType | str:
+    """How the SQLAlchemy store holds a Polars dtype (see ``docs/stores.md``, "Column types").
+
+    Integers are ``BIGINT`` and floats double precision, so they read back as Int64 / Float64;
+    structs and lists are JSON, whose scalars are strings, numbers, booleans and null only.
+    """
+    if isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        mapped = map_leaves(dtype, _json_leaf)
+        return mapped if isinstance(mapped, str) else arrays_as_lists(mapped)
+    return map_leaves(dtype, _leaf)
+
+
+def _leaf(dtype: DType) -> pl.DataType | str:
+    dtype = as_instance(dtype)
+    if dtype == pl.UInt64:
+        return "SQL integers are signed 64-bit at most"
+    if dtype.is_integer():
+        return pl.Int64()
+    if dtype.is_float():
+        return pl.Float64()
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return pl.String()
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_unit == "ns":
+            return "SQL timestamps hold microseconds (cast to Datetime('us') first)"
+        return pl.Datetime("us", None if dtype.time_zone is None else "UTC")
+    if isinstance(dtype, pl.Duration | pl.Time | pl.Decimal):
+        return "this store has no column type for it"
+    return common_leaf(dtype)
+
+
+def _json_leaf(dtype: DType) -> pl.DataType | str:
+    mapped = _leaf(dtype)
+    if isinstance(mapped, str) or mapped.is_numeric() or isinstance(mapped, _JSON_LEAVES):
+        return mapped
+    return f"inside a struct or list (stored as JSON) a {dtype} would read back as a string"

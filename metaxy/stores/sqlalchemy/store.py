@@ -19,7 +19,9 @@ from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendErro
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import check_column_names, keys_from_tables
+from metaxy.stores._read import ReadRequest
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
 from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
 
@@ -64,6 +66,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._tables: dict[str, sqlalchemy.Table] = {}
         store_kwargs.setdefault("name", f"sqlalchemy({_redact(connection_url)})")
         super().__init__(table_prefix=table_prefix, **store_kwargs)
+        if self.is_postgres:
+            self.max_column_name_bytes = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are truncated
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -128,6 +132,55 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return pl.DataFrame(
             [types.to_series(n, [r[i] for r in rows], known.get(n)) for i, n in enumerate(names)]
         )
+
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        """As the SQL base class; JSON columns with no value in the result get their stored type.
+
+        JSON carries no type: decoded from zero rows (every row soft-deleted, say) a struct would have
+        no fields, and ``*_by_field`` lookups downstream would fail.
+        """
+        lf = super()._read_rows(request)
+        key = request.key
+        table = self._table(key)
+        if lf is None or table is None:
+            return lf
+        frame = lf.collect()
+        typed = [
+            pl.lit(None, self._json_type(table, name)).alias(name)
+            for name in frame.columns
+            if name in table.c
+            and types.family(table.c[name].type) == "json"
+            and frame[name].null_count() == frame.height
+        ]
+        return (frame.with_columns(typed) if typed else frame).lazy()
+
+    def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
+        table = self._table(key)
+        if table is None:
+            return None
+        return pl.Schema(
+            {
+                c.name: self._json_type(table, c.name)
+                if types.family(c.type) == "json"
+                else types.to_series(c.name, [], c.type).dtype
+                for c in table.columns
+            }
+        )
+
+    def _json_type(self, table: sqlalchemy.Table, column: str) -> pl.DataType:
+        """The Polars type of a JSON column, decoded from one stored value (Null when all are null)."""
+        sa = _sa()
+        query = sa.select(table.c[column]).where(table.c[column].is_not(None)).limit(1)
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                _jsonb_as_text(conn)
+            row = conn.execute(query).first()
+        if row is None:
+            return pl.Null()
+        return types.to_series(column, [row[0]], table.c[column].type).dtype
+
+    def _storage_type(self, dtype: DType) -> pl.DataType | str:
+        return types.storage_type(dtype)
 
     # -- writes ---------------------------------------------------------------------------------
 
