@@ -71,7 +71,14 @@ def test_unsigned_and_signed_meet_in_a_wider_signed_integer(store: mx.MetadataSt
             pl.Series([dt.datetime(2024, 1, 1)], dtype=pl.Datetime("us")),
         ),
     ],
-    ids=["float-then-int", "str-then-int", "int-then-str", "int-then-float", "bool-then-int", "tz-then-naive"],
+    ids=[
+        "float-then-int",
+        "str-then-int",
+        "int-then-str",
+        "int-then-float",
+        "bool-then-int",
+        "tz-then-naive",
+    ],
 )
 def test_a_changed_type_is_refused_naming_column_and_both_types(
     store: mx.MetadataStore, first: pl.Series, then: pl.Series
@@ -143,13 +150,16 @@ def test_column_names_a_backend_would_rename_or_truncate_are_refused(store: mx.M
     with pytest.raises(SchemaError, match="column name '' cannot be stored"):
         store.write_metadata(f, _rows([1], **{"": pl.Series([1])}))
     long = "x" * 64
+    error: SchemaError | None = None
     try:
         store.write_metadata(f, _rows([1], **{long: pl.Series([1])}))
     except SchemaError as exc:  # a store with a name limit says so, with the limit
-        assert "is 64 bytes; this store keeps at most 63 bytes" in str(exc)
-        assert not store.has_feature(f)
-    else:
+        error = exc
+    if error is None:
         assert _read(store, f)[long].to_list() == [1]
+    else:
+        assert "is 64 bytes; this store keeps at most 63 bytes" in str(error)
+        assert not store.has_feature(f)
 
 
 def test_an_all_soft_deleted_upstream_reads_with_its_full_schema(store: mx.MetadataStore) -> None:

@@ -105,7 +105,13 @@ def storage_tables(table: str, cluster: str | None) -> list[str]:
 
 
 def storage_type(dtype: DType) -> pl.DataType | str:
-    """How ClickHouse holds a Polars dtype (see ``docs/stores.md``, "Column types")."""
+    """How ClickHouse holds a Polars dtype (see ``docs/stores.md``, "Column types").
+
+    A zone-less datetime column reads back zone-less; inside a struct or list it reads back in UTC.
+    """
+    dtype = as_instance(dtype)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return dtype
     mapped = map_leaves(dtype, _leaf)
     return mapped if isinstance(mapped, str) else arrays_as_lists(mapped)
 
@@ -117,7 +123,7 @@ def _leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(dtype, pl.Categorical | pl.Enum):
         return pl.String()
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        return pl.Datetime(dtype.time_unit, "UTC")  # a zone-less DateTime64 reads back in UTC
+        return pl.Datetime(dtype.time_unit, "UTC")  # nested, a zone-less DateTime64 reads back in UTC
     if isinstance(dtype, pl.Duration | pl.Time | pl.Decimal):
         return "this store has no column type for it"
     return common_leaf(dtype)

@@ -196,7 +196,25 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         )["n"][0]
         if not exists:
             return None
-        return _utc_named(self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0")).schema
+        frame = _utc_named(self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0"))
+        return _naive(frame.lazy(), self._naive_columns(name)).collect_schema()
+
+    def _naive_columns(self, name: str) -> list[str]:
+        """Zone-less ``DateTime64`` columns: the server hands them back in its own zone."""
+        types = self.connection.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+            {"db": self.database, "t": name},
+        )
+        return [
+            n
+            for n, t in types.iter_rows()
+            if t.removeprefix("Nullable(").startswith("DateTime64") and "'" not in t
+        ]
+
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        """As the SQL base class, with zone-less timestamps read back zone-less (as they were written)."""
+        lf = super()._read_rows(request)
+        return None if lf is None else _naive(lf, self._naive_columns(table_name(request.key)))
 
     def _evolve(self, key: FeatureKey, name: str, stored: pl.Schema, incoming: pl.Schema) -> pl.Schema:
         """New columns are added (nullable); widened columns (append-schema rule) are modified."""
@@ -228,6 +246,13 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 def _ids(key: FeatureKey) -> tuple[str, ...]:
     graph = FeatureGraph.get_active()
     return tuple(graph.spec(key).id_columns) if key in graph else ()
+
+
+def _naive(lf: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    present = [c for c in columns if c in lf.collect_schema()]
+    if not present:
+        return lf
+    return lf.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None) for c in present)
 
 
 def _utc_named(frame: pl.DataFrame) -> pl.DataFrame:
