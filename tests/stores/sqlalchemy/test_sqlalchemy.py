@@ -74,7 +74,9 @@ def test_new_columns_are_added_and_changed_types_refused(pg: mx.SQLAlchemyMetada
     pg.write_metadata(g.video, videos([1]))
     pg.write_metadata(g.video, videos([2]).with_columns(fps=pl.lit(25)))
     assert pg.read_metadata(g.video).collect().sort("sample_uid")["fps"].to_list() == [None, 25]
-    with pytest.raises(SchemaError, match="column 'path' is stored as text"):
+    with pytest.raises(
+        SchemaError, match="column 'path' is stored as String but the written frame has Int64"
+    ):
         pg.write_metadata(g.video, videos([3]).with_columns(path=pl.lit(3)))
     assert pg.read_metadata(g.video, history=True).collect().height == 2
 
