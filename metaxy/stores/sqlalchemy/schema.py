@@ -91,6 +91,9 @@ def sql_type(dtype: pl.DataType, *, postgres: bool) -> Any:
     if dtype.is_float():
         return sa.Float()
     if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None and not postgres:
+            # SQLite reflects DATETIME without its zone flag; a TIMESTAMP column says "zone-aware" by name
+            return sa.TIMESTAMP(timezone=True)
         return sa.DateTime(timezone=dtype.time_zone is not None)
     if dtype == pl.Date:
         return sa.Date()
@@ -131,11 +134,16 @@ def polars_type(sql_type: Any) -> pl.DataType:
         "boolean": pl.Boolean(),
         "integer": pl.Int64(),
         "float": pl.Float64(),
-        "timestamp": pl.Datetime("us", "UTC") if getattr(sql_type, "timezone", False) else pl.Datetime("us"),
+        "timestamp": pl.Datetime("us", "UTC") if _zoned(sql_type) else pl.Datetime("us"),
         "date": pl.Date(),
         "binary": pl.Binary(),
     }
     return types.get(kind, pl.String())
+
+
+def _zoned(sql_type: Any) -> bool:
+    """Whether a timestamp column holds zone-aware values (SQLite: declared ``TIMESTAMP``, see sql_type)."""
+    return bool(getattr(sql_type, "timezone", False)) or type(sql_type) is _sa().TIMESTAMP
 
 
 def _sa() -> Any:

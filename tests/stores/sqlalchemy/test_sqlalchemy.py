@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -90,6 +91,24 @@ def test_hostile_names_are_quoted_or_refused(tmp_path: Path) -> None:
         with pytest.raises(SchemaError, match="cannot be stored in a SQL table"):
             store.write_metadata(g.video, videos([2]).with_columns(pl.lit("y").alias('a"b')))
         assert store.list_features() == [g.video.key()]
+
+
+def test_zone_aware_timestamps_stay_zone_aware_when_the_file_is_reopened(tmp_path: Path) -> None:
+    class Clock(mx.Feature, spec=mx.FeatureSpec(key="clock", fields=[mx.FieldSpec(key="default")])):
+        pass
+
+    url = f"sqlite:///{tmp_path / 'tz.db'}"
+    when = dt.datetime(2024, 1, 1, 5, tzinfo=dt.UTC)
+    frame = pl.DataFrame({"sample_uid": [1], "t": [when], "naive": [when.replace(tzinfo=None)]})
+    frame = frame.with_columns(metaxy_provenance_by_field=pl.struct(default=pl.lit("p")))
+    with mx.SQLAlchemyMetadataStore(url) as store:
+        store.write_metadata(Clock, frame)
+    with mx.SQLAlchemyMetadataStore(url) as store:  # a new store object reflects the table
+        out = store.read_metadata(Clock).collect()
+        assert out.schema["t"] == pl.Datetime("us", "UTC")
+        assert out.schema["naive"] == pl.Datetime("us")
+        assert out["t"].to_list() == [when]
+        store.write_metadata(Clock, frame.with_columns(sample_uid=pl.lit(2, pl.Int64)))
 
 
 def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
