@@ -1,16 +1,20 @@
-"""Structured operation logs for stores (``enable_logging=True``): one line per public call.
+"""Structured operation logs for stores (``enable_logging=True``): one line per public call, and warnings.
 
 Lines go to the standard ``logging`` logger ``metaxy.stores``; the fields are also attached to the
 record as ``record.metaxy`` (a dict) for structured handlers. Calls a store makes to itself while
-serving a call (``resolve_update`` reading upstream) are not logged separately.
+serving a call (``resolve_update`` reading upstream) are not logged separately. Warnings point at
+the user's line (the first frame outside metaxy), however many wrappers the call went through.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +28,24 @@ logger = logging.getLogger(LOGGER_NAME)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: frames in these folders are never "the caller" of a warning: metaxy itself, and Polars, which
+#: calls back into stores while it collects a lazy frame
+_METAXY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` with the stack level of the first frame outside metaxy (and Polars)."""
+    internal = (_METAXY_DIR, *_polars_dir())
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _polars_dir() -> tuple[str, ...]:
+    polars = sys.modules.get("polars")
+    return (os.path.dirname(os.path.abspath(polars.__file__)) + os.sep,) if polars and polars.__file__ else ()
+
 
 class OperationLog:
     """Per-store logging settings plus the nesting depth of the calls in flight (per thread)."""
@@ -32,6 +54,14 @@ class OperationLog:
         self.enabled = enabled
         self.level = _as_level(level)
         self._local = threading.local()
+        self._warned: set[tuple[type[Warning], str]] = set()
+
+    def warn_once(self, topic: str, message: str, category: type[Warning]) -> None:
+        """Warn about ``topic`` (e.g. a feature key) once for this store, at the user's line."""
+        if (category, topic) in self._warned:
+            return
+        self._warned.add((category, topic))
+        warn_at_caller(message, category)
 
     def wants(self) -> bool:
         """Whether the next call should be logged: enabled, level on, and not nested in another call."""

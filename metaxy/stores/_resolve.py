@@ -7,7 +7,6 @@ the engines themselves live in :mod:`metaxy.versioning` and never see a store.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -147,11 +146,11 @@ def _use_native(store: MetadataStore, plan: FeaturePlan, holders: Mapping[Featur
             f"store, so {store.name} cannot version it natively.",
             hint="Copy the upstream metadata into this store, or use versioning_engine='auto'.",
         )
-    warnings.warn(
+    store._operation_log.warn_once(
+        plan.key.to_string(),
         f"{plan.key.to_string()}: upstream {', '.join(elsewhere)} read from a fallback store; "
-        "computing versions with Polars.",
+        "computing versions with Polars (warned once per store and feature).",
         PolarsFallbackWarning,
-        stacklevel=5,
     )
     return False
 

@@ -11,7 +11,6 @@ returned (already narrowed by every filter that *could* be pushed), with a
 
 from __future__ import annotations
 
-import warnings
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -24,6 +23,7 @@ from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFal
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import pick_latest
+from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import table_name
 from metaxy.stores.base import MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
@@ -155,11 +155,10 @@ class SQLMetadataStore(MetadataStore):
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
         pushed, local = split_filters(filters, self.dialect)
         if local:
-            warnings.warn(
+            warn_at_caller(
                 f"{self._where(key)}: filter(s) {', '.join(str(e) for e in local)} cannot run in "
                 f"{self.dialect.name} SQL and run locally on the rows it returned.",
                 LocalFilterWarning,
-                stacklevel=4,
             )
         return pushed, local
 
@@ -185,10 +184,11 @@ class SQLMetadataStore(MetadataStore):
             conditions = [to_sql_condition(f, self.dialect) for f in filters]
             query = engine.resolve_query(plan, tables, conditions)
         except FilterPushdownError as exc:
-            warnings.warn(
-                f"{plan.key.to_string()}: {exc.message} Computing versions with Polars.",
+            self._operation_log.warn_once(
+                f"{plan.key.to_string()}: {exc.message}",
+                f"{plan.key.to_string()}: {exc.message} Computing versions with Polars "
+                "(warned once per store and feature).",
                 PolarsFallbackWarning,
-                stacklevel=5,
             )
             return None
         if not lazy:

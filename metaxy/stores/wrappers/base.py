@@ -147,8 +147,7 @@ class WrappedMetadataStore(MetadataStore):
 
     def _chain(self) -> Iterator[MetadataStore]:
         yield self
-        for fallback in self.inner.fallback_stores:
-            yield from fallback._chain()
+        yield from list(self.inner._chain())[1:]  # the inner store's fallbacks, through nested wrappers
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
