@@ -16,6 +16,8 @@ from metaxy.cli.features import resolve_key
 from metaxy.cli.output import OutputFormat, console, emit_json
 from metaxy.exceptions import MetaxyError, SchemaError
 from metaxy.models.keys import FeatureKey
+from metaxy.ops.copy import copy_metadata
+from metaxy.ops.delete import count_deletable
 from metaxy.ops.stats import feature_stats
 from metaxy.ops.status import store_status
 from metaxy.ops.stores import describe_stores
@@ -141,20 +143,26 @@ def delete(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Required to delete without any --filter.")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print how many would be deleted; delete nothing.")
+    ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Delete samples of a feature (soft by default: tombstones; --hard removes rows)."""
     cli = state(ctx)
     key = resolve_key(cli.feature_graph(), feature)
     exprs = parse_filters(filters)
-    if not exprs and not yes:
+    if not exprs and not yes and not dry_run:
         raise MetaxyError(
             f"Refusing to delete every sample of {key.to_string()!r} without --yes.",
             hint="Pass --filter to choose samples, or --yes to delete them all.",
         )
-    with cli.store() as store:
+    with cli.store(read_only=dry_run) as store:
         try:
-            count = store.delete_metadata(key, filters=exprs or None, soft=not hard)
+            if dry_run:
+                count = count_deletable(store, key, filters=exprs or None, soft=not hard)
+            else:
+                count = store.delete_metadata(key, filters=exprs or None, soft=not hard)
         except pl.exceptions.PolarsError as exc:  # e.g. a filter naming a column the feature lacks
             raise SchemaError(
                 f"--filter cannot be applied to feature {key.to_string()!r}: {_first_line(exc)}.",
@@ -163,12 +171,21 @@ def delete(
         name = store.name
     mode = "hard" if hard else "soft"
     if is_json(fmt):
-        emit_json(
-            "metadata delete", {"store": name, "feature": key.to_string(), "mode": mode, "deleted": count}
-        )
+        payload = {
+            "store": name,
+            "feature": key.to_string(),
+            "mode": mode,
+            "dry_run": dry_run,
+            "deleted": count,
+        }
+        emit_json("metadata delete", payload)
         return
     unit = "rows" if hard else "samples"
-    console().print(f"{mode}-deleted {count} {unit} of {key.to_string()} in store {name}.", markup=False)
+    if dry_run:
+        text = f"dry run: would {mode}-delete {count} {unit} of {key.to_string()} in store {name} (nothing deleted)."
+    else:
+        text = f"{mode}-deleted {count} {unit} of {key.to_string()} in store {name}."
+    console().print(text, markup=False)
 
 
 @metadata_app.command("copy")
@@ -184,12 +201,12 @@ def copy(
     ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Copy stored metadata between two configured stores (system columns unchanged)."""
+    """Copy stored metadata between two stores; rows the target already holds are skipped."""
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = [resolve_key(graph, f) for f in features] if features else None
     with cli.store(source, read_only=True) as src, cli.store(target) as dst:
-        copied = dst.copy_metadata(src, keys, history=history)
+        copied = copy_metadata(src, dst, keys, history=history)
     items = {k.to_string(): n for k, n in sorted(copied.items())}
     if is_json(fmt):
         emit_json("metadata copy", {"from": source, "to": target, "copied": items})

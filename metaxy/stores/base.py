@@ -36,11 +36,13 @@ from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._copy import copy_rows
 from metaxy.stores._empty import conform_empty, forget_empty, is_marked_empty, mark_empty
 from metaxy.stores._latest import latest_rows
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters
 from metaxy.stores._resolve import expected_samples, resolve_increment
+from metaxy.stores._samples import samples_filter
 from metaxy.stores._write import TIMESTAMP, attach_provenance, prepare_write
 from metaxy.stores.schema_rule import (
     DType,
@@ -382,16 +384,26 @@ class MetadataStore(ABC):
     # -- deleting and copying -------------------------------------------------------------------
 
     @logged("delete_metadata")
-    def delete_metadata(self, feature: FeatureLike, *, filters: Filters = None, soft: bool = True) -> int:
+    def delete_metadata(
+        self, feature: FeatureLike, *, filters: Filters = None, samples: Any = None, soft: bool = True
+    ) -> int:
         """Delete samples; returns how many stored samples (soft) or rows (hard) were affected.
 
         Soft (default): appends tombstones, so reads hide the samples while history keeps them.
         Hard: physically removes every stored row (any version, history included) matching ``filters``
-        (everything when ``filters`` is None).
+        (everything when neither ``filters`` nor ``samples`` is given).
+        ``samples``: a frame of ids (e.g. ``resolve_update(...).orphaned``); only those samples are
+        deleted. A frame with a subset of the id columns (an expansion's parent keys) matches every
+        row with those values.
         """
         self._require_writable("delete metadata")
         key, graph = self._resolve_feature(feature)
         exprs = as_filters(filters)
+        if samples is not None:
+            chosen = samples_filter(samples, graph.spec(key).id_columns, where=self._where(key))
+            if chosen is None:
+                return 0  # an empty id frame deletes nothing
+            exprs = (*exprs, chosen)
         if not soft:
             before = self._count(key)
             versions = self._stored_versions(key) if self.catalog is not None else set()
@@ -430,30 +442,20 @@ class MetadataStore(ABC):
         *,
         history: bool = False,
     ) -> dict[FeatureKey, int]:
-        """Copy stored rows (system columns unchanged) from ``from_store``; returns rows copied per key.
+        """Copy stored rows from ``from_store`` into this store; returns the rows appended per feature.
 
-        Copies the latest rows of every version (or every row with ``history=True``).
+        By default each sample's latest live row is copied (whatever its feature version; soft-deleted
+        samples are skipped); ``history=True`` copies every stored row, tombstones included (and so
+        does a feature the active graph does not define). ``features`` defaults to every feature
+        ``from_store`` holds. Rows keep their system columns, so a row this store already holds (same
+        ids and system columns) is not appended again: copying twice appends nothing.
+
+        Raises:
+            StoreError: ``from_store`` is this store (the same object or the same location).
         """
         self._require_writable("copy metadata")
-        graph = FeatureGraph.get_active()
-        keys = (
-            from_store.list_features()
-            if features is None
-            else [self._resolve_feature(f)[0] for f in features]
-        )
-        copied: dict[FeatureKey, int] = {}
-        for key in keys:
-            if key not in graph:  # ids unknown: copy the stored history as it is
-                history = True
-            ids = graph.spec(key).id_columns if key in graph else ()
-            rows = from_store._read_rows(
-                ReadRequest(key, tuple(ids), latest=not history, include_deleted=history)
-            )
-            frame = pl.DataFrame() if rows is None else rows.collect()
-            if frame.height:
-                self._append_registered(key, frame)
-            copied[key] = frame.height
-        return copied
+        from_store._require_open()
+        return copy_rows(self, from_store, features, history=history)
 
     # -- versioning -----------------------------------------------------------------------------
 

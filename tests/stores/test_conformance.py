@@ -6,7 +6,13 @@ import polars as pl
 import pytest
 
 import metaxy as mx
-from metaxy.exceptions import FeatureNotFoundError, MissingSamplesError, SchemaError, StoreClosedError
+from metaxy.exceptions import (
+    FeatureNotFoundError,
+    MissingSamplesError,
+    SchemaError,
+    StoreClosedError,
+    StoreError,
+)
 from tests.stores.conftest import StoreFactory
 from tests.stores.graphs import video_graph, videos
 
@@ -185,6 +191,42 @@ def test_copy_metadata_between_stores(store_factory: StoreFactory) -> None:
             copied.sort("sample_uid")["metaxy_created_at"].to_list()
             == original.sort("sample_uid")["metaxy_created_at"].to_list()
         )
+
+
+def test_delete_metadata_by_an_id_frame_removes_the_orphans(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1, 2, 3]))
+    store.write_metadata(g.faces, store.resolve_update(g.faces).new)
+    store.delete_metadata(g.video, filters=pl.col("sample_uid") == 3)
+    orphaned = store.resolve_update(g.faces).orphaned
+    assert orphaned["sample_uid"].to_list() == [3]
+    assert store.delete_metadata(g.faces, samples=orphaned) == 1
+    assert store.resolve_update(g.faces).is_empty
+    assert sorted(store.read_metadata(g.faces).collect()["sample_uid"]) == [1, 2]
+    assert store.delete_metadata(g.faces, samples=orphaned.clear()) == 0  # an empty frame deletes nothing
+    ids = pl.DataFrame({"sample_uid": [1]})
+    assert store.delete_metadata(g.faces, samples=ids, soft=False) == 1  # every stored row of sample 1
+    assert sorted(store.read_metadata(g.faces, history=True).collect()["sample_uid"].unique()) == [2, 3]
+
+
+def test_copy_metadata_twice_appends_nothing_the_second_time(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    with mx.InMemoryMetadataStore() as other:
+        other.write_metadata(g.video, videos([1, 2]))
+        assert store.copy_metadata(other) == {g.video.key(): 2}
+        assert store.copy_metadata(other) == {g.video.key(): 0}  # rows already held are skipped
+        other.write_metadata(g.video, videos([2, 3], audio="b"))
+        assert store.copy_metadata(other) == {g.video.key(): 2}  # only the new rows
+        assert store.read_metadata(g.video, history=True, allow_fallback=False).collect().height == 4
+        assert other.copy_metadata(store) == {g.video.key(): 0}  # and back: nothing new either
+
+
+def test_copy_metadata_refuses_to_copy_a_store_into_itself(store: mx.MetadataStore) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    with pytest.raises(StoreError, match="into itself"):
+        store.copy_metadata(store)
+    assert store.read_metadata(g.video, history=True, allow_fallback=False).collect().height == 1
 
 
 # -- bad input -------------------------------------------------------------------------------------

@@ -69,8 +69,17 @@ class WrappedMetadataStore(MetadataStore):
         return self._call("list_features", self.inner.list_features)
 
     @logged("delete_metadata")
-    def delete_metadata(self, feature: FeatureLike, *, filters: Filters = None, soft: bool = True) -> int:
-        return self._call("delete_metadata", self.inner.delete_metadata, feature, filters=filters, soft=soft)
+    def delete_metadata(
+        self, feature: FeatureLike, *, filters: Filters = None, samples: Any = None, soft: bool = True
+    ) -> int:
+        return self._call(
+            "delete_metadata",
+            self.inner.delete_metadata,
+            feature,
+            filters=filters,
+            samples=samples,
+            soft=soft,
+        )
 
     @logged("copy_metadata")
     def copy_metadata(
