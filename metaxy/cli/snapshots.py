@@ -133,9 +133,14 @@ def _print_diff(changes: GraphDiff, counts: dict[str, int] | None) -> None:
     if changes.is_empty:
         out.print("No changes.")
         return
-    for label, keys in (("added", changes.added), ("removed", changes.removed)):
-        if keys:
-            out.print(f"{label}: {', '.join(k.to_string() for k in keys)}", markup=False)
+    if changes.added or changes.removed:
+        listed = Table("feature", "change", title="added or removed features")
+        for label, keys in (("added", changes.added), ("removed", changes.removed)):
+            for key in keys:
+                listed.add_row(key.to_string(), label)
+        out.print(listed)
+    if not changes.changed:
+        return
     columns = ["feature", "kind", "field", "reason", "code", "version"]
     table = Table(*columns, *(["to recompute"] if counts is not None else []), title="changed features")
     for change in changes.changed:

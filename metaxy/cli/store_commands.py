@@ -67,9 +67,17 @@ def status(
             "feature", "stored", "new", "stale", "orphaned", "state", title=f"status of store {name}"
         )
         for r in rows:
-            label = r.key.to_string() + (" (root)" if r.is_root else "")
+            label = (
+                r.key.to_string() + (" (root)" if r.is_root else "") + ("*" if r.unit == "parents" else "")
+            )
             table.add_row(label, str(r.stored), str(r.new), str(r.stale), str(r.orphaned), r.state)
         console().print(table)
+        if any(r.unit == "parents" for r in rows):
+            console().print(
+                "* expansion: stored counts child rows; new, stale and orphaned count parent samples "
+                "(each expands into its children).",
+                markup=False,
+            )
     if assert_in_sync and not in_sync:
         raise typer.Exit(1)
 

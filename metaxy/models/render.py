@@ -48,8 +48,17 @@ def graph_dot(graph: FeatureGraph, keys: Sequence[FeatureKey] | None = None) -> 
     return "\n".join(lines)
 
 
-def graph_svg(graph: FeatureGraph) -> str:
-    """Features as boxes in columns by dependency depth, dependencies as arrows (left to right)."""
+Point = tuple[float, float]
+
+
+def svg_layout(graph: FeatureGraph) -> tuple[dict[FeatureKey, Point], list[list[Point]]]:
+    """Top-left corner of each feature's box, and each dependency's path (upstream to downstream).
+
+    Boxes sit in columns by dependency depth, on a shared row grid. An edge between neighbouring
+    columns is one straight segment across the gap; an edge that skips columns runs only through
+    gaps: out to the gap after its source column, along the gap between two rows, and into the gap
+    before its target column. So no edge ever crosses a box.
+    """
     order = graph.topological_order()
     depth: dict[FeatureKey, int] = {}
     for key in order:
@@ -57,23 +66,42 @@ def graph_svg(graph: FeatureGraph) -> str:
     columns: dict[int, list[FeatureKey]] = {}
     for key in order:
         columns.setdefault(depth[key], []).append(key)
-    pos = {
+    pos: dict[FeatureKey, Point] = {
         key: (10 + col * (_BOX_W + _GAP_X), 10 + row * (_BOX_H + _GAP_Y))
         for col, keys in columns.items()
         for row, key in enumerate(keys)
     }
+    rows = max((len(k) for k in columns.values()), default=0)
+    edges = [_route(pos[d.feature], pos[key], rows) for key in order for d in graph.spec(key).deps]
+    return pos, edges
+
+
+def _route(source: Point, target: Point, rows: int) -> list[Point]:
+    start = (source[0] + _BOX_W, source[1] + _BOX_H / 2)
+    end = (target[0], target[1] + _BOX_H / 2)
+    if target[0] - source[0] <= _BOX_W + _GAP_X:  # neighbouring columns: the segment stays in the gap
+        return [start, end]
+    # the horizontal run follows the row gap nearest to halfway between the two ends
+    middle = (start[1] + end[1]) / 2
+    gaps = [10 + r * (_BOX_H + _GAP_Y) - _GAP_Y / 2 for r in range(1, rows + 1)]
+    lane = min(gaps, key=lambda y: abs(y - middle))
+    out_x, in_x = start[0] + _GAP_X / 2, end[0] - _GAP_X / 2
+    return [start, (out_x, start[1]), (out_x, lane), (in_x, lane), (in_x, end[1]), end]
+
+
+def graph_svg(graph: FeatureGraph) -> str:
+    """Features as boxes in columns by dependency depth, dependencies as arrows (left to right)."""
+    pos, edges = svg_layout(graph)
+    columns = {x for x, _ in pos.values()}
+    rows = {y for _, y in pos.values()}
     width = 20 + len(columns) * (_BOX_W + _GAP_X) - _GAP_X if columns else 20
-    height = 20 + max((len(k) for k in columns.values()), default=0) * (_BOX_H + _GAP_Y)
+    height = 20 + len(rows) * (_BOX_H + _GAP_Y)
     parts = [_arrow_marker()]
-    for key in order:
-        for dep in graph.spec(key).deps:
-            (x1, y1), (x2, y2) = pos[dep.feature], pos[key]
-            parts.append(
-                f'<line x1="{x1 + _BOX_W}" y1="{y1 + _BOX_H // 2}" x2="{x2}" y2="{y2 + _BOX_H // 2}" '
-                'stroke="#555" marker-end="url(#mx-arrow)"/>'
-            )
+    for path in edges:
+        points = " ".join(f"{x:g},{y:g}" for x, y in path)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#555" marker-end="url(#mx-arrow)"/>')
     for key, (x, y) in pos.items():
-        parts.append(_box(graph, key, x, y))
+        parts.append(_box(graph, key, int(x), int(y)))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'font-family="sans-serif" font-size="12">{"".join(parts)}</svg>'

@@ -8,11 +8,12 @@ from typing import Any
 
 import polars as pl
 
-from metaxy.constants import PROVENANCE_BY_FIELD
+from metaxy.constants import FEATURE_VERSION, PROVENANCE_BY_FIELD
 from metaxy.exceptions import FeatureNotFoundError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores.base import MetadataStore
+from metaxy.versioning.lineage import expands
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,13 @@ class FeatureStatus:
 
     ``state`` is ``"in-sync"``, ``"empty"`` (a root feature with no stored samples), ``"to-do"`` (something is new, stale or orphaned) or
     ``"upstream-missing"`` (an upstream has no metadata at its current version, so nothing can be
-    resolved). Root features are checked against their own stored samples: only samples stored
-    under another feature version count (as stale).
+    resolved; ``stale`` then counts the samples stored under another feature version, the ones a
+    definition change sends back to computation). Root features are checked against their own
+    stored samples: only samples stored under another feature version count (as stale).
+
+    ``stored`` counts stored samples (rows) of the current version. ``unit`` says what ``new``,
+    ``stale`` and ``orphaned`` count: ``"samples"``, or for an expansion ``"parents"`` (one per
+    parent key to expand, while ``stored`` counts the children).
     """
 
     key: FeatureKey
@@ -32,6 +38,7 @@ class FeatureStatus:
     stale: int
     orphaned: int
     state: str
+    unit: str = "samples"
 
     @property
     def in_sync(self) -> bool:
@@ -46,6 +53,7 @@ class FeatureStatus:
             "stale": self.stale,
             "orphaned": self.orphaned,
             "state": self.state,
+            "unit": self.unit,
         }
 
 
@@ -56,12 +64,16 @@ def feature_status(store: MetadataStore, key: FeatureKey, graph: FeatureGraph) -
     samples = _stored_samples(store, key, plan.spec.id_columns) if plan.is_root else None
     if plan.is_root and samples is None:
         return FeatureStatus(key, True, 0, 0, 0, 0, "empty")
+    unit = "parents" if expands(plan) else "samples"
     try:
         counts = store.resolve_update(key, samples=samples).counts
     except FeatureNotFoundError:
-        return FeatureStatus(key, plan.is_root, stored, 0, 0, 0, "upstream-missing")
+        outdated = _count_outdated(store, key, plan.feature_version)
+        return FeatureStatus(key, plan.is_root, stored, 0, outdated, 0, "upstream-missing", unit)
     state = "to-do" if any(counts.values()) else "in-sync"
-    return FeatureStatus(key, plan.is_root, stored, counts["new"], counts["stale"], counts["orphaned"], state)
+    return FeatureStatus(
+        key, plan.is_root, stored, counts["new"], counts["stale"], counts["orphaned"], state, unit
+    )
 
 
 def store_status(
@@ -89,6 +101,15 @@ def _count_current(store: MetadataStore, key: FeatureKey) -> int:
     except FeatureNotFoundError:
         return 0
     return int(lf.select(pl.len()).collect().item())
+
+
+def _count_outdated(store: MetadataStore, key: FeatureKey, version: str) -> int:
+    """Live samples stored under a feature version other than ``version``."""
+    try:
+        lf = store.read_metadata(key, all_versions=True, allow_fallback=False)
+    except FeatureNotFoundError:
+        return 0
+    return int(lf.filter(pl.col(FEATURE_VERSION) != version).select(pl.len()).collect().item())
 
 
 def _stored_samples(store: MetadataStore, key: FeatureKey, ids: Sequence[str]) -> pl.DataFrame | None:

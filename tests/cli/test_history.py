@@ -80,3 +80,23 @@ def test_migrate_with_the_wrong_code_version_is_refused(run: Any) -> None:
     result = run("migrate", "video/transcript", "--code-version", "9")
     assert result.code == 1
     assert result.err.startswith("Error: Feature 'video/transcript' has no field at code_version '9'")
+
+
+NEW_FEATURE = '''
+
+class Captions(
+    mx.Feature,
+    spec=mx.FeatureSpec(key="video/captions", id_columns=["video_id"], fields=[mx.FieldSpec(key="srt")]),
+):
+    pass
+'''
+
+
+def test_diff_of_an_added_feature_lists_it_without_an_empty_table(run: Any, project: Path) -> None:
+    run("push")
+    features = project / "pipeline" / "features.py"
+    features.write_text(features.read_text() + NEW_FEATURE)
+    assert doc(run("diff", "--format", "json"))["added"] == ["video/captions"]
+    lines = run("diff").out.splitlines()
+    assert any("video/captions" in line and "added" in line for line in lines)
+    assert not any("changed features" in line for line in lines)  # no table with nothing in it
