@@ -18,10 +18,10 @@ def count_impact(store: MetadataStore, diff: GraphDiff) -> dict[FeatureKey, int]
     next ``resolve_update`` reports them as stale (before any migration). Only
     this store is counted, not its fallbacks; a feature with nothing stored counts 0.
     """
-    store._require_open()
+    store.require_open()
     counts: dict[FeatureKey, int] = {}
     for change in diff.changed:
-        rows = store._read_rows(ReadRequest(change.feature, tuple(change.id_columns)))
+        rows = store.read_rows(ReadRequest(change.feature, tuple(change.id_columns)))
         if rows is None:
             counts[change.feature] = 0
             continue

@@ -23,7 +23,6 @@ from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.models.spec import FeatureSpec
 from metaxy.ops.snapshots import load_graph_snapshot
-from metaxy.stores._resolve import expected_samples
 from metaxy.stores.base import FeatureLike, MetadataStore, ReadRequest
 from metaxy.stores.memory import InMemoryMetadataStore
 from metaxy.versioning.lineage import versioning_keys
@@ -98,10 +97,10 @@ def migrate_data_versions(
         MigrationError: ``new_code_version`` does not match the current definition.
     """
     if dry_run:
-        store._require_open()
+        store.require_open()
     else:
-        store._require_writable("migrate data versions")
-    key, graph = store._resolve_feature(feature)
+        store.require_writable("migrate data versions")
+    key, graph = store.resolve_feature(feature)
     _check_code_versions(graph.spec(key), new_code_version)
     # a dry run writes into an overlay whose fallback is the store, so downstream steps still see
     # their upstream re-stamped
@@ -151,7 +150,7 @@ def _migrate_one(
     store: MetadataStore, sink: MetadataStore, graph: FeatureGraph, key: FeatureKey, *, own: bool
 ) -> FeatureMigration:
     plan = graph.plan(key)
-    rows = store._read_rows(ReadRequest(key, tuple(plan.spec.id_columns)))
+    rows = store.read_rows(ReadRequest(key, tuple(plan.spec.id_columns)))
     old = None if rows is None else rows.filter(pl.col(FEATURE_VERSION) != plan.feature_version).collect()
     if old is None or old.height == 0:
         return FeatureMigration(key, plan.feature_version, (), 0, 0)
@@ -162,9 +161,7 @@ def _migrate_one(
         kept = old  # root provenance comes from the caller and has no code version in it
     else:
         keys = versioning_keys(plan)
-        expected = (
-            expected_samples(sink, plan, graph).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE).collect()
-        )
+        expected = sink.expected_samples(plan, graph).select(*keys, PROVENANCE_BY_FIELD, PROVENANCE).collect()
         if own:  # new provenance (new code version), old data versions
             current = _current_under_past_definition(store, sink, graph, key, old)
             kept = current.drop(PROVENANCE_BY_FIELD, PROVENANCE).join(expected, on=keys, how="inner")
@@ -172,7 +169,7 @@ def _migrate_one(
             kept = _same_provenance(old, expected, keys)
     if kept.height:
         frame = kept.drop(FEATURE_VERSION, PROJECT_VERSION, MATERIALIZATION_ID, UPDATED_AT)
-        sink._append_registered(key, sink._prepare_write(plan, frame, graph))
+        sink.append_rows(plan, frame, graph)
     return FeatureMigration(key, plan.feature_version, versions, kept.height, old.height - kept.height)
 
 
@@ -213,6 +210,6 @@ def _current_under_past_definition(
         if plan is None or plan.is_root or set(group[FEATURE_VERSION]) != {plan.feature_version}:
             kept.append(group)
             continue
-        expected = expected_samples(sink, plan, graph).select(*versioning_keys(plan), PROVENANCE).collect()
+        expected = sink.expected_samples(plan, graph).select(*versioning_keys(plan), PROVENANCE).collect()
         kept.append(_same_provenance(group, expected, versioning_keys(plan)))
     return pl.concat(kept, how="vertical") if kept else rows.clear()

@@ -37,7 +37,7 @@ def push_graph_snapshot(store: MetadataStore, graph: FeatureGraph | None = None)
         ...     list_graph_snapshots(store)["feature_count"].to_list()
         [0]
     """
-    store._require_writable("push a graph snapshot")
+    store.require_writable("push a graph snapshot")
     graph = graph or FeatureGraph.get_active()
     snapshot = graph.snapshot()
     snapshot_id = str(snapshot["project_version"])
@@ -49,13 +49,12 @@ def push_graph_snapshot(store: MetadataStore, graph: FeatureGraph | None = None)
         "feature_count": [len(snapshot["features"])],
         "snapshot": [json.dumps(snapshot, sort_keys=True)],
     }
-    store._append(SNAPSHOTS_KEY, pl.DataFrame(row, schema=_SCHEMA))
+    store.append_system_rows(SNAPSHOTS_KEY, pl.DataFrame(row, schema=_SCHEMA))
     return snapshot_id
 
 
 def _stored(store: MetadataStore) -> pl.LazyFrame:
-    store._require_open()
-    lf = store._scan(SNAPSHOTS_KEY)
+    lf = store.read_system_table(SNAPSHOTS_KEY)
     return pl.LazyFrame(schema=_SCHEMA) if lf is None else lf.select(list(_SCHEMA))
 
 

@@ -496,6 +496,49 @@ class MetadataStore(ABC):
         self._append_registered(key, written)
         return written
 
+    # -- the named API of the operations layer (metaxy.ops) --------------------------------------
+
+    def require_open(self) -> None:
+        """Raise :class:`~metaxy.exceptions.StoreClosedError` unless the store is open."""
+        self._require_open()
+
+    def require_writable(self, action: str) -> None:
+        """Raise unless the store is open and writable; ``action`` ("migrate ...") goes in the message."""
+        self._require_writable(action)
+
+    def resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
+        """The key of ``feature`` and the graph defining it (a class's own graph, else the active one)."""
+        return self._resolve_feature(feature)
+
+    def read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        """Stored rows of this store (never its fallbacks) as ``request`` describes; ``None``: none ever."""
+        self._require_open()
+        return self._read_rows(request)
+
+    def expected_samples(self, plan: FeaturePlan, graph: FeatureGraph) -> pl.LazyFrame:
+        """The samples ``plan``'s upstream expects (read through the fallback chain), with provenance."""
+        self._require_open()
+        return expected_samples(self, plan, graph)
+
+    def append_rows(self, plan: FeaturePlan, frame: pl.DataFrame, graph: FeatureGraph) -> None:
+        """Append rows that carry their own versions (re-stamped by a migration, say).
+
+        The write checks run and missing system columns are filled as in :meth:`write_metadata`;
+        ``metaxy_updated_at`` is always this write's time. The catalog, if any, records the write.
+        """
+        self._require_writable("write metadata")
+        self._append_registered(plan.key, self._prepare_write(plan, frame, graph))
+
+    def read_system_table(self, key: FeatureKey) -> pl.LazyFrame | None:
+        """Every row of a system table (``metaxy-system/...``: snapshots, ...); ``None`` when empty."""
+        self._require_open()
+        return self._scan(key)
+
+    def append_system_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """Append rows to a system table as they are (no feature checks, no system columns added)."""
+        self._require_writable(f"write the system table {key.to_string()!r}")
+        self._append(key, frame)
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
