@@ -82,14 +82,14 @@ def test_migrate_with_the_wrong_code_version_is_refused(run: Any) -> None:
     assert result.err.startswith("Error: Feature 'video/transcript' has no field at code_version '9'")
 
 
-NEW_FEATURE = '''
+NEW_FEATURE = """
 
 class Captions(
     mx.Feature,
     spec=mx.FeatureSpec(key="video/captions", id_columns=["video_id"], fields=[mx.FieldSpec(key="srt")]),
 ):
     pass
-'''
+"""
 
 
 def test_diff_of_an_added_feature_lists_it_without_an_empty_table(run: Any, project: Path) -> None:
