@@ -27,6 +27,8 @@ class InMemoryMetadataStore(MetadataStore):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._tables: dict[FeatureKey, list[pl.DataFrame]] = {}
+        # key -> every stored column's type (the append-schema rule reads it on each write)
+        self._schemas: dict[FeatureKey, dict[str, pl.DataType]] = {}
         # key -> (the single stored chunk, id columns, whether those ids are unique in it)
         self._unique_ids: dict[FeatureKey, tuple[pl.DataFrame, tuple[str, ...], bool]] = {}
 
@@ -39,9 +41,17 @@ class InMemoryMetadataStore(MetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         with self._lock:
             chunks = self._tables.setdefault(key, [])
-            if chunks:  # the write widened a column (append-schema rule): widen the stored rows too
+            known = self._schemas.setdefault(key, {})
+            if any(known.get(name, dtype) != dtype for name, dtype in df.schema.items()):
+                # the write widened a column (append-schema rule): widen the stored rows too
                 self._tables[key] = [_widened(chunk, df.schema) for chunk in chunks]
+            known.update(df.schema)
             self._tables[key].append(df)
+
+    def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
+        """Kept beside the chunks: no need to look at every chunk on each write."""
+        known = self._schemas.get(key)
+        return pl.Schema(known) if known else None
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         chunks = self._tables.get(key)
@@ -77,6 +87,7 @@ class InMemoryMetadataStore(MetadataStore):
         with self._lock:
             if predicate is None:
                 self._tables.pop(key, None)
+                self._schemas.pop(key, None)
                 return
             lf = self._scan(key)
             if lf is None:

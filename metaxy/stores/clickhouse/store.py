@@ -190,31 +190,24 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     def _schema(self, name: str) -> pl.Schema | None:
         """The stored table's schema as Polars types, or None when the table does not exist."""
-        exists = self.connection.query(
-            "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            {"db": self.database, "t": name},
-        )["n"][0]
-        if not exists:
+        types = self._column_types(name)
+        if not types:
             return None
         frame = _utc_named(self.connection.query(f"SELECT * FROM {self._q(name)} LIMIT 0"))
-        return _naive(frame.lazy(), self._naive_columns(name)).collect_schema()
+        return _naive(frame.lazy(), _naive_columns(types)).collect_schema()
 
-    def _naive_columns(self, name: str) -> list[str]:
-        """Zone-less ``DateTime64`` columns: the server hands them back in its own zone."""
+    def _column_types(self, name: str) -> dict[str, str]:
+        """Column name -> ClickHouse type of a table (empty when it does not exist)."""
         types = self.connection.query(
             "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
             {"db": self.database, "t": name},
         )
-        return [
-            n
-            for n, t in types.iter_rows()
-            if t.removeprefix("Nullable(").startswith("DateTime64") and "'" not in t
-        ]
+        return dict(types.iter_rows())
 
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         """As the SQL base class, with zone-less timestamps read back zone-less (as they were written)."""
         lf = super()._read_rows(request)
-        return None if lf is None else _naive(lf, self._naive_columns(table_name(request.key)))
+        return None if lf is None else _naive(lf, _naive_columns(self._column_types(table_name(request.key))))
 
     def _evolve(self, key: FeatureKey, name: str, stored: pl.Schema, incoming: pl.Schema) -> pl.Schema:
         """New columns are added (nullable); widened columns (append-schema rule) are modified."""
@@ -246,6 +239,13 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 def _ids(key: FeatureKey) -> tuple[str, ...]:
     graph = FeatureGraph.get_active()
     return tuple(graph.spec(key).id_columns) if key in graph else ()
+
+
+def _naive_columns(types: dict[str, str]) -> list[str]:
+    """Zone-less ``DateTime64`` columns: the server hands them back in its own zone."""
+    return [
+        n for n, t in types.items() if t.removeprefix("Nullable(").startswith("DateTime64") and "'" not in t
+    ]
 
 
 def _naive(lf: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
