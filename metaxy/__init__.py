@@ -25,11 +25,13 @@ from metaxy.models import (
     LineageRelationship,
 )
 from metaxy.models.diff import GraphDiff, diff_graphs
+from metaxy.models.feature import FeatureLike
 from metaxy.ops.impact import count_impact
 from metaxy.ops.migrate import MigrationReport, migrate_data_versions
 from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.stores import LAZY_STORES, InMemoryMetadataStore, MetadataStore
 from metaxy.versioning import HashAlgorithm, Increment
+from metaxy.versioning.frames import FrameLike
 
 __version__ = "0.2.0"
 
@@ -44,11 +46,13 @@ __all__ = [
     "FeatureDep",
     "FeatureGraph",
     "FeatureKey",
+    "FeatureLike",
     "FeatureSpec",
     "FieldDep",
     "FieldKey",
     "FieldSpec",
     "FieldsMapping",
+    "FrameLike",
     "GraphDiff",
     "HashAlgorithm",
     "InMemoryCatalog",

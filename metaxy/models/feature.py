@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict
 from pydantic._internal._model_construction import ModelMetaclass
@@ -123,3 +124,7 @@ class Feature(BaseModel, metaclass=FeatureMeta):
 
 
 BaseFeature = Feature
+
+
+#: What the store API accepts as a feature: its class, its key, or the key's string/list form.
+FeatureLike: TypeAlias = "type[Feature] | FeatureKey | str | Sequence[str]"

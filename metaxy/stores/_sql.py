@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -25,7 +25,7 @@ from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import table_name
-from metaxy.stores.base import MetadataStore, ReadRequest
+from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
 from metaxy.versioning.sql.engine import col, latest_rows_query
@@ -40,7 +40,9 @@ class SQLMetadataStore(MetadataStore):
     #: of the rows, as with Arrow-native drivers)
     fetches_lazily: ClassVar[bool] = False
 
-    def __init__(self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Unpack[StoreOptions]
+    ) -> None:
         self.table_prefix = table_prefix
         self.schema = schema
         super().__init__(**kwargs)

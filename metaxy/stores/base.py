@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypedDict, overload
 
 import polars as pl
 
@@ -32,6 +32,7 @@ from metaxy.exceptions import (
     StoreClosedError,
     VersioningError,
 )
+from metaxy.models.feature import FeatureLike
 from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
@@ -53,7 +54,7 @@ from metaxy.stores.schema_rule import (
     map_leaves,
     to_storage,
 )
-from metaxy.versioning.frames import to_polars
+from metaxy.versioning.frames import FrameLike, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
 
@@ -61,9 +62,30 @@ if TYPE_CHECKING:
     from metaxy.stores.catalog_protocol import CatalogLike
 
 EngineChoice = Literal["auto", "native", "polars"]
-FeatureLike = Any  # a Feature class, a FeatureKey, or its string/list form
+__all__ = [
+    "TIMESTAMP",
+    "EngineChoice",
+    "FeatureLike",
+    "Filters",
+    "FrameLike",
+    "MetadataStore",
+    "ReadRequest",
+    "StoreOptions",
+]
 
-__all__ = ["TIMESTAMP", "EngineChoice", "FeatureLike", "Filters", "MetadataStore", "ReadRequest"]
+
+class StoreOptions(TypedDict, total=False):
+    """The options every store takes (see :class:`MetadataStore`), for ``**store_kwargs`` of backends."""
+
+    fallback_stores: Sequence[MetadataStore] | None
+    catalog: CatalogLike | None
+    hash_algorithm: HashAlgorithm | str
+    hash_truncation_length: int | None
+    versioning_engine: EngineChoice
+    read_only: bool
+    name: str | None
+    enable_logging: bool
+    log_level: int | str
 
 
 class MetadataStore(ABC):
@@ -261,7 +283,7 @@ class MetadataStore(ABC):
     # -- writing --------------------------------------------------------------------------------
 
     @logged("write_metadata")
-    def write_metadata(self, feature: FeatureLike, df: Any) -> None:
+    def write_metadata(self, feature: FeatureLike, df: FrameLike) -> None:
         """Append rows for ``feature``; system columns are added where missing.
 
         The frame needs the feature's id columns (non-null, unique within the write) and a
@@ -459,9 +481,39 @@ class MetadataStore(ABC):
 
     # -- versioning -----------------------------------------------------------------------------
 
+    @overload
+    def resolve_update(
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: Literal[False] = ...,
+    ) -> Increment[pl.DataFrame]: ...
+
+    @overload
+    def resolve_update(
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: Literal[True],
+    ) -> Increment[pl.LazyFrame]: ...
+
+    @overload
+    def resolve_update(
+        self, feature: FeatureLike, *, samples: FrameLike | None = ..., filters: Filters = ..., lazy: bool
+    ) -> Increment[Any]: ...
+
     @logged("resolve_update")
     def resolve_update(
-        self, feature: FeatureLike, *, samples: Any = None, filters: Filters = None, lazy: bool = False
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = None,
+        filters: Filters = None,
+        lazy: bool = False,
     ) -> Increment[Any]:
         """Which samples of ``feature`` are new, stale or orphaned in this store.
 
@@ -480,7 +532,7 @@ class MetadataStore(ABC):
         )
 
     @logged("calculate_and_write_data_versions")
-    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: Any) -> pl.DataFrame:
+    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: FrameLike) -> pl.DataFrame:
         """Attach provenance computed from upstream to ``sample_df``, write it, return what was written.
 
         For root features ``sample_df`` must already carry ``metaxy_provenance_by_field``.
@@ -542,9 +594,9 @@ class MetadataStore(ABC):
     # -- helpers --------------------------------------------------------------------------------
 
     def _resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
-        graph_of = getattr(feature, "graph", None)
-        if callable(graph_of) and callable(getattr(feature, "spec", None)):
-            return feature.spec().key, graph_of()
+        graph_of, spec_of = getattr(feature, "graph", None), getattr(feature, "spec", None)
+        if callable(graph_of) and callable(spec_of):  # a feature class: its own graph
+            return spec_of().key, graph_of()
         graph = FeatureGraph.get_active()
         key = coerce_feature_key(feature)
         graph.spec(key)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Unpack
 
 import polars as pl
 
 from metaxy.models.keys import FeatureKey
-from metaxy.stores.base import MetadataStore, ReadRequest
+from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.stores.schema_rule import cast_expr
 
 
@@ -24,7 +24,7 @@ class InMemoryMetadataStore(MetadataStore):
 
     kind = "memory"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[StoreOptions]) -> None:
         super().__init__(**kwargs)
         self._tables: dict[FeatureKey, list[pl.DataFrame]] = {}
         # key -> every stored column's type (the append-schema rule reads it on each write)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import polars as pl
 
@@ -11,8 +12,16 @@ from metaxy.exceptions import SchemaError
 from metaxy.models.plan import FeaturePlan
 from metaxy.models.spec import FeatureSpec
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
-def to_polars(df: Any, *, where: str) -> pl.DataFrame:
+#: What the store API accepts as a frame: Polars (eager or lazy), pandas, an Arrow table, or a dict
+#: of columns.
+FrameLike: TypeAlias = "pl.DataFrame | pl.LazyFrame | pd.DataFrame | pa.Table | Mapping[str, Sequence[Any]]"
+
+
+def to_polars(df: FrameLike, *, where: str) -> pl.DataFrame:
     """Accept a Polars (lazy) frame, a pandas frame, an Arrow table or a dict of columns."""
     if isinstance(df, pl.DataFrame):
         return df

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -20,7 +20,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
-from metaxy.stores.base import ReadRequest
+from metaxy.stores.base import ReadRequest, StoreOptions
 from metaxy.stores.clickhouse import schema as chsql
 from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect
 from metaxy.stores.schema_rule import DType, supertype
@@ -55,7 +55,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         *,
         database: str = "metaxy",
         cluster: str | None = None,
-        **store_kwargs: Any,
+        **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         self.connection_url = connection_url
         self.database = database

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import polars as pl
 
@@ -18,7 +18,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._layout import normalize_stored
 from metaxy.stores._object_fs import list_delta_tables
-from metaxy.stores.base import MetadataStore
+from metaxy.stores.base import MetadataStore, StoreOptions
 from metaxy.stores.delta.schema import identity_columns, storage_type, widened_columns
 from metaxy.stores.schema_rule import DType, cast_expr
 
@@ -56,7 +56,7 @@ class DeltaMetadataStore(MetadataStore):
         *,
         partition_cols: Sequence[str] | None = None,
         storage_options: Mapping[str, str] | None = None,
-        **store_kwargs: Any,
+        **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         super().__init__(**store_kwargs)
         self.table_uri = _normalize_root(table_uri)

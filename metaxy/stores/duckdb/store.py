@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -19,6 +19,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.base import StoreOptions
 from metaxy.stores.duckdb.schema import plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
@@ -55,13 +56,12 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self,
         db_path: str | Path = MEMORY,
         *,
-        read_only: bool = False,
         table_prefix: str = "",
-        **store_kwargs: Any,
+        **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         self.db_path = str(db_path)
         self._con: Any = None
-        super().__init__(table_prefix=table_prefix, read_only=read_only, **store_kwargs)
+        super().__init__(table_prefix=table_prefix, **store_kwargs)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -21,6 +21,7 @@ from metaxy.stores._drivers import import_driver
 from metaxy.stores._naming import check_column_names, keys_from_tables
 from metaxy.stores._read import ReadRequest
 from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
 from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
@@ -56,7 +57,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         *,
         table_prefix: str = "metaxy_",
         enable_native_computation: bool = False,
-        **store_kwargs: Any,
+        **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         self.connection_url = connection_url
         self.enable_native_computation = enable_native_computation

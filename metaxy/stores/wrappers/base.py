@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import polars as pl
 
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._logging import logged
-from metaxy.stores.base import FeatureLike, Filters, MetadataStore, ReadRequest
+from metaxy.stores.base import FeatureLike, Filters, FrameLike, MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
 
 R = TypeVar("R")
@@ -52,7 +52,7 @@ class WrappedMetadataStore(MetadataStore):
     # -- public operations, forwarded through _call -----------------------------------------------
 
     @logged("write_metadata")
-    def write_metadata(self, feature: FeatureLike, df: Any) -> None:
+    def write_metadata(self, feature: FeatureLike, df: FrameLike) -> None:
         self._call("write_metadata", self.inner.write_metadata, feature, df)
 
     @logged("read_metadata")
@@ -91,16 +91,46 @@ class WrappedMetadataStore(MetadataStore):
     ) -> dict[FeatureKey, int]:
         return self._call("copy_metadata", self.inner.copy_metadata, from_store, features, history=history)
 
+    @overload
+    def resolve_update(
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: Literal[False] = ...,
+    ) -> Increment[pl.DataFrame]: ...
+
+    @overload
+    def resolve_update(
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: Literal[True],
+    ) -> Increment[pl.LazyFrame]: ...
+
+    @overload
+    def resolve_update(
+        self, feature: FeatureLike, *, samples: FrameLike | None = ..., filters: Filters = ..., lazy: bool
+    ) -> Increment[Any]: ...
+
     @logged("resolve_update")
     def resolve_update(
-        self, feature: FeatureLike, *, samples: Any = None, filters: Filters = None, lazy: bool = False
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = None,
+        filters: Filters = None,
+        lazy: bool = False,
     ) -> Increment[Any]:
         return self._call(
             "resolve_update", self.inner.resolve_update, feature, samples=samples, filters=filters, lazy=lazy
         )
 
     @logged("calculate_and_write_data_versions")
-    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: Any) -> pl.DataFrame:
+    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: FrameLike) -> pl.DataFrame:
         return self._call(
             "calculate_and_write_data_versions",
             self.inner.calculate_and_write_data_versions,
