@@ -18,6 +18,7 @@
     │   ├── ReadOnlyStoreError          a write or delete on a read-only store
     │   ├── StoreNotFoundError          a store opened for reading does not exist at its location
     │   ├── HashSettingsMismatchError   a fallback chain mixes hash settings
+    │   ├── FallbackCycleError          a store is in its own fallback chain
     │   ├── FeatureNotFoundError        nothing is stored for a feature
     │   ├── FilterPushdownError         a filter cannot be translated for the store
     │   ├── MissingDependencyError      a store's optional driver is not installed
@@ -127,6 +128,10 @@ class StoreNotFoundError(StoreError):
 
 class HashSettingsMismatchError(StoreError):
     """Stores of one fallback chain use different hash settings."""
+
+
+class FallbackCycleError(StoreError):
+    """A store appears in its own fallback chain (reads would never end)."""
 
 
 class FeatureNotFoundError(StoreError):

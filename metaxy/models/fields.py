@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from metaxy.constants import DEFAULT_CODE_VERSION, DEFAULT_FIELD_KEY
+from metaxy.models._validated import DefinitionModel
 from metaxy.models.keys import FeatureKey, FieldKey
 
 
@@ -29,7 +30,7 @@ def coerce_feature_key(value: Any) -> FeatureKey:
     return FeatureKey.coerce(value)
 
 
-class FieldDep(BaseModel):
+class FieldDep(DefinitionModel):
     """Dependency of one field on some fields (or ``ALL``) of one upstream feature."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -55,13 +56,18 @@ class FieldDep(BaseModel):
         return tuple(FieldKey.coerce(v) for v in value)
 
 
-class FieldSpec(BaseModel):
+class FieldSpec(DefinitionModel):
     """A logical part of a feature with its own code version and dependencies.
 
     ``deps=None`` applies each upstream dependency's ``fields_mapping`` (by default: the upstream
     field with the same key, or all upstream fields when there is none).
     """
 
+    argument_hints: ClassVar[dict[str, str]] = {
+        "code_version": 'a string (or an int), e.g. code_version="2"',
+        "key": 'a field key, e.g. key="audio"',
+        "deps": "a list of FieldDep, or None for the default mapping",
+    }
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     key: FieldKey = FieldKey(DEFAULT_FIELD_KEY)
@@ -88,7 +94,7 @@ class FieldsMappingKind(StrEnum):
     NONE = "none"
 
 
-class FieldsMapping(BaseModel):
+class FieldsMapping(DefinitionModel):
     """How the fields of a feature map onto the fields of one upstream dependency.
 
     - ``default()``: the upstream field with the same key, else all upstream fields (Metaxy 0.1.x rule);
@@ -141,7 +147,7 @@ class LineageKind(StrEnum):
     EXPANSION = "expansion"
 
 
-class LineageRelationship(BaseModel):
+class LineageRelationship(DefinitionModel):
     """Cardinality between an upstream feature's samples and this feature's samples.
 
     - ``identity()``: 1:1, joined on the shared id columns;

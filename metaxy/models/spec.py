@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from metaxy.constants import DEFAULT_ID_COLUMNS, SYSTEM_COLUMNS
 from metaxy.exceptions import DefinitionError, DuplicateFieldError
+from metaxy.models._validated import DefinitionModel
 from metaxy.models.fields import (
     FieldsMapping,
     FieldSpec,
@@ -21,7 +22,7 @@ from metaxy.models.fields import (
 from metaxy.models.keys import FeatureKey, FieldKey
 
 
-class FeatureDep(BaseModel):
+class FeatureDep(DefinitionModel):
     """Dependency of a feature on one upstream feature.
 
     Args:
@@ -34,6 +35,11 @@ class FeatureDep(BaseModel):
         optional: a sample may exist without this upstream (left join; its inputs hash as ``""``).
     """
 
+    argument_hints: ClassVar[dict[str, str]] = {
+        "filters": 'Polars expressions, e.g. filters=[pl.col("duration") > 1]',
+        "columns": 'a list of upstream column names, e.g. columns=["path"]',
+        "rename": 'a mapping of old to new column names, e.g. rename={"path": "video_path"}',
+    }
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     feature: FeatureKey
@@ -96,7 +102,7 @@ def _as_expr(value: Any) -> pl.Expr:
     )
 
 
-class FeatureSpec(BaseModel):
+class FeatureSpec(DefinitionModel):
     """Everything metaxy needs to know about a feature, independent of its Python class.
 
     Args:
@@ -108,6 +114,11 @@ class FeatureSpec(BaseModel):
         description: a human description (searched by ``metaxy search``).
     """
 
+    argument_hints: ClassVar[dict[str, str]] = {
+        "id_columns": 'a list of column names, e.g. id_columns=["sample_uid"]',
+        "fields": 'a list of FieldSpec, e.g. fields=[mx.FieldSpec(key="audio", code_version="1")]',
+        "deps": "a list of FeatureDep or feature classes",
+    }
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     key: FeatureKey

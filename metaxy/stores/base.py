@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypedDict, overload
@@ -26,9 +26,11 @@ from metaxy.constants import (
     UPDATED_AT,
 )
 from metaxy.exceptions import (
+    FallbackCycleError,
     FeatureNotFoundError,
     HashSettingsMismatchError,
     ReadOnlyStoreError,
+    SchemaError,
     StoreClosedError,
     VersioningError,
 )
@@ -218,6 +220,7 @@ class MetadataStore(ABC):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self) -> Self:
+        self._chain()  # a fallback list edited after construction may have made a cycle
         with self._lock:
             if self._opened == 0:
                 self._open_backend()
@@ -366,7 +369,7 @@ class MetadataStore(ABC):
                 )
                 lf = store._read_rows(request)
                 lf = lf if holds and lf is not None else conform_empty(lf, graph.spec(key))
-                return lf.select(columns) if columns is not None else lf
+                return lf if columns is None else _select(lf, columns, where=store._where(key))
         searched = ", ".join(s.name for s in (self._chain() if allow_fallback else [self]))
         raise FeatureNotFoundError(
             f"No metadata for feature {key.to_string()!r}"
@@ -602,10 +605,13 @@ class MetadataStore(ABC):
         graph.spec(key)
         return key, graph
 
-    def _chain(self) -> Iterator[MetadataStore]:
-        yield self
-        for fallback in self.fallback_stores:
-            yield from fallback._chain()
+    def _chain(self) -> list[MetadataStore]:
+        """This store, then its fallbacks depth-first; a store met again on its own path is a cycle."""
+        return _walk_chain(self, ())
+
+    def _fallbacks(self) -> Sequence[MetadataStore]:
+        """The stores read after this one (wrappers answer with the wrapped store's)."""
+        return self.fallback_stores
 
     def _check_chain(self) -> None:
         for store in self._chain():
@@ -620,3 +626,30 @@ class MetadataStore(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, hash={self.hash_settings.algorithm.value})"
+
+
+def _select(lf: pl.LazyFrame, columns: Sequence[str], *, where: str) -> pl.LazyFrame:
+    """``lf`` narrowed to ``columns``, refusing names it does not have (instead of failing at collect)."""
+    if isinstance(columns, str):
+        columns = [columns]
+    present = lf.collect_schema().names()
+    unknown = [c for c in columns if c not in present]
+    if unknown:
+        raise SchemaError(
+            f"{where}: column(s) {unknown} are not stored.",
+            hint=f"Stored columns: {', '.join(present)}.",
+        )
+    return lf.select(columns)
+
+
+def _walk_chain(store: MetadataStore, path: tuple[MetadataStore, ...]) -> list[MetadataStore]:
+    if any(seen is store for seen in path):
+        names = " -> ".join(s.name for s in (*path, store))
+        raise FallbackCycleError(
+            f"{store.name} is in its own fallback chain ({names}), so a read would never end.",
+            hint="Remove the store from its fallback_stores (directly or through another store's).",
+        )
+    chain = [store]
+    for fallback in store._fallbacks():
+        chain.extend(_walk_chain(fallback, (*path, store)))
+    return chain

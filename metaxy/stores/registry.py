@@ -8,7 +8,7 @@ from typing import Any
 
 from metaxy.config.paths import resolve_locations
 from metaxy.config.settings import MetaxyConfig
-from metaxy.exceptions import ConfigError, MetaxyError
+from metaxy.exceptions import ConfigError, FallbackCycleError, MetaxyError
 from metaxy.stores.backends import backend_named, store_kinds
 from metaxy.stores.base import MetadataStore
 
@@ -58,10 +58,22 @@ def catalog_from_config(config: MetaxyConfig) -> Any:
 
 
 def _build(
-    config: MetaxyConfig, name: str, catalog: Any, built: dict[str, MetadataStore], *, read_only: bool
+    config: MetaxyConfig,
+    name: str,
+    catalog: Any,
+    built: dict[str, MetadataStore],
+    *,
+    read_only: bool,
+    path: tuple[str, ...] = (),
 ) -> MetadataStore:
     if name in built:  # a store reached twice through fallbacks is one object
         return built[name]
+    if name in path:
+        cycle = " -> ".join((*path[path.index(name) :], name))
+        raise FallbackCycleError(
+            f"Store {name!r} is in its own fallback chain ({cycle}) in {config.source_file or 'the configuration'}.",
+            hint="Remove one of these names from the fallback_stores of the stores in the cycle.",
+        )
     settings = config.stores.get(name)
     if settings is None:
         known = ", ".join(sorted(config.stores)) or "none"
@@ -70,7 +82,10 @@ def _build(
             hint=f"Configured stores: {known}.",
         )
     cls = resolve_store_class(config, name)
-    fallbacks = [_build(config, f, catalog, built, read_only=read_only) for f in settings.fallback_stores]
+    fallbacks = [
+        _build(config, f, catalog, built, read_only=read_only, path=(*path, name))
+        for f in settings.fallback_stores
+    ]
     own = {
         "hash_algorithm": config.hash_algorithm.value,
         "hash_truncation_length": config.hash_truncation_length,

@@ -6,7 +6,9 @@ so no value is ever formatted into SQL text.
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -14,6 +16,7 @@ import polars as pl
 
 from metaxy.exceptions import StoreBackendError
 from metaxy.stores._drivers import import_driver
+from metaxy.stores._errors import backend_error, first_line, translated
 
 
 class ClickHouseConnection(Protocol):
@@ -28,11 +31,27 @@ class ClickHouseConnection(Protocol):
     def close(self) -> None: ...
 
 
-def connect(url: str) -> ClickHouseConnection:
-    """``chdb:///dir`` or ``chdb://:memory:`` → embedded; ``http(s)://``, ``clickhouse://`` → a server."""
+def connect(url: str, *, where: str = "clickhouse") -> ClickHouseConnection:
+    """``chdb:///dir`` or ``chdb://:memory:`` → embedded; ``http(s)://``, ``clickhouse://`` → a server.
+
+    Every call into either driver goes through :meth:`_Translating._translated`, the one place where
+    ClickHouse's exceptions become :class:`~metaxy.exceptions.StoreBackendError`.
+    """
     if url.startswith("chdb://"):
-        return ChdbConnection(url.removeprefix("chdb://") or ":memory:")
-    return HttpConnection(url)
+        return ChdbConnection(url.removeprefix("chdb://") or ":memory:", where=where)
+    return HttpConnection(url, where=where)
+
+
+class _Translating:
+    where = "clickhouse"
+
+    def _translated(self, action: str, sql: str = "") -> translated:
+        shown = f" The statement was: {sql[:500]}" if sql else ""
+        return translated(
+            self.where,
+            f"ClickHouse {action}",
+            hint="Check the filters, the columns and the connection." + shown,
+        )
 
 
 # one write = one block = one part, so a rejected row rejects the whole write (no partial rows)
@@ -46,12 +65,13 @@ _CHDB_LOCK = threading.Lock()
 _CHDB_SHARED: dict[str, tuple[Any, int]] = {}
 
 
-class ChdbConnection:
+class ChdbConnection(_Translating):
     """In-process ClickHouse (chdb). Every store on the same directory shares one connection."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, where: str = "clickhouse") -> None:
         chdb = import_driver("chdb", "clickhouse")
         self.path = path
+        self.where = where
         with _CHDB_LOCK:
             conn, users = _CHDB_SHARED.get(path, (None, 0))
             if conn is None:
@@ -61,11 +81,11 @@ class ChdbConnection:
         self._closed = False
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        with _CHDB_LOCK:
+        with _CHDB_LOCK, self._translated("statement", sql):
             self._conn.query(sql, "CSV", params=params or None)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        with _CHDB_LOCK:
+        with _CHDB_LOCK, self._translated("query", sql):
             raw = self._conn.query(sql, "Arrow", params=params or None).bytes()
         return pl.read_ipc(raw)
 
@@ -105,40 +125,88 @@ def _connect_chdb(chdb: Any, path: str) -> Any:
     try:
         return chdb.connect(path)
     except RuntimeError as exc:
-        other = ", ".join(sorted(_CHDB_SHARED)) or "another directory"
-        raise StoreBackendError(
-            f"Cannot open embedded ClickHouse at {path!r}: {exc}",
-            hint=f"chdb runs one data directory per process (already open: {other}); "
-            "use that directory and separate stores with database=.",
-        ) from exc
+        raise _chdb_open_error(path, exc) from exc
 
 
-class HttpConnection:
+def _chdb_open_error(path: str, exc: RuntimeError) -> StoreBackendError:
+    """Say why chdb refused ``path``: this process has another directory open, or another process has it."""
+    others = sorted(p for p in _CHDB_SHARED if p != path)
+    if others:
+        return StoreBackendError(
+            f"Cannot open embedded ClickHouse at {path!r}: this process already runs chdb on {', '.join(others)}.",
+            hint="chdb runs one data directory per process: use that directory and separate stores with database=.",
+        )
+    holder = _chdb_lock_holder(path)
+    if holder is not None:
+        return StoreBackendError(
+            f"Cannot open embedded ClickHouse at {path!r}: another process ({holder}) has it open.",
+            hint="chdb lets one process at a time open a data directory: close the other process's store, "
+            "or use a ClickHouse server (http://...) for shared access.",
+            transient=True,
+        )
+    return StoreBackendError(
+        f"Cannot open embedded ClickHouse at {path!r}: {first_line(exc)}",
+        hint="Check that the path is a writable directory (or use chdb://:memory:).",
+    )
+
+
+def _chdb_lock_holder(path: str) -> str | None:
+    """Who holds the ``status`` lock of a chdb data directory (``PID n``), or None when nobody does."""
+    status = Path(path) / "status"
+    if path == ":memory:" or not status.is_file():
+        return None
+    with status.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            text = status.read_text(errors="replace")
+            pid = next(
+                (line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("PID:")), "?"
+            )
+            return f"PID {pid}"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+class HttpConnection(_Translating):
     """A ClickHouse server through clickhouse-connect (HTTP)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, where: str = "clickhouse") -> None:
         driver = import_driver("clickhouse_connect", "clickhouse")
+        self.where = where
         parsed = urlparse(url)
         secure = parsed.scheme in ("https", "clickhouses")
-        self._client = driver.get_client(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or (8443 if secure else 8123),
-            username=parsed.username or "default",
-            password=parsed.password or "",
-            secure=secure,
-        )
+        host, port = parsed.hostname or "localhost", parsed.port or (8443 if secure else 8123)
+        try:
+            self._client = driver.get_client(
+                host=host,
+                port=port,
+                username=parsed.username or "default",
+                password=parsed.password or "",
+                secure=secure,
+            )
+        except Exception as exc:
+            raise backend_error(
+                where,
+                f"connecting to ClickHouse at {host}:{port}",
+                exc,
+                hint="Check the connection URL (http(s)://user:password@host:port) and that the server is up.",
+            ) from exc
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        self._client.command(sql, parameters=params or None)
+        with self._translated("statement", sql):
+            self._client.command(sql, parameters=params or None)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        table = self._client.query_arrow(sql, parameters=params or None)
+        with self._translated("query", sql):
+            table = self._client.query_arrow(sql, parameters=params or None)
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
 
     def insert(self, database: str, table: str, df: pl.DataFrame) -> None:
-        self._client.insert_arrow(table, df.to_arrow(), database=database)
+        with self._translated(f"write to {database}.{table} (nothing was written)"):
+            self._client.insert_arrow(table, df.to_arrow(), database=database)
 
     def close(self) -> None:
         self._client.close()

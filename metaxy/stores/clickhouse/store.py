@@ -67,7 +67,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _open_backend(self) -> None:
-        self._conn = connect(self.connection_url)
+        self._conn = connect(self.connection_url, where=self.name)
         if not self.read_only:
             self._conn.command(chsql.create_database(self.database, self.cluster))
 

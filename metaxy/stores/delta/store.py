@@ -13,9 +13,10 @@ from typing import Any, Unpack
 
 import polars as pl
 
-from metaxy.exceptions import SchemaError, StoreBackendError
+from metaxy.exceptions import MetaxyError, SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
+from metaxy.stores._errors import backend_error, first_line
 from metaxy.stores._layout import normalize_stored
 from metaxy.stores._object_fs import list_delta_tables
 from metaxy.stores.base import MetadataStore, StoreOptions
@@ -75,7 +76,7 @@ class DeltaMetadataStore(MetadataStore):
     def _open_backend(self) -> None:
         import_driver("deltalake", "delta")
         if "://" not in self.table_uri and not self.read_only:
-            Path(self.table_uri).mkdir(parents=True, exist_ok=True)
+            _make_root(self.name, Path(self.table_uri))
 
     @property
     def location(self) -> str:
@@ -186,7 +187,8 @@ class DeltaMetadataStore(MetadataStore):
         )
 
     def _list_keys(self) -> list[FeatureKey]:
-        relative = list_delta_tables(self.table_uri, self.storage_options, suffix=TABLE_SUFFIX)
+        with _translated(f"{self.name} ({self.table_uri})", "listing tables"):
+            relative = list_delta_tables(self.table_uri, self.storage_options, suffix=TABLE_SUFFIX)
         keys = []
         for rel in relative:
             key = FeatureKey(rel[: -len(TABLE_SUFFIX)].split("/"))
@@ -236,21 +238,37 @@ class _translated:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc is None or exc_type is None:
             return
-        errors = import_driver("deltalake", "delta").exceptions
-        delta_errors = (errors.DeltaError, errors.SchemaMismatchError, errors.CommitFailedError)
-        if not isinstance(exc, (*delta_errors, OSError)):  # object-store I/O surfaces as OSError
+        if isinstance(exc, MetaxyError) or not isinstance(exc, Exception):
             return
-        name = exc_type.__name__
-        if name == "SchemaMismatchError":
+        if exc_type.__name__ == "SchemaMismatchError":
             raise SchemaError(
                 f"{self.where}: Delta refused the {self.action}: {exc}",
                 hint="Write columns with the dtypes already stored, or store the feature under a new key.",
             ) from exc
-        first_line = str(exc).splitlines()[0] if str(exc) else name
-        raise StoreBackendError(
-            f"{self.where}: Delta {self.action} failed ({name}): {first_line}",
+        # deltalake's errors, object-store I/O (OSError), fsspec/botocore connection errors
+        raise backend_error(
+            self.where,
+            f"Delta {self.action}",
+            exc,
             hint="Check the table URI, the bucket and storage_options; a CommitFailedError may be retried.",
-            transient=name == "CommitFailedError",
+        ) from exc
+
+
+def _make_root(where: str, root: Path) -> None:
+    """Create a local root directory, saying what is in the way when it cannot be."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            problem = "is a file" if blocker == root else f"is under {blocker}, which is a file"
+            raise StoreBackendError(
+                f"{where}: table_uri {root} {problem}, not a directory.",
+                hint="Point table_uri at a directory (it is created when missing).",
+            ) from exc
+        raise StoreBackendError(
+            f"{where}: cannot create the table_uri directory {root}: {first_line(exc)}",
+            hint="Check that the parent directory exists and is writable, or choose another table_uri.",
         ) from exc
 
 

@@ -17,6 +17,7 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
+from metaxy.stores._errors import backend_error, first_line, translated
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
@@ -70,20 +71,49 @@ class DuckDBMetadataStore(SQLMetadataStore):
             return
         duckdb = import_driver("duckdb", "duckdb")
         in_memory = self.db_path == MEMORY
-        if self.read_only and not in_memory and not Path(self.db_path).exists():
-            raise StoreBackendError(
-                f"{self.name}: {self.db_path} does not exist, so it cannot be opened read-only.",
-                hint="Write to it with a writable store first, or check the path.",
-            )
+        if not in_memory:
+            self._check_path()
         try:
             self._con = duckdb.connect(
                 self.db_path, read_only=self.read_only and not in_memory, config=_OFFLINE
             )
         except duckdb.Error as exc:
-            raise StoreBackendError(
-                f"{self.name}: cannot open {self.db_path}: {exc}",
-                hint="Another process may hold it for writing; DuckDB allows one writer, or many read-only readers.",
-            ) from exc
+            raise self._open_error(exc) from exc
+
+    def _check_path(self) -> None:
+        """Say what is wrong with ``db_path`` before DuckDB does (its messages all read like a lock)."""
+        path = Path(self.db_path)
+        problem, hint = "", ""
+        if path.is_dir():
+            problem, hint = "is a directory", "Point db_path at a file inside it, e.g. <dir>/metaxy.duckdb."
+        elif not path.parent.is_dir():
+            problem = f"cannot be created: its directory {path.parent} does not exist"
+            hint = (
+                "Create the directory first, or fix db_path (relative paths start at the working directory)."
+            )
+        elif self.read_only and not path.exists():
+            problem = "does not exist, so it cannot be opened read-only"
+            hint = "Write to it with a writable store first, or check the path."
+        if problem:
+            raise StoreBackendError(f"{self.name}: {self.db_path} {problem}.", hint=hint)
+
+    def _open_error(self, exc: Exception) -> StoreBackendError:
+        text = first_line(exc)
+        if "lock" in text.lower():
+            return StoreBackendError(
+                f"{self.name}: {self.db_path} is held by another process: {text}",
+                hint="DuckDB allows one writing process, or many read-only ones: close the other "
+                "process's store, or open this one with read_only=True while no writer has it.",
+                transient=True,
+            )
+        if "not a valid DuckDB database" in text:
+            return StoreBackendError(
+                f"{self.name}: {self.db_path} exists but is not a DuckDB database file.",
+                hint="Point db_path at a DuckDB file (or a path that does not exist yet, to create one).",
+            )
+        return backend_error(
+            self.name, f"opening {self.db_path}", exc, hint="Check db_path and its permissions."
+        )
 
     @property
     def location(self) -> str:
@@ -101,9 +131,16 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _execute(self, sql: str, params: list[Any] | None = None) -> list[Any]:
         """Run one statement to completion and return its rows."""
-        with self._lock:
+        with self._lock, self._translated("running SQL", sql):
             rows: list[Any] = self._con.execute(sql, params or []).fetchall()
             return rows
+
+    def _translated(self, action: str, sql: str = "") -> translated:
+        """The one place DuckDB's exceptions become ours (the hint shows the statement)."""
+        shown = f"; the statement was:\n{sql[:2000]}" if sql else ""
+        return translated(
+            self.name, f"DuckDB {action}", hint="Check that filters name stored columns" + shown
+        )
 
     def _table_columns(self, key: FeatureKey) -> list[str] | None:
         # binding a relation reads the catalog only: ~25x faster than querying information_schema
@@ -115,16 +152,9 @@ class DuckDBMetadataStore(SQLMetadataStore):
                 return None
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
-        duckdb = import_driver("duckdb", "duckdb")
         sql = self.render(query)
-        with self._lock:
-            try:
-                return self._fetch_sql(sql)
-            except duckdb.Error as exc:  # one place maps DuckDB errors to ours
-                raise StoreBackendError(
-                    f"{self.name}: DuckDB failed: {exc}",
-                    hint="Check that filters name existing columns; the query was:\n" + sql[:2000],
-                ) from exc
+        with self._lock, self._translated("query", sql):
+            return self._fetch_sql(sql)
 
     def _fetch_sql(self, sql: str) -> pl.DataFrame:
         frame = pl.from_arrow(self._con.sql(sql).to_arrow_table())
@@ -148,7 +178,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         view = f"__mx_append_{uuid.uuid4().hex}"
         table = self._quoted(key)
-        with self._lock:
+        with self._lock, self._translated("write (nothing was written)"):
             self._con.register(view, df.to_arrow())
             try:
                 self._con.begin()

@@ -18,6 +18,7 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
+from metaxy.stores._errors import first_line, translated
 from metaxy.stores._naming import check_column_names, keys_from_tables
 from metaxy.stores._read import ReadRequest
 from metaxy.stores._sql import SQLMetadataStore
@@ -84,8 +85,26 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             kwargs["connect_args"] = {"check_same_thread": False}
         elif self.read_only and sqlite_file is not None:  # SQLite would create a missing file
             kwargs["creator"] = _read_only_sqlite(sqlite_file)
-        self._engine = sa.create_engine(self.connection_url, **kwargs)
+        try:
+            engine = sa.create_engine(self.connection_url, **kwargs)
+        except Exception as exc:  # ArgumentError (not a URL), NoSuchModuleError (unknown database), ...
+            raise StoreBackendError(
+                f"{self.name}: {_redact(self.connection_url)!r} is not a usable SQLAlchemy URL: {first_line(exc)}",
+                hint='Write it as "dialect+driver://user@host/db", e.g. "postgresql+psycopg://..." or '
+                '"sqlite:///path/meta.db".',
+            ) from exc
+        _check_sqlite_directory(self.name, engine.url)
+        with self._translated("connecting"):  # an unreachable server fails here, not mid-operation
+            engine.connect().close()
+        self._engine = engine
         self._tables = {}
+
+    def _translated(self, action: str) -> translated:
+        """The one place where SQLAlchemy's and the database driver's exceptions become ours."""
+        hint = "Check the connection URL, that the database is up, and the filters and columns used."
+        if self.connection_url.startswith("sqlite") and action == "connecting":
+            hint = "Check that the database file's directory exists and is writable."
+        return translated(self.name, action, hint=hint)
 
     @property
     def location(self) -> str:
@@ -124,7 +143,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         known = {c.name: c.type for t in self._tables.values() for c in t.columns}
-        with self.engine.connect() as conn:
+        with self._translated("query"), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)
             result = conn.exec_driver_sql(_escape_percent(self.render(query), self.is_postgres))
@@ -188,28 +207,27 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         check_column_names(df.columns, where=self._where(key))
         sa = _sa()
-        driver_error = self.engine.dialect.dbapi.Error  # type: ignore[union-attr]
-        try:
-            with self.engine.begin() as conn:  # one transaction: all rows or none
-                table = self._ensure_table(conn, key, df)
-                if self.is_postgres and df.height:
-                    _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
-                    return
-                rows = types.to_rows(df, sqlite=not self.is_postgres)
-                if rows:
-                    conn.execute(sa.insert(table), rows)
-        except (sa.exc.DBAPIError, driver_error) as exc:
-            raise StoreBackendError(
-                f"{self._where(key)}: the database rejected the write, so nothing was written: "
-                f"{str(exc).splitlines()[0]}",
+        with (
+            translated(
+                self._where(key),
+                "the write (nothing was written)",
                 hint="Fix the rows (or the table's constraints) and write again.",
-            ) from exc
+            ),
+            self.engine.begin() as conn,  # one transaction: all rows or none
+        ):
+            table = self._ensure_table(conn, key, df)
+            if self.is_postgres and df.height:
+                _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
+                return
+            rows = types.to_rows(df, sqlite=not self.is_postgres)
+            if rows:
+                conn.execute(sa.insert(table), rows)
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         table = self._table(key)
         if table is None:
             return
-        with self.engine.begin() as conn:
+        with self._translated("hard delete"), self.engine.begin() as conn:
             if predicate is None:
                 table.drop(conn)
                 self._tables.pop(table.name, None)
@@ -239,7 +257,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             conn.execute(sa.insert(table), types.to_rows(kept, sqlite=not self.is_postgres))
 
     def _list_keys(self) -> list[FeatureKey]:
-        names = _sa().inspect(self.engine).get_table_names()
+        with self._translated("listing tables"):
+            names = _sa().inspect(self.engine).get_table_names()
         return keys_from_tables(names, self.table_prefix)
 
     # -- tables ---------------------------------------------------------------------------------
@@ -249,9 +268,10 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         if name in self._tables:
             return self._tables[name]
         sa = _sa()
-        if not sa.inspect(self.engine).has_table(name):
-            return None
-        table: sqlalchemy.Table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        with self._translated("reading the table's schema"):
+            if not sa.inspect(self.engine).has_table(name):
+                return None
+            table: sqlalchemy.Table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
         self._tables[name] = table
         return table
 
@@ -333,6 +353,19 @@ def _dialect_for(url: str) -> SQLDialect:
 def _escape_percent(sql: str, postgres: bool) -> str:
     # psycopg reads '%' as a placeholder marker even without parameters when SQLAlchemy passes ()
     return sql.replace("%", "%%") if postgres else sql
+
+
+def _check_sqlite_directory(where: str, url: Any) -> None:
+    """A SQLite file in a missing directory: say so (SQLite's own message is "unable to open")."""
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    directory = Path(database).absolute().parent
+    if not directory.is_dir():
+        raise StoreBackendError(
+            f"{where}: the SQLite file {database} cannot be created: its directory {directory} does not exist.",
+            hint="Create the directory first, or fix the URL (sqlite:///relative/path or sqlite:////absolute/path).",
+        )
 
 
 def _is_sqlite_memory(url: str) -> bool:

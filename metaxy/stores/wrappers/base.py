@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 import polars as pl
@@ -184,9 +184,8 @@ class WrappedMetadataStore(MetadataStore):
     ) -> Increment[Any] | None:
         return self.inner._resolve_native(plan, upstream_versions, filters, lazy=lazy)
 
-    def _chain(self) -> Iterator[MetadataStore]:
-        yield self
-        yield from list(self.inner._chain())[1:]  # the inner store's fallbacks, through nested wrappers
+    def _fallbacks(self) -> Sequence[MetadataStore]:
+        return self.inner._fallbacks()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
