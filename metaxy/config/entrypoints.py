@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from metaxy.config.settings import MetaxyConfig
-from metaxy.exceptions import ConfigError
+from metaxy.exceptions import ConfigError, MetaxyError
 
 
 def load_entrypoints(config: MetaxyConfig) -> list[str]:
@@ -25,5 +25,13 @@ def load_entrypoints(config: MetaxyConfig) -> list[str]:
             raise ConfigError(
                 f"Entrypoint {module!r} ({config.where('entrypoints', index)}) cannot be imported: {exc}.",
                 hint=f"List importable module names; {root} is on the import path.",
+            ) from exc
+        except MetaxyError:  # a bad definition says what is wrong itself
+            raise
+        except Exception as exc:  # the project's own code failed while importing
+            raise ConfigError(
+                f"Entrypoint {module!r} ({config.where('entrypoints', index)}) raised "
+                f"{type(exc).__name__} while importing: {exc}.",
+                hint="Fix the error in that module (rerun with --debug for the traceback).",
             ) from exc
     return list(config.entrypoints)

@@ -2,8 +2,8 @@
 whether a retry may help (``transient``, as in dlt: a lost race or a dropped connection is transient;
 bad input, a bad URL or a refused type is terminal).
 
-Stores wrap each call into their driver in :class:`translated` (or call :func:`backend_error`), so no
-driver, Polars or OS exception leaves the public API.
+Stores wrap each call into their driver in :class:`translated` naming the driver's modules (or call
+:func:`backend_error`), so no driver or OS exception leaves the public API.
 """
 
 from __future__ import annotations
@@ -68,17 +68,28 @@ def backend_error(
     )
 
 
-class translated:
-    """``with translated(where, action, hint=...):`` turns any non-metaxy exception into a store error.
+def is_driver_error(exc: BaseException, drivers: tuple[str, ...]) -> bool:
+    """Whether ``exc`` comes from one of the ``drivers`` (top-level module names) or the OS.
 
-    Metaxy's own errors pass through unchanged; ``BaseException``s that are not ``Exception``s
-    (``KeyboardInterrupt``) are never caught.
+    Anything else (a ``RuntimeError`` raised by a bug, a Polars error) is left alone: a bug must
+    not look like a backend failure.
+    """
+    if isinstance(exc, OSError):
+        return True
+    return any(cls.__module__.split(".")[0].lstrip("_") in drivers for cls in type(exc).__mro__)
+
+
+class translated:
+    """``with translated(where, action, hint=..., drivers=(...)):`` turns the drivers' exceptions into ours.
+
+    Metaxy's own errors and exceptions from other code pass through unchanged.
     """
 
-    def __init__(self, where: str, action: str, *, hint: str) -> None:
+    def __init__(self, where: str, action: str, *, hint: str, drivers: tuple[str, ...]) -> None:
         self.where = where
         self.action = action
         self.hint = hint
+        self.drivers = drivers
 
     def __enter__(self) -> None:
         return None
@@ -86,6 +97,6 @@ class translated:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is None or isinstance(exc, MetaxyError) or not isinstance(exc, Exception):
+        if exc is None or isinstance(exc, MetaxyError) or not is_driver_error(exc, self.drivers):
             return
         raise backend_error(self.where, self.action, exc, hint=self.hint) from exc

@@ -74,3 +74,106 @@ def test_an_unexpected_exception_exits_with_3_and_no_traceback(run: Any, project
         "Error: Unexpected RuntimeError: disk on fire",
         "Hint: This is a bug in metaxy or a plugin; rerun with --debug for the traceback and report it.",
     ]
+
+
+#: the CLI rows of the bad-input catalogue (tests/stores/test_bad_input.py has the store rows):
+#: name, text appended to metaxy.toml, arguments, expected exit code, a phrase of the "Error:" line
+CLI_CASES = [
+    (
+        "sqlalchemy-not-a-url",
+        '[stores.bad]\ntype = "sqlalchemy"\nconnection_url = "not a url"\n',
+        ["--store", "bad", "status"],
+        1,
+        "not a usable SQLAlchemy URL",
+    ),
+    (
+        "sqlalchemy-unreachable",
+        '[stores.bad]\ntype = "sqlalchemy"\nconnection_url = "postgresql+psycopg://u@127.0.0.1:9/db"\n',
+        ["--store", "bad", "status"],
+        1,
+        "connecting failed",
+    ),
+    (
+        "duckdb-a-directory",
+        '[stores.bad]\ntype = "duckdb"\ndb_path = "pipeline"\n',
+        ["--store", "bad", "status"],
+        1,
+        "is a directory",
+    ),
+    (
+        "duckdb-not-a-duckdb-file",
+        '[stores.bad]\ntype = "duckdb"\ndb_path = "metaxy.toml"\n',
+        ["--store", "bad", "status"],
+        1,
+        "not a DuckDB database",
+    ),
+    (
+        "delta-root-is-a-file",
+        '[stores.bad]\ntype = "delta"\ntable_uri = "metaxy.toml"\n',
+        ["--store", "bad", "status"],
+        1,
+        "not a directory",
+    ),
+    (
+        "unknown-hash-algorithm",
+        '[stores.bad]\ntype = "memory"\nhash_algorithm = "crc7"\n',
+        ["--store", "bad", "status"],
+        1,
+        "crc7",
+    ),
+    (
+        "fallback-cycle",
+        '[stores.bad]\ntype = "memory"\nfallback_stores = ["bad"]\n',
+        ["--store", "bad", "status"],
+        1,
+        "cycle",
+    ),
+    ("unknown-store-type", '[stores.bad]\ntype = "oracle"\n', ["--store", "bad", "status"], 1, "oracle"),
+    (
+        "unknown-store-option",
+        '[stores.bad]\ntype = "memory"\ncolour = "red"\n',
+        ["--store", "bad", "status"],
+        1,
+        "colour",
+    ),
+    ("unknown-feature", "", ["show", "video/nope"], 1, "video/nope"),
+    ("invalid-feature-key", "", ["show", "Video Raw!"], 1, "Video Raw!"),
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "code", "phrase"), [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES]
+)
+def test_a_user_mistake_is_one_line_and_a_hint_never_a_bug(
+    run: Any, project: Path, config: str, args: list[str], code: int, phrase: str
+) -> None:
+    path = project / "metaxy.toml"
+    path.write_text(path.read_text() + "\n" + config)
+    result = run(*args)
+    lines = result.err.splitlines()
+    assert result.code == code, result.err
+    assert len(lines) == 2, result.err
+    assert lines[0].startswith("Error: ")
+    assert phrase in lines[0]
+    assert lines[1].startswith("Hint: ")
+    assert "bug in metaxy" not in result.err
+
+
+def test_an_entrypoint_that_fails_to_import_blames_the_module_not_metaxy(run: Any, project: Path) -> None:
+    (project / "pipeline" / "features.py").write_text("raise NameError('oops in the project')\n")
+    result = run("list")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "Error: Entrypoint 'pipeline.features' ('entrypoints.0' in <project>/metaxy.toml) raised NameError "
+        "while importing: oops in the project.",
+        "Hint: Fix the error in that module (rerun with --debug for the traceback).",
+    ]
+
+
+def test_a_hard_delete_filter_on_an_unknown_column_deletes_nothing(run: Any, seeded: Path) -> None:
+    before = run("stats", "--format", "json").out
+    result = run("metadata", "delete", "video/raw", "--hard", "--filter", "vlaue IS NOT NULL")
+    assert result.code == 1
+    assert "vlaue" in result.err.splitlines()[0]
+    assert "bug in metaxy" not in result.err
+    assert run("stats", "--format", "json").out == before

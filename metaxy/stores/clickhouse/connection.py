@@ -51,6 +51,7 @@ class _Translating:
             self.where,
             f"ClickHouse {action}",
             hint="Check the filters, the columns and the connection." + shown,
+            drivers=("chdb", "clickhouse_connect", "urllib3", "requests"),
         )
 
 

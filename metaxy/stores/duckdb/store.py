@@ -138,9 +138,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
     def _translated(self, action: str, sql: str = "") -> translated:
         """The one place DuckDB's exceptions become ours (the hint shows the statement)."""
         shown = f"; the statement was:\n{sql[:2000]}" if sql else ""
-        return translated(
-            self.name, f"DuckDB {action}", hint="Check that filters name stored columns" + shown
-        )
+        hint = "Check that filters name stored columns" + shown
+        return translated(self.name, f"DuckDB {action}", hint=hint, drivers=("duckdb",))
 
     def _table_columns(self, key: FeatureKey) -> list[str] | None:
         # binding a relation reads the catalog only: ~25x faster than querying information_schema

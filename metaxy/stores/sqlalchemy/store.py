@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     import sqlalchemy
 
 
+#: modules whose exceptions are the database's answers (translated into StoreBackendError)
+DRIVERS = ("sqlalchemy", "psycopg", "psycopg2", "psycopg_pool", "sqlite3", "pg8000", "pymysql", "MySQLdb")
+
+
 class SQLAlchemyMetadataStore(SQLMetadataStore):
     """A store over a SQLAlchemy URL; tested on PostgreSQL (``postgresql+psycopg://``) and SQLite.
 
@@ -104,7 +108,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         hint = "Check the connection URL, that the database is up, and the filters and columns used."
         if self.connection_url.startswith("sqlite") and action == "connecting":
             hint = "Check that the database file's directory exists and is writable."
-        return translated(self.name, action, hint=hint)
+        return translated(self.name, action, hint=hint, drivers=DRIVERS)
 
     @property
     def location(self) -> str:
@@ -212,6 +216,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 self._where(key),
                 "the write (nothing was written)",
                 hint="Fix the rows (or the table's constraints) and write again.",
+                drivers=DRIVERS,
             ),
             self.engine.begin() as conn,  # one transaction: all rows or none
         ):

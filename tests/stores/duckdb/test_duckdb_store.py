@@ -271,7 +271,7 @@ def test_a_reader_process_is_refused_clearly_while_a_writer_holds_the_file(db: P
         )
     assert reader.returncode != 0
     assert "StoreBackendError" in reader.stderr
-    assert "one writer" in reader.stderr
+    assert "held by another process" in reader.stderr
 
 
 def test_a_filter_on_an_unknown_column_is_a_store_error(store: Any) -> None:
