@@ -75,15 +75,16 @@ class DeltaMetadataStore(MetadataStore):
 
     def _open_backend(self) -> None:
         import_driver("deltalake", "delta")
-        if "://" not in self.table_uri and not self.read_only:
-            _make_root(self.name, Path(self.table_uri))
+        if "://" not in self.table_uri:
+            _check_root(self.name, Path(self.table_uri), create=not self.read_only)
 
     @property
     def location(self) -> str:
         return self.table_uri
 
     def exists(self) -> bool:
-        return "://" in self.table_uri or Path(self.table_uri).is_dir()
+        # a file in the way exists too: opening then says what is wrong with it
+        return "://" in self.table_uri or Path(self.table_uri).exists()
 
     def _close_backend(self) -> None:
         pass  # deltalake holds no connection between calls
@@ -254,18 +255,20 @@ class _translated:
         ) from exc
 
 
-def _make_root(where: str, root: Path) -> None:
-    """Create a local root directory, saying what is in the way when it cannot be."""
+def _check_root(where: str, root: Path, *, create: bool) -> None:
+    """A local root must be a directory (created when ``create``); say what is in the way when it is not."""
+    blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        problem = "is a file" if blocker == root else f"is under {blocker}, which is a file"
+        raise StoreBackendError(
+            f"{where}: table_uri {root} {problem}, not a directory.",
+            hint="Point table_uri at a directory (it is created when missing).",
+        )
+    if not create:
+        return
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            problem = "is a file" if blocker == root else f"is under {blocker}, which is a file"
-            raise StoreBackendError(
-                f"{where}: table_uri {root} {problem}, not a directory.",
-                hint="Point table_uri at a directory (it is created when missing).",
-            ) from exc
         raise StoreBackendError(
             f"{where}: cannot create the table_uri directory {root}: {first_line(exc)}",
             hint="Check that the parent directory exists and is writable, or choose another table_uri.",

@@ -120,7 +120,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return self.db_path
 
     def exists(self) -> bool:
-        return self.db_path == MEMORY or Path(self.db_path).is_file()
+        # a directory or another file in the way exists too: opening then says what is wrong with it
+        return self.db_path == MEMORY or Path(self.db_path).exists()
 
     def _close_backend(self) -> None:
         if self._con is not None and self.db_path != MEMORY:

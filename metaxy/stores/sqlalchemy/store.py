@@ -97,9 +97,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 hint='Write it as "dialect+driver://user@host/db", e.g. "postgresql+psycopg://..." or '
                 '"sqlite:///path/meta.db".',
             ) from exc
-        _check_sqlite_directory(self.name, engine.url)
-        with self._translated("connecting"):  # an unreachable server fails here, not mid-operation
-            engine.connect().close()
+        if sqlite_file is None and not _is_sqlite_memory(self.connection_url):
+            with self._translated("connecting"):  # an unreachable server fails here, not mid-operation
+                engine.connect().close()
+        else:  # SQLite connects lazily (a read-only store on a missing file still refuses writes first)
+            _check_sqlite_directory(self.name, engine.url)
         self._engine = engine
         self._tables = {}
 
