@@ -99,9 +99,6 @@ def _closed(ctx: Ctx) -> Any:
 
 
 FILTERS_PENDING = "h1: filters validated before any SQL runs"
-SCHEMA_PENDING = "h2: one append-schema rule on every store, system columns validated on write"
-#: stores that keep frames in Polars, where h2's append-schema rule has not landed yet
-MEMORY_LIKE = ("memory", "memory-chain", "mock", "instrumented-cached-chain")
 
 #: the catalogue: name, action, expected error class, a phrase of its message
 CASES: list[Case] = [
@@ -127,16 +124,12 @@ CASES: list[Case] = [
         lambda c: _write(c, _with_ids(["a"])),
         "SchemaError",
         "sample_uid",
-        pending=SCHEMA_PENDING,
-        pending_on=MEMORY_LIKE,
     ),
     Case(
         "dtype/int-column-after-string",
         lambda c: _write(c, videos([8]).with_columns(path=pl.lit(1))),
         "SchemaError",
         "path",
-        pending=SCHEMA_PENDING,
-        pending_on=MEMORY_LIKE,
     ),
     Case(
         "dtype/provenance-not-a-struct",
@@ -157,16 +150,12 @@ CASES: list[Case] = [
         lambda c: _write(c, videos([10]).with_columns(metaxy_feature_version=pl.lit(7))),
         "SchemaError",
         "metaxy_feature_version",
-        pending=SCHEMA_PENDING,
-        pending_on=MEMORY_LIKE,
     ),
     Case(
         "dtype/created-at-text",
         lambda c: _write(c, videos([11]).with_columns(metaxy_created_at=pl.lit("yesterday"))),
         "SchemaError",
         "metaxy_created_at",
-        pending=SCHEMA_PENDING,
-        pending_on=MEMORY_LIKE,
     ),
     Case("dtype/not-a-frame", lambda c: _write(c, "sample_uid,path"), "SchemaError", "cannot read"),
     # features and keys
