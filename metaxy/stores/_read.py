@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from metaxy.exceptions import FeatureNotFoundError
 from metaxy.models.keys import FeatureKey
+from metaxy.models.spec import FeatureSpec
+from metaxy.stores._empty import conform_empty, is_marked_empty
+
+if TYPE_CHECKING:
+    from metaxy.stores.base import MetadataStore
 
 Filters = pl.Expr | Sequence[pl.Expr] | None
 
@@ -55,3 +62,23 @@ def all_of(exprs: Sequence[pl.Expr]) -> pl.Expr | None:
     for expr in exprs[1:]:
         combined = combined & expr
     return combined
+
+
+def read_first(stores: Sequence[MetadataStore], request: ReadRequest, spec: FeatureSpec) -> pl.LazyFrame:
+    """``request`` answered by the first of ``stores`` that materialized the feature (at its version).
+
+    Raises:
+        FeatureNotFoundError: none of ``stores`` did.
+    """
+    key, version = request.key, request.feature_version
+    for store in stores:
+        holds = store._holds(key, version)
+        if holds or is_marked_empty(store, key, version):
+            lf = store._read_rows(request)
+            return lf if holds and lf is not None else conform_empty(lf, spec)  # an empty write
+    raise FeatureNotFoundError(
+        f"No metadata for feature {key.to_string()!r}"
+        + (f" at feature version {version}" if version else "")
+        + f" in: {', '.join(s.name for s in stores)}.",
+        hint="Write it first (write_metadata) or read another version with feature_version=/all_versions=True.",
+    )

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypedDict, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
 
 import polars as pl
 
@@ -27,7 +27,6 @@ from metaxy.constants import (
 )
 from metaxy.exceptions import (
     FallbackCycleError,
-    FeatureNotFoundError,
     HashSettingsMismatchError,
     ReadOnlyStoreError,
     SchemaError,
@@ -40,12 +39,13 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._copy import copy_rows
-from metaxy.stores._empty import conform_empty, forget_empty, is_marked_empty, mark_empty
+from metaxy.stores._empty import forget_empty, is_marked_empty, mark_empty
 from metaxy.stores._latest import latest_rows
 from metaxy.stores._logging import OperationLog, logged
-from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters
+from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters, read_first
 from metaxy.stores._resolve import expected_samples, resolve_increment
 from metaxy.stores._samples import samples_filter
+from metaxy.stores._types import EngineChoice, StoreOptions
 from metaxy.stores._write import TIMESTAMP, attach_provenance, prepare_write
 from metaxy.stores.schema_rule import (
     DType,
@@ -63,7 +63,6 @@ from metaxy.versioning.increment import Increment
 if TYPE_CHECKING:
     from metaxy.stores.catalog_protocol import CatalogLike
 
-EngineChoice = Literal["auto", "native", "polars"]
 __all__ = [
     "TIMESTAMP",
     "EngineChoice",
@@ -74,20 +73,6 @@ __all__ = [
     "ReadRequest",
     "StoreOptions",
 ]
-
-
-class StoreOptions(TypedDict, total=False):
-    """The options every store takes (see :class:`MetadataStore`), for ``**store_kwargs`` of backends."""
-
-    fallback_stores: Sequence[MetadataStore] | None
-    catalog: CatalogLike | None
-    hash_algorithm: HashAlgorithm | str
-    hash_truncation_length: int | None
-    versioning_engine: EngineChoice
-    read_only: bool
-    name: str | None
-    enable_logging: bool
-    log_level: int | str
 
 
 class MetadataStore(ABC):
@@ -296,9 +281,12 @@ class MetadataStore(ABC):
         key, graph = self._resolve_feature(feature)
         plan = graph.plan(key)
         frame = self._prepare_write(plan, to_polars(df, where=self._where(key)), graph)
-        self._append_registered(key, frame)
+        self._write_prepared(plan, frame)
+
+    def _write_prepared(self, plan: FeaturePlan, frame: pl.DataFrame) -> None:
+        self._append_registered(plan.key, frame)
         if frame.height == 0:  # materialized with no sample: downstream resolves to an empty increment
-            mark_empty(self, key, plan.feature_version)
+            mark_empty(self, plan.key, plan.feature_version)
 
     def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         frame = self._conform(key, frame)
@@ -356,27 +344,16 @@ class MetadataStore(ABC):
         key, graph = self._resolve_feature(feature)
         version = None if all_versions or history else (feature_version or graph.feature_version(key))
         ids = graph.spec(key).id_columns
-        for store in self._chain() if allow_fallback else [self]:
-            holds = store._holds(key, version)
-            if holds or is_marked_empty(store, key, version):
-                request = ReadRequest(
-                    key,
-                    tuple(ids),
-                    feature_version=version,
-                    latest=not history,
-                    include_deleted=include_deleted or history,
-                    filters=as_filters(filters),
-                )
-                lf = store._read_rows(request)
-                lf = lf if holds and lf is not None else conform_empty(lf, graph.spec(key))
-                return lf if columns is None else _select(lf, columns, where=store._where(key))
-        searched = ", ".join(s.name for s in (self._chain() if allow_fallback else [self]))
-        raise FeatureNotFoundError(
-            f"No metadata for feature {key.to_string()!r}"
-            + (f" at feature version {version}" if version else "")
-            + f" in: {searched}.",
-            hint="Write it first (write_metadata) or read another version with feature_version=/all_versions=True.",
+        request = ReadRequest(
+            key,
+            tuple(ids),
+            feature_version=version,
+            latest=not history,
+            include_deleted=include_deleted or history,
+            filters=as_filters(filters),
         )
+        lf = read_first(list(self._chain()) if allow_fallback else [self], request, graph.spec(key))
+        return lf if columns is None else _select(lf, columns, where=self._where(key))
 
     def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
         """Whether rows of ``key`` at ``feature_version`` (any when None) were ever stored here.
@@ -548,7 +525,7 @@ class MetadataStore(ABC):
             expected = expected_samples(self, plan, graph)
             frame = attach_provenance(plan, frame, expected, where=self._where(key))
         written = self._prepare_write(plan, frame, graph)
-        self._append_registered(key, written)
+        self._write_prepared(plan, written)
         return written
 
     # -- the named API of the operations layer (metaxy.ops) --------------------------------------
