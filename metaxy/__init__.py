@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from metaxy.catalog import InMemoryCatalog, MaterializationCatalog, PostgresCatalog, SQLiteCatalog
+from metaxy.config import init
 from metaxy.exceptions import MetaxyError
 from metaxy.models import (
     ALL,
@@ -70,6 +71,7 @@ __all__ = [
     "__version__",
     "count_impact",
     "diff_graphs",
+    "init",
     "list_graph_snapshots",
     "load_graph_snapshot",
     "migrate_data_versions",

@@ -26,11 +26,14 @@
     │   ├── MigrationError              a migration does not match the current definitions
     │   └── StoreBackendError           the backend failed (transient or not)
     ├── CatalogError                    a materialization catalog failed
-    └── ConfigError                     metaxy.toml / METAXY_* settings are invalid
+    ├── ConfigError                     metaxy.toml / METAXY_* settings are invalid
+    └── LegacyAPIError                  a Metaxy 0.1.x spelling with no equivalent here (names the replacement)
+        └── LegacyImportError           an import from ``metaxy.ext`` (0.1.x's home of the stores)
 
     MetaxyWarning
     ├── PolarsFallbackWarning           the native engine was not usable, Polars computed instead
-    └── LocalFilterWarning              a filter ran locally instead of in the store
+    ├── LocalFilterWarning              a filter ran locally instead of in the store
+    └── MetaxyDeprecationWarning        a Metaxy 0.1.x spelling was accepted; use the new one
 
 Every message says what failed, where, and ends with a ``Hint:`` line saying how to fix it.
 """
@@ -166,6 +169,14 @@ class ConfigError(MetaxyError):
     """The project configuration is invalid."""
 
 
+class LegacyAPIError(MetaxyError, TypeError):
+    """A Metaxy 0.1.x argument, method or import that has no equivalent here; the hint names the replacement."""
+
+
+class LegacyImportError(LegacyAPIError, ImportError):
+    """``import metaxy.ext...``: Metaxy 0.1.x's store modules; every store is in ``metaxy`` here."""
+
+
 class MetaxyWarning(UserWarning):
     """Root of every warning metaxy emits."""
 
@@ -176,3 +187,7 @@ class PolarsFallbackWarning(MetaxyWarning):
 
 class LocalFilterWarning(MetaxyWarning):
     """A filter could not be pushed into the store and ran locally."""
+
+
+class MetaxyDeprecationWarning(MetaxyWarning, DeprecationWarning):
+    """A Metaxy 0.1.x spelling (configuration layout, ...) was accepted; the message says the new one."""

@@ -56,7 +56,7 @@ def _modules() -> list[str]:
     return sorted(
         m.name
         for m in pkgutil.walk_packages(metaxy.__path__, "metaxy.")
-        if not m.name.startswith("metaxy.cli.__main__")
+        if m.name not in ("metaxy.cli.__main__", "metaxy.ext")  # ext only raises (0.1.x imports)
     )
 
 

@@ -16,8 +16,9 @@ from typer.exceptions import Abort, Exit, TyperException
 from metaxy.cli import features, snapshots, store_commands  # noqa: F401  (registers the commands)
 from metaxy.cli._app import app
 from metaxy.cli._argv import reorder_global_options
+from metaxy.cli._legacy import check_legacy_names
 from metaxy.cli.output import print_error
-from metaxy.exceptions import MetaxyError, StoreNotFoundError
+from metaxy.exceptions import LegacyAPIError, MetaxyError, StoreNotFoundError
 from metaxy.models.graph import FeatureGraph
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -30,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = reorder_global_options(sys.argv[1:] if argv is None else argv, command)
     debug = "--debug" in args
+    try:
+        check_legacy_names(args)
+    except LegacyAPIError as exc:
+        print_error(exc, debug=debug)
+        return EXIT_USAGE
     try:
         with FeatureGraph().use():  # the project's features load into a graph of their own
             result = command.main(args, prog_name="metaxy", standalone_mode=False)

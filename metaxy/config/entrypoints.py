@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
+from metaxy.config.loader import load_config
 from metaxy.config.settings import MetaxyConfig
 from metaxy.exceptions import ConfigError, MetaxyError
 
@@ -35,3 +37,18 @@ def load_entrypoints(config: MetaxyConfig) -> list[str]:
                 hint="Fix the error in that module (rerun with --debug for the traceback).",
             ) from exc
     return list(config.entrypoints)
+
+
+def init(config: MetaxyConfig | str | Path | None = None) -> MetaxyConfig:
+    """Load the project's configuration and import its entrypoints, as Metaxy 0.1.x's ``mx.init`` did.
+
+    Args:
+        config: a loaded configuration, or the path of a config file; by default the nearest
+            ``metaxy.toml`` / ``pyproject.toml`` from the working directory up.
+
+    Returns:
+        The configuration; open its default store with ``metaxy.stores.registry.store_from_config``.
+    """
+    loaded = config if isinstance(config, MetaxyConfig) else load_config(config)
+    load_entrypoints(loaded)
+    return loaded

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from metaxy.config import legacy
 from metaxy.config.settings import MetaxyConfig
 from metaxy.exceptions import ConfigError
 
@@ -65,8 +66,8 @@ def _file_values(path: Path) -> dict[str, Any]:
     data = _read_toml(path)
     if path.name == PYPROJECT:
         section = data.get("tool", {}).get("metaxy", {})
-        return dict(section) if isinstance(section, Mapping) else {}
-    return data
+        data = dict(section) if isinstance(section, Mapping) else {}
+    return legacy.translate(data, path) if legacy.is_legacy(data) else data
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

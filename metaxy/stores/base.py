@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
@@ -38,6 +39,8 @@ from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores import _compat
+from metaxy.stores._compat import Metaxy011StoreAPI
 from metaxy.stores._copy import copy_rows
 from metaxy.stores._empty import forget_empty, is_marked_empty, mark_empty
 from metaxy.stores._latest import latest_rows
@@ -75,7 +78,7 @@ __all__ = [
 ]
 
 
-class MetadataStore(ABC):
+class MetadataStore(Metaxy011StoreAPI, ABC):
     """Append-only storage of feature metadata, with versioning and increments on top.
 
     Stores are context managers: ``with store: ...`` opens the store and its fallbacks (nesting is
@@ -105,7 +108,9 @@ class MetadataStore(ABC):
         name: str | None = None,
         enable_logging: bool = False,
         log_level: int | str = "INFO",
+        **legacy: Any,
     ) -> None:
+        _compat.check_constructor_arguments(type(self).__name__, legacy)
         self.hash_settings = HashSettings(hash_algorithm, hash_truncation_length)
         self.fallback_stores: list[MetadataStore] = list(fallback_stores or [])
         self.catalog = catalog
@@ -204,7 +209,21 @@ class MetadataStore(ABC):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def open(self) -> Self:
+    @overload
+    def open(self) -> Self: ...
+
+    @overload
+    def open(self, mode: str) -> AbstractContextManager[Self]: ...
+
+    def open(self, mode: str | None = None) -> Self | AbstractContextManager[Self]:
+        """Open the store and its fallbacks (``with store:`` does it for a block).
+
+        ``open("r")`` / ``open("w")`` is Metaxy 0.1.x's ``with store.open(mode):``: a context manager
+        that opens for the block only (read-only is the constructor's ``read_only=`` here).
+        """
+        if mode is not None:
+            _compat.check_mode(mode)
+            return _compat.opened(self)  # type: ignore[return-value]
         self._chain()  # a fallback list edited after construction may have made a cycle
         with self._lock:
             if self._opened == 0:
@@ -494,6 +513,7 @@ class MetadataStore(ABC):
         samples: FrameLike | None = None,
         filters: Filters = None,
         lazy: bool = False,
+        **legacy: Any,
     ) -> Increment[Any]:
         """Which samples of ``feature`` are new, stale or orphaned in this store.
 
@@ -504,9 +524,13 @@ class MetadataStore(ABC):
             samples: the expected samples (required for root features; overrides upstream otherwise).
             filters: Polars expressions on the feature's sample columns restricting the increment.
             lazy: return lazy frames; nothing is computed until they are collected.
+            legacy: Metaxy 0.1.x keywords, refused with the replacement named (docs/migrating.md).
         """
+        _compat.check_resolve_arguments(legacy)
         self._require_open()
         key, graph = self._resolve_feature(feature)
+        filters = _compat.target_filters(filters, key)
+        _compat.refuse_narwhals(filters)
         return resolve_increment(
             self, graph.plan(key), graph, samples=samples, filters=as_filters(filters), lazy=lazy
         )

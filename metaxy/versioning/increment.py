@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,6 +34,14 @@ class Increment(Generic[FrameT]):
             return self  # type: ignore[return-value]
         new, stale, orphaned = pl.collect_all([f.lazy() for f in frames])
         return Increment(new, stale, orphaned)
+
+    def __iter__(self) -> Iterator[FrameT]:
+        """``new, stale, orphaned = increment`` (Metaxy 0.1.x's increments were tuples)."""
+        return iter((self.new, self.stale, self.orphaned))
+
+    def to_polars(self) -> Increment[pl.DataFrame]:
+        """Metaxy 0.1.x's conversion: the frames already are Polars, so this collects a lazy increment."""
+        return self.collect()
 
     @property
     def counts(self) -> dict[str, int]:

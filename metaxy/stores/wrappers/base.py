@@ -124,9 +124,16 @@ class WrappedMetadataStore(MetadataStore):
         samples: FrameLike | None = None,
         filters: Filters = None,
         lazy: bool = False,
+        **legacy: Any,
     ) -> Increment[Any]:
         return self._call(
-            "resolve_update", self.inner.resolve_update, feature, samples=samples, filters=filters, lazy=lazy
+            "resolve_update",
+            self.inner.resolve_update,
+            feature,
+            samples=samples,
+            filters=filters,
+            lazy=lazy,
+            **legacy,
         )
 
     @logged("calculate_and_write_data_versions")
