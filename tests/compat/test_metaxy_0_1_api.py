@@ -144,7 +144,7 @@ def test_the_current_config_layout_reads_without_a_warning(tmp_path: Path) -> No
 def test_resolve_update_refuses_0_1_only_keywords_naming_the_replacement(
     store: mx.InMemoryMetadataStore, argument: dict[str, object], replacement: str
 ) -> None:
-    with pytest.raises(LegacyAPIError, match="Metaxy 0.1.x") as info:
+    with pytest.raises(LegacyAPIError, match=r"Metaxy 0\.1\.x") as info:
         store.resolve_update(Leaf, **argument)
     assert replacement in str(info.value)
 
