@@ -38,7 +38,9 @@ def is_legacy(values: Mapping[str, Any]) -> bool:
     """Whether ``values`` (one file's settings) use the 0.1.x layout."""
     stores = values.get("stores")
     nested = isinstance(stores, Mapping) and any(
-        isinstance(s, Mapping) and ("config" in s or "." in str(s.get("type", ""))) for s in stores.values()
+        isinstance(s, Mapping)
+        and (isinstance(s.get("config"), Mapping) or str(s.get("type", "")).startswith("metaxy.ext."))
+        for s in stores.values()
     )
     return nested or bool(IGNORED.intersection(values)) or "enable_map_datatype" in values
 
@@ -72,7 +74,7 @@ def _store(name: str, store: dict[str, Any], source: Path) -> dict[str, Any]:
 
 
 def _kind(type_path: str, name: str, source: Path) -> tuple[str, dict[str, str]]:
-    if not type_path.startswith("metaxy."):
+    if not type_path.startswith("metaxy.") or ":" in type_path:  # a short name or a module:Class path
         return type_path, {}
     class_name = type_path.rsplit(".", 1)[-1]
     if class_name not in STORE_CLASSES:

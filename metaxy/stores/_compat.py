@@ -6,9 +6,11 @@ lists every difference and what happens to it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, Self
 
 import polars as pl
 
@@ -69,6 +71,20 @@ def check_constructor_arguments(store: str, legacy: Mapping[str, Any]) -> None:
         raise TypeError(f"{store}() got an unexpected keyword argument {name!r}")
 
 
+@cache
+def _parameters(cls: Any) -> frozenset[str]:
+    """Keyword names a store's constructor takes (``database`` is ClickHouse's own, not 0.1.11's)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            params = inspect.signature(init).parameters.values()
+            names |= {p.name for p in params}
+            if not any(p.kind is p.VAR_KEYWORD for p in params):
+                break
+    return frozenset(names)
+
+
 def target_filters(filters: Any, key: FeatureKey) -> Any:
     """0.1.11's ``filters={Feature: [exprs]}``: accepted for the resolved feature itself, else refused."""
     if not isinstance(filters, Mapping):
@@ -119,6 +135,15 @@ def opened(store: MetadataStore) -> Iterator[MetadataStore]:
 
 class Metaxy011StoreAPI:
     """The 0.1.11 method names ``read``, ``write`` and ``delete``, as thin aliases of the store's own."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # before __init__, so a 0.1.11 argument is named with its replacement, not as a plain TypeError
+        legacy = {k: v for k, v in kwargs.items() if k in CONSTRUCTOR_REPLACEMENTS}
+        if legacy:
+            check_constructor_arguments(
+                cls.__name__, {k: v for k, v in legacy.items() if k not in _parameters(cls)}
+            )
+        return super().__new__(cls)
 
     if TYPE_CHECKING:  # provided by MetadataStore
         name: str

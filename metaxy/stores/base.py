@@ -108,9 +108,7 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         name: str | None = None,
         enable_logging: bool = False,
         log_level: int | str = "INFO",
-        **legacy: Any,
     ) -> None:
-        _compat.check_constructor_arguments(type(self).__name__, legacy)
         self.hash_settings = HashSettings(hash_algorithm, hash_truncation_length)
         self.fallback_stores: list[MetadataStore] = list(fallback_stores or [])
         self.catalog = catalog

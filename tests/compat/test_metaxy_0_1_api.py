@@ -242,3 +242,14 @@ def test_a_graph_of_a_feature_is_not_mistaken_for_a_0_1_command() -> None:
     from metaxy.cli._legacy import check_legacy_names
 
     check_legacy_names(["--store", "describe", "graph", "video/raw"])  # a store named "describe"
+
+
+def test_a_current_config_naming_a_store_by_import_path_is_not_taken_for_0_1(tmp_path: Path) -> None:
+    path = tmp_path / "metaxy.toml"
+    path.write_text('[stores.dev]\ntype = "pipeline.stores:ParquetStore"\nroot = "data"\n')
+    assert load_config(path).stores["dev"].type == "pipeline.stores:ParquetStore"  # no warning
+
+
+def test_a_store_whose_own_option_shares_a_0_1_name_keeps_it(tmp_path: Path) -> None:
+    store = mx.ClickHouseMetadataStore(f"chdb://{tmp_path / 'ch'}", database="mine")  # ClickHouse's own
+    assert store.kind == "clickhouse"
