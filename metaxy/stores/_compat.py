@@ -7,10 +7,10 @@ lists every difference and what happens to it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import polars as pl
 
@@ -140,9 +140,8 @@ class Metaxy011StoreAPI:
         # before __init__, so a 0.1.11 argument is named with its replacement, not as a plain TypeError
         legacy = {k: v for k, v in kwargs.items() if k in CONSTRUCTOR_REPLACEMENTS}
         if legacy:
-            check_constructor_arguments(
-                cls.__name__, {k: v for k, v in legacy.items() if k not in _parameters(cls)}
-            )
+            own: frozenset[str] = _parameters(cast(Hashable, cls))
+            check_constructor_arguments(cls.__name__, {k: v for k, v in legacy.items() if k not in own})
         return super().__new__(cls)
 
     if TYPE_CHECKING:  # provided by MetadataStore
