@@ -13,23 +13,30 @@ from metaxy.config import load_config
 from metaxy.exceptions import LegacyAPIError, LegacyImportError, MetaxyDeprecationWarning
 
 
-class Root(
-    mx.Feature,
-    spec=mx.FeatureSpec(
-        key="compat_api/root",
-        fields=[mx.FieldSpec(key="audio", code_version="1"), mx.FieldSpec(key="frames", code_version="1")],
-    ),
-):
-    path: str
+def define() -> tuple[type[mx.Feature], type[mx.Feature]]:
+    """The two features, defined in the test's own graph (the pytest plugin gives each test one)."""
 
+    class Root(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="compat_api/root",
+            fields=[
+                mx.FieldSpec(key="audio", code_version="1"),
+                mx.FieldSpec(key="frames", code_version="1"),
+            ],
+        ),
+    ):
+        path: str
 
-class Leaf(
-    mx.Feature,
-    spec=mx.FeatureSpec(
-        key="compat_api/leaf", deps=[mx.FeatureDep(feature=Root)], fields=[mx.FieldSpec(key="emb")]
-    ),
-):
-    pass
+    class Leaf(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="compat_api/leaf", deps=[mx.FeatureDep(feature=Root)], fields=[mx.FieldSpec(key="emb")]
+        ),
+    ):
+        pass
+
+    return Root, Leaf
 
 
 ROOTS = pl.DataFrame(
@@ -43,6 +50,7 @@ ROOTS = pl.DataFrame(
 
 @pytest.fixture
 def store() -> mx.InMemoryMetadataStore:
+    Root, _leaf = define()
     with mx.InMemoryMetadataStore() as s:
         s.write_metadata(Root, ROOTS)
         yield s
@@ -52,6 +60,7 @@ def store() -> mx.InMemoryMetadataStore:
 
 
 def test_with_store_open_w_opens_for_the_block_and_closes_after_it() -> None:
+    Root, _leaf = define()
     store = mx.InMemoryMetadataStore()
     with store.open("w") as opened:
         assert opened is store
@@ -66,6 +75,7 @@ def test_open_with_an_unknown_mode_names_the_accepted_ones() -> None:
 
 
 def test_read_write_delete_are_aliases_with_0_1_keyword_names(store: mx.InMemoryMetadataStore) -> None:
+    Root, _leaf = define()
     assert store.read(Root).collect().height == 3
     assert store.read(Root, filters=[pl.col("sample_uid") > 1], columns=["sample_uid"]).collect().height == 2
     assert store.delete(Root, pl.col("sample_uid") == 1) == 1
@@ -77,6 +87,7 @@ def test_read_write_delete_are_aliases_with_0_1_keyword_names(store: mx.InMemory
 
 
 def test_increment_unpacks_like_a_tuple_and_converts_to_polars(store: mx.InMemoryMetadataStore) -> None:
+    _root, Leaf = define()
     new, stale, orphaned = store.resolve_update(Leaf)
     assert (new.height, stale.height, orphaned.height) == (3, 0, 0)
     lazy = store.resolve_update(Leaf, lazy=True)
@@ -87,6 +98,7 @@ def test_increment_unpacks_like_a_tuple_and_converts_to_polars(store: mx.InMemor
 def test_filters_as_a_mapping_keyed_by_the_feature_itself_are_accepted(
     store: mx.InMemoryMetadataStore,
 ) -> None:
+    _root, Leaf = define()
     increment = store.resolve_update(Leaf, filters={Leaf: [pl.col("sample_uid") >= 2]})
     assert sorted(increment.new["sample_uid"]) == [2, 3]
 
@@ -144,23 +156,27 @@ def test_the_current_config_layout_reads_without_a_warning(tmp_path: Path) -> No
 def test_resolve_update_refuses_0_1_only_keywords_naming_the_replacement(
     store: mx.InMemoryMetadataStore, argument: dict[str, object], replacement: str
 ) -> None:
+    _root, Leaf = define()
     with pytest.raises(LegacyAPIError, match=r"Metaxy 0\.1\.x") as info:
         store.resolve_update(Leaf, **argument)
     assert replacement in str(info.value)
 
 
 def test_an_unknown_keyword_is_still_a_plain_type_error(store: mx.InMemoryMetadataStore) -> None:
+    _root, Leaf = define()
     with pytest.raises(TypeError, match="unexpected keyword argument 'lazzy'"):
         store.resolve_update(Leaf, lazzy=True)
 
 
 def test_filters_keyed_by_an_upstream_name_featuredep_filters(store: mx.InMemoryMetadataStore) -> None:
+    Root, Leaf = define()
     with pytest.raises(LegacyAPIError, match="compat_api/root") as info:
         store.resolve_update(Leaf, filters={Root: [pl.col("sample_uid") > 1]})
     assert "FeatureDep(feature=..., filters=[...])" in str(info.value)
 
 
 def test_narwhals_expressions_name_the_polars_spelling(store: mx.InMemoryMetadataStore) -> None:
+    Root, _leaf = define()
     # narwhals is not a dependency: an object of a narwhals module stands for nw.col(...) > 1
     narwhals_expr = type("Expr", (), {"__module__": "narwhals.expr"})()
     with pytest.raises(LegacyAPIError, match="Narwhals") as info:
@@ -171,6 +187,7 @@ def test_narwhals_expressions_name_the_polars_spelling(store: mx.InMemoryMetadat
 def test_read_with_store_info_and_write_preserving_versions_name_the_replacement(
     store: mx.InMemoryMetadataStore,
 ) -> None:
+    Root, _leaf = define()
     with pytest.raises(LegacyAPIError, match="has_feature"):
         store.read(Root, with_store_info=True)
     with pytest.raises(LegacyAPIError, match="copy_metadata"):
