@@ -20,6 +20,7 @@
     │   ├── HashSettingsMismatchError   a fallback chain mixes hash settings
     │   ├── FallbackCycleError          a store is in its own fallback chain
     │   ├── FeatureNotFoundError        nothing is stored for a feature
+    │   ├── InvalidFilterError          a filter is not a Polars expression or names an unknown column
     │   ├── FilterPushdownError         a filter cannot be translated for the store
     │   ├── MissingDependencyError      a store's optional driver is not installed
     │   ├── SnapshotNotFoundError       no pushed graph snapshot has the requested id
@@ -139,6 +140,10 @@ class FallbackCycleError(StoreError):
 
 class FeatureNotFoundError(StoreError):
     """Nothing is stored for the feature in the store (or its fallbacks)."""
+
+
+class InvalidFilterError(StoreError):
+    """A filter is not a Polars expression, or names a column the feature does not have."""
 
 
 class FilterPushdownError(StoreError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -94,8 +95,15 @@ def _as_dep(value: Any) -> FeatureDep:
 def _as_expr(value: Any) -> pl.Expr:
     if isinstance(value, pl.Expr):
         return value
-    if isinstance(value, str):  # a snapshot's serialized expression
-        return pl.Expr.deserialize(base64.b64decode(value))
+    if isinstance(value, str):  # a snapshot's serialized expression, or a SQL condition by mistake
+        try:
+            return pl.Expr.deserialize(io.BytesIO(base64.b64decode(value, validate=True)))
+        except (ValueError, pl.exceptions.PolarsError):
+            raise DefinitionError(
+                f"Invalid dependency filter {value!r}: a string is not a Polars expression.",
+                hint=f"Write filters as Polars expressions, e.g. filters=[pl.col(...) > 1], "
+                f"or parse SQL with filters=[pl.sql_expr({value!r})].",
+            ) from None
     raise DefinitionError(
         f"Invalid dependency filter {value!r}: expected a Polars expression.",
         hint='Write filters as Polars expressions, e.g. filters=[pl.col("duration") > 1].',

@@ -1,20 +1,28 @@
-"""``ReadRequest``: what the ``_read_rows`` primitive is asked for, and the filter helpers reads share."""
+"""``ReadRequest``: what the ``_read_rows`` primitive is asked for, and the filter helpers reads share.
+
+Every store entry point that takes ``filters=`` (read, delete, resolve) goes through :func:`as_filters`
+before any query runs; reads, deletes and resolves then check the columns a filter names with
+:func:`check_filter_columns`, so a misspelled column is an error on every store (SQLite, for one,
+would otherwise read an unknown ``"column"`` as a string literal and match every row).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from metaxy.exceptions import FeatureNotFoundError
+from metaxy.exceptions import FeatureNotFoundError, InvalidFilterError
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
 from metaxy.stores._empty import conform_empty, is_marked_empty
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
+
+_EXAMPLE = 'filters=[pl.col("video_id") == "a"] or filters=pl.sql_expr("duration > 1")'
 
 Filters = pl.Expr | Sequence[pl.Expr] | None
 
@@ -45,13 +53,43 @@ class ReadRequest:
         return cls(key, feature_version=feature_version, latest=False, include_deleted=True)
 
 
-def as_filters(filters: Filters) -> tuple[pl.Expr, ...]:
-    """``filters`` as a tuple of expressions (None: none)."""
+def as_filters(filters: Any, *, where: str) -> tuple[pl.Expr, ...]:
+    """``filters`` (``None``, one ``pl.Expr`` or a sequence of them) as a tuple of expressions.
+
+    Raises:
+        InvalidFilterError: ``filters`` is anything else (a SQL string, a bool, a number, a Series,
+            a mapping, or a sequence holding one of these); ``where`` starts the message.
+    """
     if filters is None:
         return ()
     if isinstance(filters, pl.Expr):
         return (filters,)
-    return tuple(filters)
+    if isinstance(filters, str | bytes | Mapping | pl.Series | pl.DataFrame) or not isinstance(
+        filters, Iterable
+    ):
+        raise _not_an_expression(filters, where)
+    exprs = tuple(filters)
+    for expr in exprs:
+        if not isinstance(expr, pl.Expr):
+            raise _not_an_expression(expr, where)
+    return exprs
+
+
+def check_filter_columns(exprs: Sequence[pl.Expr], columns: Iterable[str], *, where: str) -> None:
+    """Refuse a filter that names a column not in ``columns`` (the feature's stored columns).
+
+    Raises:
+        InvalidFilterError: naming the unknown column(s), the filter and the stored columns.
+    """
+    known = set(columns)
+    for expr in exprs:
+        missing = [name for name in dict.fromkeys(expr.meta.root_names()) if name not in known]
+        if missing:
+            raise InvalidFilterError(
+                f"{where}: filter {expr} names column(s) {', '.join(repr(m) for m in missing)}, "
+                f"which the feature does not have. Stored columns: {', '.join(sorted(known))}.",
+                hint="Check the spelling; filters may only use the columns listed above.",
+            )
 
 
 def all_of(exprs: Sequence[pl.Expr]) -> pl.Expr | None:
@@ -74,6 +112,7 @@ def read_first(stores: Sequence[MetadataStore], request: ReadRequest, spec: Feat
     for store in stores:
         holds = store._holds(key, version)
         if holds or is_marked_empty(store, key, version):
+            store._check_filters(key, request.filters)
             lf = store._read_rows(request)
             return lf if holds and lf is not None else conform_empty(lf, spec)  # an empty write
     raise FeatureNotFoundError(
@@ -82,3 +121,20 @@ def read_first(stores: Sequence[MetadataStore], request: ReadRequest, spec: Feat
         + f" in: {', '.join(s.name for s in stores)}.",
         hint="Write it first (write_metadata) or read another version with feature_version=/all_versions=True.",
     )
+
+
+def _not_an_expression(value: Any, where: str) -> InvalidFilterError:
+    if isinstance(value, str):
+        return InvalidFilterError(
+            f"{where}: filters={value!r} is a string, not a Polars expression.",
+            hint=f"Use pl.col(...) expressions or parse SQL with pl.sql_expr({value!r}), e.g. {_EXAMPLE}.",
+        )
+    return InvalidFilterError(
+        f"{where}: filters={_short(value)} ({type(value).__name__}) is not a Polars expression.",
+        hint=f"Pass one pl.Expr or a list of them, e.g. {_EXAMPLE}.",
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -24,7 +24,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._empty import conform_empty, is_marked_empty
-from metaxy.stores._read import ReadRequest
+from metaxy.stores._read import ReadRequest, check_filter_columns
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.polars_engine import PolarsEngine
@@ -58,6 +58,8 @@ def resolve_increment(
             hint="Pass samples= with the id columns and a metaxy_provenance_by_field struct.",
         )
     holders = {} if given is not None else locate_upstream(store, plan, graph)
+    if filters:
+        _check_filters(store, plan, filters, holders, given)
     versions = {key: graph.feature_version(key) for key in holders}
     if holders and _use_native(store, plan, holders):
         increment = store._resolve_native(plan, versions, filters, lazy=lazy)
@@ -123,6 +125,29 @@ def _read_upstream(
             rows = conform_empty(rows, plan.upstream[key])
         frames[key] = rows
     return frames
+
+
+def _check_filters(
+    store: MetadataStore,
+    plan: FeaturePlan,
+    filters: Sequence[pl.Expr],
+    holders: Mapping[FeatureKey, Holder],
+    given: pl.LazyFrame | None,
+) -> None:
+    """Refuse filters naming a column neither the samples, the upstream rows (renamed) nor the stored
+    rows of the feature have, before either engine runs (an upstream written empty: nothing to check)."""
+    known = set(plan.spec.id_columns) | set(store._stored_columns(plan.key) or ())
+    if given is not None:
+        known |= set(given.collect_schema().names())
+    for dep in plan.spec.deps:
+        holder = holders.get(dep.feature)
+        if holder is None:
+            continue
+        columns = holder.store._stored_columns(dep.feature)
+        if holder.empty or columns is None:
+            return
+        known |= {dep.rename_map.get(c, c) for c in columns}
+    check_filter_columns(filters, known, where=store._where(plan.key))
 
 
 def _samples_frame(store: MetadataStore, plan: FeaturePlan, samples: Any) -> pl.LazyFrame:

@@ -57,6 +57,9 @@ class SQLMetadataStore(MetadataStore):
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         """Run a SELECT and return its rows (``*_by_field`` columns decoded to Polars structs)."""
 
+    def _stored_columns(self, key: FeatureKey) -> list[str] | None:
+        return self._table_columns(key)
+
     # -- naming ---------------------------------------------------------------------------------
 
     def table_name(self, key: FeatureKey) -> str:

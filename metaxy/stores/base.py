@@ -45,7 +45,7 @@ from metaxy.stores._copy import copy_rows
 from metaxy.stores._empty import forget_empty, is_marked_empty, mark_empty
 from metaxy.stores._latest import latest_rows
 from metaxy.stores._logging import OperationLog, logged
-from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters, read_first
+from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters, check_filter_columns, read_first
 from metaxy.stores._resolve import expected_samples, resolve_increment
 from metaxy.stores._samples import samples_filter
 from metaxy.stores._types import EngineChoice, StoreOptions
@@ -367,10 +367,23 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
             feature_version=version,
             latest=not history,
             include_deleted=include_deleted or history,
-            filters=as_filters(filters),
+            filters=as_filters(filters, where=self._where(key)),
         )
         lf = read_first(list(self._chain()) if allow_fallback else [self], request, graph.spec(key))
         return lf if columns is None else _select(lf, columns, where=self._where(key))
+
+    def _stored_columns(self, key: FeatureKey) -> list[str] | None:
+        """The stored columns of ``key`` (``None`` when nothing is stored); SQL stores ask the catalog."""
+        lf = self._scan(key)
+        return None if lf is None else lf.collect_schema().names()
+
+    def _check_filters(self, key: FeatureKey, exprs: Sequence[pl.Expr]) -> None:
+        """Refuse filters naming a column ``key``'s stored rows lack (nothing stored: nothing to check)."""
+        if not exprs:
+            return
+        columns = self._stored_columns(key)
+        if columns is not None:
+            check_filter_columns(exprs, columns, where=self._where(key))
 
     def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
         """Whether rows of ``key`` at ``feature_version`` (any when None) were ever stored here.
@@ -417,7 +430,8 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         """
         self._require_writable("delete metadata")
         key, graph = self._resolve_feature(feature)
-        exprs = as_filters(filters)
+        exprs = as_filters(filters, where=self._where(key))
+        self._check_filters(key, exprs)  # before any row is touched: an unknown column must not match all
         if samples is not None:
             chosen = samples_filter(samples, graph.spec(key).id_columns, where=self._where(key))
             if chosen is None:
@@ -530,7 +544,12 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         filters = _compat.target_filters(filters, key)
         _compat.refuse_narwhals(filters)
         return resolve_increment(
-            self, graph.plan(key), graph, samples=samples, filters=as_filters(filters), lazy=lazy
+            self,
+            graph.plan(key),
+            graph,
+            samples=samples,
+            filters=as_filters(filters, where=self._where(key)),
+            lazy=lazy,
         )
 
     @logged("calculate_and_write_data_versions")

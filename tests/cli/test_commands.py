@@ -117,8 +117,9 @@ def test_unparsable_filter_is_a_usage_error(run: Any) -> None:
 def test_filter_on_an_unknown_column_is_a_user_error_and_deletes_nothing(run: Any) -> None:
     result = run("metadata", "delete", "video/transcript", "--filter", "colour = 'red'", "--hard")
     assert result.code == 1
-    assert result.err.startswith("Error: --filter cannot be applied to feature 'video/transcript': ")
-    assert result.err.splitlines()[-1].startswith("Hint: Filter on the feature's id or user columns")
+    assert result.err.startswith("Error: dev, feature 'video/transcript': filter ")
+    assert "names column(s) 'colour'" in result.err
+    assert result.err.splitlines()[-1].startswith("Hint: Check the spelling")
     assert json.loads(run("stats", "video/transcript", "--format", "json").out)["features"][0]["rows"] == 3
 
 

@@ -178,6 +178,9 @@ class WrappedMetadataStore(MetadataStore):
     def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
         return self.inner._holds(key, feature_version)
 
+    def _stored_columns(self, key: FeatureKey) -> list[str] | None:
+        return self.inner._stored_columns(key)
+
     def supports_native_versioning(self) -> bool:
         return self.inner.supports_native_versioning()
 

@@ -166,7 +166,7 @@ class CachedMetadataStore(WrappedMetadataStore):
         if not (flags["all_versions"] or flags["history"]):
             version = flags["feature_version"] or graph.feature_version(key)
         try:
-            filters = tuple(expr.meta.serialize() for expr in as_filters(flags["filters"]))
+            filters = tuple(expr.meta.serialize() for expr in as_filters(flags["filters"], where=self.name))
         except Exception:
             return None  # e.g. a Python UDF: no stable identity
         columns = None if flags["columns"] is None else tuple(flags["columns"])
