@@ -16,6 +16,7 @@ import sqlglot.expressions as exp
 import metaxy as mx
 from metaxy.constants import PROVENANCE_BY_FIELD
 from metaxy.exceptions import (
+    InvalidFilterError,
     LocalFilterWarning,
     PolarsFallbackWarning,
     ReadOnlyStoreError,
@@ -274,8 +275,8 @@ def test_a_reader_process_is_refused_clearly_while_a_writer_holds_the_file(db: P
     assert "held by another process" in reader.stderr
 
 
-def test_a_filter_on_an_unknown_column_is_a_store_error(store: Any) -> None:
+def test_a_filter_on_an_unknown_column_is_refused_before_any_sql(store: Any) -> None:
     g = video_graph()
     store.write_metadata(g.video, videos([1]))
-    with pytest.raises(StoreBackendError, match="nope"):
+    with pytest.raises(InvalidFilterError, match="nope"):
         store.read_metadata(g.video, filters=pl.col("nope") == 1)
