@@ -20,6 +20,7 @@
     │   ├── HashSettingsMismatchError   a fallback chain mixes hash settings
     │   ├── FallbackCycleError          a store is in its own fallback chain
     │   ├── FeatureNotFoundError        nothing is stored for a feature
+    │   ├── TableNameCollisionError     two feature keys map to one SQL table
     │   ├── InvalidFilterError          a filter is not a Polars expression or names an unknown column
     │   ├── FilterPushdownError         a filter cannot be translated for the store
     │   ├── MissingDependencyError      a store's optional driver is not installed
@@ -140,6 +141,10 @@ class FallbackCycleError(StoreError):
 
 class FeatureNotFoundError(StoreError):
     """Nothing is stored for the feature in the store (or its fallbacks)."""
+
+
+class TableNameCollisionError(StoreError):
+    """Two feature keys map to one SQL table name (``x/a-b`` and ``x/a_b``), in a graph or a store."""
 
 
 class InvalidFilterError(StoreError):

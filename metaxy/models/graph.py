@@ -7,7 +7,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from metaxy.exceptions import CycleError, DefinitionError, DuplicateFeatureError, UnknownFeatureError
+from metaxy.exceptions import (
+    CycleError,
+    DefinitionError,
+    DuplicateFeatureError,
+    InvalidKeyError,
+    UnknownFeatureError,
+)
 from metaxy.models.fields import LineageKind, coerce_feature_key
 from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan, build_plan, sha256_hex
@@ -49,6 +55,7 @@ class FeatureGraph:
                 hint="Give one of the classes another key, or define it inside its own `with FeatureGraph().use():`.",
             )
         self._check_identity_deps(spec)
+        _check_table_name(spec.key, self._specs)
         self._specs[spec.key] = spec
         if isinstance(feature, FeatureSpec):
             self._classes.pop(spec.key, None)
@@ -280,3 +287,15 @@ DEFAULT_GRAPH = FeatureGraph()
 _ACTIVE: contextvars.ContextVar[FeatureGraph] = contextvars.ContextVar(
     "metaxy_active_graph", default=DEFAULT_GRAPH
 )
+
+
+def _check_table_name(key: FeatureKey, known: dict[FeatureKey, Any]) -> None:
+    """Refuse a key whose SQL table name (parts joined by ``__``, ``-`` as ``_``) another key has."""
+    name = key.to_table_name()
+    for other in known:
+        if other != key and other.to_table_name() == name:
+            raise InvalidKeyError(
+                f"Feature keys {other.to_string()!r} and {key.to_string()!r} map to the same SQL table "
+                f"name {name!r} (parts are joined with '__' and '-' becomes '_').",
+                hint="Rename one of them: SQL stores could not keep their metadata apart.",
+            )

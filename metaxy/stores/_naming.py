@@ -1,12 +1,34 @@
-"""Table names for SQL stores (docs/concepts.md, storage layout): key parts joined with ``__``, ``-`` becomes ``_``, optional prefix."""
+"""Table names for SQL stores (docs/concepts.md, storage layout): key parts joined with ``__``, ``-`` becomes ``_``, optional prefix.
+
+That layout is Metaxy 0.1.11's and is kept so existing tables stay readable, but it is not injective
+(``x/a-b`` and ``x/a_b`` both map to ``x__a_b``). So every SQL store records which feature key each of
+its tables was first written for (:class:`TableClaims`, a small system table) and refuses to read,
+write or delete a key whose table belongs to another one.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from metaxy.exceptions import InvalidKeyError, SchemaError
+import polars as pl
+
+from metaxy.constants import SYSTEM_NAMESPACE
+from metaxy.exceptions import InvalidKeyError, SchemaError, TableNameCollisionError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
+
+if TYPE_CHECKING:
+    from metaxy.stores._sql import SQLMetadataStore
+
+#: the system table recording, per table name, the feature key it was first written for
+CLAIMS_KEY = FeatureKey([SYSTEM_NAMESPACE, "feature_tables"])
+_CLAIMS_SCHEMA: dict[str, pl.DataType] = {
+    "table_name": pl.String(),
+    "feature_key": pl.String(),
+    "claimed_at": pl.Datetime("us", "UTC"),
+}
 
 _SAFE = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -30,11 +52,75 @@ def key_from_table(name: str, prefix: str = "") -> FeatureKey | None:
         return None
 
 
-def keys_from_tables(names: list[str], prefix: str = "") -> list[FeatureKey]:
-    """Feature keys of stored tables: exact keys of the active graph first, else the inverted name."""
+def keys_from_tables(
+    names: list[str], prefix: str = "", owners: dict[str, FeatureKey] | None = None
+) -> list[FeatureKey]:
+    """Feature keys of stored tables: the recorded owner first, then a key of the active graph, else
+    the inverted name."""
     known = {table_name(k, prefix): k for k in FeatureGraph.get_active().keys}
+    known.update(owners or {})
     keys = [known.get(name) or key_from_table(name, prefix) for name in names]
     return [k for k in keys if k is not None]
+
+
+class TableClaims:
+    """Which feature key each table of one SQL store belongs to, read from and written to the store.
+
+    A table belongs to the first key that wrote it (the earliest claim; a tie goes to the smaller key,
+    so concurrent claimants agree). A table written before claims existed (e.g. by Metaxy 0.1.11)
+    belongs to the first key that writes it again; until then it is readable under any key mapping
+    to it. Claims are cached for the life of the store object: a claim never changes once made.
+    """
+
+    def __init__(self, store: SQLMetadataStore) -> None:
+        self.store = store
+        self._owners: dict[str, FeatureKey] = {}
+        self._loaded = False
+
+    def owners(self) -> dict[str, FeatureKey]:
+        """Every recorded claim: table name -> owning key."""
+        self._refresh()
+        return dict(self._owners)
+
+    def check(self, key: FeatureKey, *, claim: bool = False) -> None:
+        """Refuse ``key`` if its table belongs to another key; with ``claim``, record it as the owner.
+
+        Reads use the claims loaded at first use; a claiming write looks again before it claims.
+
+        Raises:
+            TableNameCollisionError: naming both keys and the table.
+        """
+        if key.parts[0] == SYSTEM_NAMESPACE:
+            return
+        name = self.store.table_name(key)
+        if not self._loaded or (claim and name not in self._owners):
+            self._refresh()
+        owner = self._owners.get(name)
+        if owner is None and claim:
+            self.store._append(CLAIMS_KEY, _claim_row(name, key))
+            self._refresh()
+            owner = self._owners.get(name)
+        if owner is not None and owner != key:
+            raise TableNameCollisionError(
+                f"{self.store.name}: feature {key.to_string()!r} maps to table {name!r}, which already holds "
+                f"feature {owner.to_string()!r} (table names join key parts with '__' and turn '-' into '_').",
+                hint=f"Rename one of the two features so their table names differ, or keep "
+                f"{key.to_string()!r} in another store (or under another table_prefix).",
+            )
+
+    def _refresh(self) -> None:
+        self._loaded = True
+        stored = self.store._scan(CLAIMS_KEY)
+        if stored is None:
+            return
+        rows = stored.select(list(_CLAIMS_SCHEMA)).sort("claimed_at", "feature_key").collect()
+        for name, feature_key in zip(rows["table_name"], rows["feature_key"], strict=True):
+            self._owners.setdefault(name, FeatureKey(feature_key))
+
+
+def _claim_row(name: str, key: FeatureKey) -> pl.DataFrame:
+    row = {"table_name": [name], "feature_key": [key.to_string()], "claimed_at": [datetime.now(UTC)]}
+    return pl.DataFrame(row, schema=_CLAIMS_SCHEMA)
 
 
 def check_column_names(names: list[str], *, where: str) -> None:

@@ -24,7 +24,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import pick_latest
 from metaxy.stores._logging import warn_at_caller
-from metaxy.stores._naming import table_name
+from metaxy.stores._naming import TableClaims, table_name
 from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
@@ -45,6 +45,7 @@ class SQLMetadataStore(MetadataStore):
     ) -> None:
         self.table_prefix = table_prefix
         self.schema = schema
+        self._claims = TableClaims(self)
         super().__init__(**kwargs)
 
     # -- backend hooks --------------------------------------------------------------------------
@@ -58,7 +59,12 @@ class SQLMetadataStore(MetadataStore):
         """Run a SELECT and return its rows (``*_by_field`` columns decoded to Polars structs)."""
 
     def _stored_columns(self, key: FeatureKey) -> list[str] | None:
+        self._claims.check(key)
         return self._table_columns(key)
+
+    def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        self._claims.check(key, claim=True)  # the table name is not injective: one key per table
+        super()._append_registered(key, frame)
 
     # -- naming ---------------------------------------------------------------------------------
 
@@ -67,6 +73,7 @@ class SQLMetadataStore(MetadataStore):
         return table_name(key, self.table_prefix)
 
     def _sql_table(self, key: FeatureKey, feature_version: str | None = None) -> SQLTable | None:
+        self._claims.check(key)
         columns = self._table_columns(key)
         if columns is None:
             return None

@@ -1,0 +1,83 @@
+"""Two feature keys never share a SQL table: the graph and the store both refuse a colliding key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import metaxy as mx
+from metaxy.exceptions import InvalidKeyError, TableNameCollisionError
+from tests.stores.conftest import StoreFactory
+
+COLLIDING = [("x/a-b", "x/a_b"), (["a_", "b"], ["a", "_b"])]
+
+
+def _feature(key: object, graph: mx.FeatureGraph) -> type[mx.Feature]:
+    with graph.use():
+
+        class Root(mx.Feature, spec=mx.FeatureSpec(key=key, id_columns=["sid"])):  # type: ignore[arg-type]
+            pass
+
+    return Root
+
+
+def _rows(ids: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"sid": ids}).with_columns(
+        pl.struct(pl.lit("p").alias("default")).alias("metaxy_provenance_by_field")
+    )
+
+
+@pytest.mark.parametrize(("first", "second"), COLLIDING, ids=["dash-underscore", "part-boundary"])
+def test_a_graph_refuses_two_keys_with_one_table_name(first: object, second: object) -> None:
+    graph = mx.FeatureGraph()
+    _feature(first, graph)
+    with pytest.raises(InvalidKeyError, match="same SQL table name"):
+        _feature(second, graph)
+
+
+@pytest.mark.parametrize(("first", "second"), COLLIDING, ids=["dash-underscore", "part-boundary"])
+def test_a_store_shared_by_two_projects_refuses_the_second_colliding_key(
+    store_factory: StoreFactory, first: object, second: object
+) -> None:
+    """Project A writes ``first``; project B (its own graph) writes, reads or deletes ``second``."""
+    a, b = _feature(first, mx.FeatureGraph()), _feature(second, mx.FeatureGraph())
+    with store_factory() as store:
+        store.write_metadata(a, _rows([1, 2]))
+        if not _shares_tables(store, a, b):
+            store.write_metadata(b, _rows([3]))  # stores with one place per key keep them apart
+            assert store.read_metadata(a).collect()["sid"].sort().to_list() == [1, 2]
+            return
+        with pytest.raises(TableNameCollisionError) as info:
+            store.write_metadata(b, _rows([3]))
+        message = str(info.value)
+        assert a.spec().key.to_string() in message
+        assert b.spec().key.to_string() in message
+        for refused in (
+            lambda: store.delete_metadata(b, soft=False),
+            lambda: store.read_metadata(b, all_versions=True),
+        ):
+            with pytest.raises(TableNameCollisionError):
+                refused()
+        assert store.read_metadata(a).collect()["sid"].sort().to_list() == [1, 2]
+        assert [k.to_string() for k in store.list_features()] == [a.spec().key.to_string()]
+
+
+def test_a_table_claim_is_seen_by_another_store_object_on_the_same_database(tmp_path: Path) -> None:
+    a, b = _feature("x/a-b", mx.FeatureGraph()), _feature("x/a_b", mx.FeatureGraph())
+    with mx.DuckDBMetadataStore(tmp_path / "shared.duckdb") as first:
+        first.write_metadata(a, _rows([1]))
+    with (
+        mx.DuckDBMetadataStore(tmp_path / "shared.duckdb") as second,
+        pytest.raises(TableNameCollisionError, match="'x/a-b'"),
+    ):
+        second.write_metadata(b, _rows([2]))
+
+
+def _shares_tables(store: mx.MetadataStore, a: type[mx.Feature], b: type[mx.Feature]) -> bool:
+    inner = store
+    while hasattr(inner, "inner"):
+        inner = inner.inner
+    name = getattr(inner, "table_name", None)
+    return callable(name) and name(a.spec().key) == name(b.spec().key)
