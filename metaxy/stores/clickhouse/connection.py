@@ -83,11 +83,11 @@ class ChdbConnection(_Translating):
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
         with _CHDB_LOCK, self._translated("statement", sql):
-            self._conn.query(sql, "CSV", params=params or None)
+            self._conn.query(sql, "CSV", params=_escaped(params))
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         with _CHDB_LOCK, self._translated("query", sql):
-            raw = self._conn.query(sql, "Arrow", params=params or None).bytes()
+            raw = self._conn.query(sql, "Arrow", params=_escaped(params)).bytes()
         return pl.read_ipc(raw)
 
     def insert(self, database: str, table: str, df: pl.DataFrame) -> None:
@@ -120,6 +120,16 @@ class ChdbConnection(_Translating):
                 return
             del _CHDB_SHARED[self.path]
             conn.close()
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _escaped(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Parameters as chdb needs them: it parses string values in ClickHouse's escaped text format."""
+    if not params:
+        return None
+    return {k: v.translate(_ESCAPES) if isinstance(v, str) else v for k, v in params.items()}
 
 
 def _connect_chdb(chdb: Any, path: str) -> Any:

@@ -134,7 +134,8 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         # outer joins must give NULL (not the type's default) for unmatched rows, as in standard SQL
-        return _utc_named(self.connection.query(self.render(query) + " SETTINGS join_use_nulls = 1"))
+        sql, params = self.dialect.render_bound(query)
+        return _utc_named(self.connection.query(sql + " SETTINGS join_use_nulls = 1", params))
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         name = table_name(key)
@@ -147,14 +148,15 @@ class ClickHouseMetadataStore(SQLMetadataStore):
                 )
             return
         try:
-            condition = self.render(to_sql_condition(predicate, self.dialect))
+            condition, params = self.dialect.render_bound(to_sql_condition(predicate, self.dialect))
         except FilterPushdownError:  # a predicate SQL cannot express: evaluate it locally
             self._rewrite_without(key, name, predicate)
             return
         target = chsql.storage_tables(name, self.cluster)[0]
         self.connection.command(
             f"ALTER TABLE {self._q(target)}{chsql.on_cluster(self.cluster)} DELETE WHERE {condition} "
-            "SETTINGS mutations_sync = 2"
+            "SETTINGS mutations_sync = 2",
+            params,
         )
 
     def _rewrite_without(self, key: FeatureKey, name: str, predicate: pl.Expr) -> None:
@@ -180,7 +182,8 @@ class ClickHouseMetadataStore(SQLMetadataStore):
                 n
                 for n in names
                 if "__mx_rewrite_" not in n and not (self.cluster and n.endswith(chsql.LOCAL_SUFFIX))
-            ]
+            ],
+            owners=self._claims.owners(),
         )
 
     # -- schema ---------------------------------------------------------------------------------

@@ -130,10 +130,10 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     # -- SQL hooks ------------------------------------------------------------------------------
 
-    def _execute(self, sql: str, params: list[Any] | None = None) -> list[Any]:
-        """Run one statement to completion and return its rows."""
+    def _execute(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Run one statement (named parameters bound) to completion and return its rows."""
         with self._lock, self._translated("running SQL", sql):
-            rows: list[Any] = self._con.execute(sql, params or []).fetchall()
+            rows: list[Any] = self._con.execute(sql, params or None).fetchall()
             return rows
 
     def _translated(self, action: str, sql: str = "") -> translated:
@@ -152,12 +152,12 @@ class DuckDBMetadataStore(SQLMetadataStore):
                 return None
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
-        sql = self.render(query)
+        sql, params = self.dialect.render_bound(query)
         with self._lock, self._translated("query", sql):
-            return self._fetch_sql(sql)
+            return self._fetch_sql(sql, params)
 
-    def _fetch_sql(self, sql: str) -> pl.DataFrame:
-        frame = pl.from_arrow(self._con.sql(sql).to_arrow_table())
+    def _fetch_sql(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        frame = pl.from_arrow(self._con.sql(sql, params=params or None).to_arrow_table())
         assert isinstance(frame, pl.DataFrame)
         # TIMESTAMPTZ comes back in the session time zone; metaxy timestamps are UTC
         zoned = [
@@ -228,11 +228,13 @@ class DuckDBMetadataStore(SQLMetadataStore):
             raise FilterPushdownError(
                 f"{self._where(key)}: hard delete needs a filter DuckDB can run. {exc.message}", hint=exc.hint
             ) from exc
-        self._execute(f"DELETE FROM {table} WHERE {self.render(condition)}")
+        where, params = self.dialect.render_bound(condition)
+        self._execute(f"DELETE FROM {table} WHERE {where}", params)
 
     def _list_keys(self) -> list[FeatureKey]:
         rows = self._execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
         names = sorted(r[0] for r in rows)
-        return [key for key in keys_from_tables(names, self.table_prefix) if self._count(key)]
+        owners = self._claims.owners()
+        return [key for key in keys_from_tables(names, self.table_prefix, owners) if self._count(key)]

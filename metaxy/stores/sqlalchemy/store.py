@@ -9,6 +9,7 @@ filters pushed down) and decode back to Polars structs. Appends run in one trans
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -152,7 +153,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         with self._translated("query"), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)
-            result = conn.exec_driver_sql(_escape_percent(self.render(query), self.is_postgres))
+            result = conn.exec_driver_sql(*self._bound(query))
             names = list(result.keys())
             rows = result.fetchall()
         return pl.DataFrame(
@@ -212,6 +213,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         check_column_names(df.columns, where=self._where(key))
+        if not self.is_postgres:
+            _refuse_nan(df, where=self._where(key))
         sa = _sa()
         with (
             translated(
@@ -240,14 +243,19 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 self._tables.pop(table.name, None)
                 return
             try:
-                condition = self.render(to_sql_condition(predicate, self.dialect))
+                condition = to_sql_condition(predicate, self.dialect)
             except (
                 FilterPushdownError
             ):  # not expressible in SQL: evaluate locally, rewrite in this transaction
                 self._rewrite_without(conn, table, predicate)
                 return
-            quoted = self.render(exp.Table(this=exp.to_identifier(table.name, quoted=True)))
-            conn.exec_driver_sql(_escape_percent(f"DELETE FROM {quoted} WHERE {condition}", self.is_postgres))
+            target = exp.Table(this=exp.to_identifier(table.name, quoted=True))
+            conn.exec_driver_sql(*self._bound(exp.delete(target, where=condition)))
+
+    def _bound(self, query: exp.Expr) -> tuple[str, dict[str, Any]]:
+        """SQL text and parameters for the driver (psycopg reads a bare ``%`` as a placeholder)."""
+        sql, params = self.dialect.render_bound(query)
+        return (_escape_percent(sql) if self.is_postgres else sql), params
 
     def _rewrite_without(
         self, conn: sqlalchemy.Connection, table: sqlalchemy.Table, predicate: pl.Expr
@@ -266,7 +274,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _list_keys(self) -> list[FeatureKey]:
         with self._translated("listing tables"):
             names = _sa().inspect(self.engine).get_table_names()
-        return keys_from_tables(names, self.table_prefix)
+        return keys_from_tables(names, self.table_prefix, self._claims.owners())
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -319,6 +327,16 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 )
 
 
+def _refuse_nan(df: pl.DataFrame, *, where: str) -> None:
+    """SQLite stores NaN as NULL: refuse it rather than change the value silently."""
+    for name, dtype in df.schema.items():
+        if dtype.is_float() and df[name].is_nan().any():
+            raise SchemaError(
+                f"{where}: column {name!r} holds NaN, which SQLite cannot store (it would read back as null).",
+                hint="Replace NaN with null (fill_nan(None)) or a number before writing, or use another store.",
+            )
+
+
 def _jsonb_as_text(conn: sqlalchemy.Connection) -> None:
     """Let psycopg hand JSONB over as text, so Polars decodes a whole column at once."""
     from psycopg.types.string import TextLoader
@@ -349,6 +367,9 @@ def _copy_into(conn: sqlalchemy.Connection, table: str, df: pl.DataFrame) -> Non
             copy.write_row(row)
 
 
+_PERCENT = re.compile(r"%(?!\(p\d+\)s)")
+
+
 def _dialect_for(url: str) -> SQLDialect:
     backend = url.split(":", 1)[0].split("+", 1)[0].lower()
     if backend in ("postgresql", "postgres"):
@@ -357,9 +378,9 @@ def _dialect_for(url: str) -> SQLDialect:
     return SQLiteDialect()
 
 
-def _escape_percent(sql: str, postgres: bool) -> str:
-    # psycopg reads '%' as a placeholder marker even without parameters when SQLAlchemy passes ()
-    return sql.replace("%", "%%") if postgres else sql
+def _escape_percent(sql: str) -> str:
+    """Double every ``%`` except those of our ``%(pN)s`` placeholders (psycopg's parameter syntax)."""
+    return _PERCENT.sub("%%", sql)
 
 
 def _check_sqlite_directory(where: str, url: Any) -> None:

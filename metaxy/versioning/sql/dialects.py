@@ -1,21 +1,41 @@
-"""One small class of tables per SQL backend: how it hashes, concatenates and reads struct fields.
+"""One small class of tables per SQL backend: how it hashes, concatenates, reads struct fields, binds
+values and compares them.
 
 Every hash expression renders exactly like :func:`metaxy.versioning.hashing.hash_text` (xxhash as the
 decimal string of the unsigned integer, md5/sha256 as lowercase hex, then a prefix slice); golden
 tests run the generated SQL and compare it with the Python recipe.
+
+User values (filter literals, feature versions) are never written into SQL text: :meth:`SQLDialect.param`
+makes a placeholder carrying the value, and :meth:`SQLDialect.render_bound` returns the text with the
+backend's placeholder syntax plus the values to bind (``$p0`` for DuckDB, ``%(p0)s`` for psycopg,
+``:p0`` for SQLite, ``{p0: Type}`` for ClickHouse).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlglot.expressions as exp
+from sqlglot.dialects.sqlite import SQLite
 
-from metaxy.exceptions import VersioningError
+from metaxy.exceptions import FilterPushdownError, VersioningError
 from metaxy.versioning.hashing import SEPARATOR, HashAlgorithm, HashSettings
 
 HashBuilder = Callable[[exp.Expr], exp.Expr]
+Comparison = Callable[..., exp.Expr]
+
+#: where a placeholder keeps its value (sqlglot carries ``meta`` through copies)
+_VALUE = "metaxy_value"
+_COMPARISONS: dict[str, Comparison] = {
+    "Eq": exp.EQ,
+    "NotEq": exp.NEQ,
+    "Lt": exp.LT,
+    "LtEq": exp.LTE,
+    "Gt": exp.GT,
+    "GtEq": exp.GTE,
+}
 
 
 def _call(name: str, *args: exp.Expr) -> exp.Expr:
@@ -88,9 +108,47 @@ class SQLDialect:
         """Backend-specific settings for a finished query (default: unchanged)."""
         return query
 
+    # -- values and comparisons -------------------------------------------------------------------
+
+    def param(self, value: Any) -> exp.Expr:
+        """A placeholder bound to ``value`` (a str, int, float or bool) when rendered with ``render_bound``.
+
+        Raises:
+            FilterPushdownError: the backend cannot hold ``value`` (the filter then runs in Polars).
+        """
+        return bound(value)
+
+    def _param_kind(self, value: Any) -> exp.Expr | None:
+        return None  # only ClickHouse spells the type in the placeholder
+
+    def compare(self, op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        """``left op right`` with Polars' semantics (``op`` is a Polars operator name: Eq, Lt, ...)."""
+        return exp.Paren(this=_COMPARISONS[op](this=left, expression=right))
+
+    def is_in(self, value: exp.Expr, items: list[exp.Expr]) -> exp.Expr:
+        """``value`` equals one of ``items`` (nulls already removed)."""
+        return exp.In(this=value, expressions=items)
+
+    def starts_with(self, value: exp.Expr, prefix: exp.Expr) -> exp.Expr:
+        """``value`` begins with ``prefix`` (compared as characters, never as bytes of a slice)."""
+        return _call("starts_with", value, prefix)
+
+    # -- text -------------------------------------------------------------------------------------
+
     def render(self, query: exp.Expr) -> str:
-        """SQL text for this backend; identifiers are always quoted."""
+        """SQL text for this backend; identifiers are always quoted (placeholders left unnamed)."""
         return query.sql(dialect=self.sqlglot_dialect, identify=True)
+
+    def render_bound(self, query: exp.Expr) -> tuple[str, dict[str, Any]]:
+        """SQL text with named placeholders, and the values to bind to them."""
+        params: dict[str, Any] = {}
+        for node in query.find_all(exp.Placeholder, bfs=False):
+            if _VALUE in node.meta:
+                name = f"p{len(params)}"
+                node.set("this", name)
+                node.set("kind", self._param_kind(node.meta[_VALUE]))
+                params[name] = node.meta[_VALUE]
+        return self.render(query), params
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -144,6 +202,41 @@ class ClickHouseDialect(SQLDialect):
         )
         return _call("arrayStringConcat", sorted_values, _str(SEPARATOR))
 
+    def _param_kind(self, value: Any) -> exp.Expr | None:
+        if isinstance(value, bool):
+            kind = "Bool"
+        elif isinstance(value, int):
+            kind = "Int64" if value < 2**63 else "UInt64"
+        else:
+            kind = "Float64" if isinstance(value, float) else "String"
+        return exp.Var(this=kind)
+
+    def compare(self, op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        # ClickHouse compares NaN the IEEE way; Polars treats NaN as equal to itself and greater than
+        # every number. So each comparison adds the NaN cases (known statically for bound values).
+        if op in ("Gt", "GtEq"):
+            op, left, right = {"Gt": "Lt", "GtEq": "LtEq"}[op], right, left
+        base = _COMPARISONS["Eq" if op == "NotEq" else op](this=left, expression=right)
+        nan_left, nan_right = _nan(left), _nan(right)
+        extra: exp.Expr | None = None
+        if op in ("Eq", "NotEq") and nan_left and nan_right:
+            extra = _all(nan_left, nan_right)
+        elif op == "Lt" and nan_right:  # a number is less than NaN
+            extra = _all(_not(nan_left), nan_right)
+        elif op == "LtEq" and nan_right:  # anything but null is at most NaN
+            extra = _all(nan_right, _not(exp.Is(this=left.copy(), expression=exp.Null())))
+        same = exp.Paren(this=exp.or_(base, extra) if extra is not None else base)
+        return exp.Paren(this=exp.Not(this=same)) if op == "NotEq" else same
+
+    def is_in(self, value: exp.Expr, items: list[exp.Expr]) -> exp.Expr:
+        # IN compares floats by bits (-0.0 misses 0.0, NaN never matches): compare one by one instead
+        if not any(isinstance(bound_value(i), float) for i in items):
+            return super().is_in(value, items)
+        return exp.Paren(this=exp.or_(*(self.compare("Eq", value.copy(), i) for i in items)))
+
+    def starts_with(self, value: exp.Expr, prefix: exp.Expr) -> exp.Expr:
+        return _call("startsWith", value, prefix)  # a UTF-8 byte prefix is a character prefix
+
     def finalize(self, query: exp.Select) -> exp.Select:
         # SQL semantics for outer joins: unmatched columns are NULL, not the type's default value
         setting = exp.EQ(this=exp.column("join_use_nulls"), expression=exp.Literal.number(1))
@@ -166,13 +259,49 @@ class PostgresDialect(SQLDialect):
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         return exp.JSONExtractScalar(this=column, expression=_str(field))
 
+    def param(self, value: Any) -> exp.Expr:
+        if isinstance(value, str) and "\x00" in value:  # text cannot hold NUL: no stored value matches
+            raise FilterPushdownError(
+                "PostgreSQL text cannot contain NUL characters.", hint="Such a filter runs in Polars."
+            )
+        return super().param(value)
+
+    def compare(self, op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        # order strings by their bytes, as Polars does, whatever the database's collation
+        if op not in ("Eq", "NotEq") and any(isinstance(bound_value(e), str) for e in (left, right)):
+            left, right = (
+                exp.Collate(this=e, expression=exp.Identifier(this="C", quoted=True))
+                if isinstance(bound_value(e), str)
+                else e
+                for e in (left, right)
+            )
+        return super().compare(op, left, right)
+
+
+class _BacktickSQLite(SQLite):
+    """SQLite quoting identifiers with backticks: a double-quoted name SQLite cannot resolve would be
+    read as a string literal (``"vidoe_id" IS NOT NULL`` is true for every row); a backticked one is
+    an error."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"', ("[", "]")]
+
 
 class SQLiteDialect(SQLDialect):
     """SQLite: no hash functions (versions are computed with Polars); by-field columns are JSON text."""
 
     name = "sqlite"
-    sqlglot_dialect = "sqlite"
+    sqlglot_dialect: ClassVar[Any] = _BacktickSQLite
     hashers = {}
+
+    def param(self, value: Any) -> exp.Expr:
+        if isinstance(value, float) and math.isnan(value):  # SQLite binds NaN as NULL
+            raise FilterPushdownError("SQLite has no NaN value.", hint="Such a filter runs in Polars.")
+        return super().param(value)
+
+    def starts_with(self, value: exp.Expr, prefix: exp.Expr) -> exp.Expr:
+        head = _call("substr", value, exp.Literal.number(1), _call("length", prefix))
+        return exp.Paren(this=exp.EQ(this=head, expression=prefix.copy()))
 
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         return _call("json_extract", column, _str(f'$."{field}"'))
@@ -184,6 +313,43 @@ class SQLiteDialect(SQLDialect):
             expressions=[exp.Ordered(this=o, desc=False, nulls_first=False) for o in order_by],
         )
         return _call("group_concat", exp.Coalesce(this=value, expressions=[_str("")]), ordered_sep)
+
+
+def _nan(node: exp.Expr) -> exp.Expr | None:
+    """A condition true when ``node`` is NaN (``v != v``: NaN is the one value unequal to itself),
+    or ``None`` when it cannot be NaN (a bound value other than NaN)."""
+    if isinstance(node, exp.Placeholder) and _VALUE in node.meta:
+        value = node.meta[_VALUE]
+        return exp.true() if isinstance(value, float) and math.isnan(value) else None
+    return exp.NEQ(this=node.copy(), expression=node.copy())
+
+
+def _not(condition: exp.Expr | None) -> exp.Expr | None:
+    """The negation of a ``_nan`` result (``None`` means never, so its negation is always: ``None``
+    again is returned for "always" only through :func:`_all`, which drops it)."""
+    if condition is None:
+        return None
+    if isinstance(condition, exp.Boolean):
+        return None if not condition.this else exp.false()
+    return exp.Not(this=exp.Paren(this=condition))
+
+
+def _all(*conditions: exp.Expr | None) -> exp.Expr:
+    """AND of the conditions; ``None`` and TRUE (always true) are left out."""
+    kept = [c for c in conditions if c is not None and not (isinstance(c, exp.Boolean) and c.this)]
+    return exp.and_(*kept) if kept else exp.true()
+
+
+def bound(value: Any) -> exp.Placeholder:
+    """A placeholder for ``value``: rendered with ``render_bound``, ``value`` is bound, never inlined."""
+    node = exp.Placeholder(this="p")
+    node.meta[_VALUE] = value
+    return node
+
+
+def bound_value(node: exp.Expr) -> Any:
+    """The value ``node`` binds, or ``None`` when it is not a bound placeholder."""
+    return node.meta.get(_VALUE) if isinstance(node, exp.Placeholder) else None
 
 
 def _ordered(value: exp.Expr, order_by: Sequence[exp.Expr]) -> exp.Expr:

@@ -31,7 +31,7 @@ from metaxy.models.spec import FeatureDep
 from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import check_carried_columns, expands, parent_column, versioning_keys
-from metaxy.versioning.sql.dialects import SQLDialect
+from metaxy.versioning.sql.dialects import SQLDialect, bound
 from metaxy.versioning.sql.pushdown import to_sql_condition
 from metaxy.versioning.staleness import sql_is_stale
 
@@ -95,7 +95,7 @@ def latest_rows_query(
     columns = [col(c) for c in table.columns]
     query = exp.select(*columns).from_(table.ref())
     if table.feature_version is not None:
-        query = query.where(exp.EQ(this=col(FEATURE_VERSION), expression=lit(table.feature_version)))
+        query = query.where(exp.EQ(this=col(FEATURE_VERSION), expression=bound(table.feature_version)))
     if latest and ids:
         order = exp.Order(expressions=[exp.Ordered(this=col(UPDATED_AT), desc=True)])
         window = exp.Window(this=exp.RowNumber(), partition_by=[col(i) for i in ids], order=order)

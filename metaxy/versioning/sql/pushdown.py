@@ -1,8 +1,11 @@
 """Translate Polars filter expressions into SQL ``WHERE`` conditions (the subset in docs/sql-engine.md).
 
-Expressions are walked through their serialized JSON form. Values become sqlglot literals (escaped by
-sqlglot, never formatted into SQL text by us) and identifiers are always quoted. Anything outside the
-supported subset raises :class:`~metaxy.exceptions.FilterPushdownError`.
+Expressions are walked through their serialized JSON form, next to the Polars expression itself (the
+JSON writes every non-finite float as ``null``; the value is read from the expression). Values become
+bound parameters (:meth:`SQLDialect.param`), never SQL text, and identifiers are always quoted.
+Comparisons, ``is_in`` and ``starts_with`` are built by the dialect, so each backend gets Polars'
+semantics (NaN equal to itself and above every number, ``-0.0 == 0.0``, character prefixes).
+Anything outside the supported subset raises :class:`~metaxy.exceptions.FilterPushdownError`.
 """
 
 from __future__ import annotations
@@ -17,18 +20,11 @@ import polars as pl
 import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError
-from metaxy.versioning.sql.dialects import SQLDialect
+from metaxy.versioning.sql.dialects import SQLDialect, bound_value
 
 Node = dict[str, Any]
 
-_COMPARISONS: dict[str, Callable[..., exp.Expr]] = {
-    "Eq": exp.EQ,
-    "NotEq": exp.NEQ,
-    "Lt": exp.LT,
-    "LtEq": exp.LTE,
-    "Gt": exp.GT,
-    "GtEq": exp.GTE,
-}
+_COMPARISONS = frozenset({"Eq", "NotEq", "Lt", "LtEq", "Gt", "GtEq"})
 _LOGICAL: dict[str, Callable[..., exp.Expr]] = {
     "And": exp.And,
     "LogicalAnd": exp.And,
@@ -40,44 +36,50 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_sql_condition(expr: pl.Expr, dialect: SQLDialect) -> exp.Expr:
-    """The SQL condition equivalent to the Polars filter ``expr``.
+    """The SQL condition equivalent to the Polars filter ``expr`` (values as bound parameters).
 
     Raises:
         FilterPushdownError: ``expr`` uses something outside the supported subset.
     """
-    return _Translator(expr, dialect).node(_tree(expr))
+    return _Translator(expr, dialect).node(_tree(expr), expr)
 
 
 def split_filters(exprs: Sequence[pl.Expr], dialect: SQLDialect) -> tuple[list[exp.Expr], list[pl.Expr]]:
     """Split filters into SQL conditions and the Polars expressions that must run locally.
 
-    Top-level ``&`` chains are split first, so ``(a > 1) & udf(b)`` still pushes ``a > 1``.
+    Top-level ``&`` chains are split first, so ``(a > 1) & udf(b)`` still pushes ``a > 1``; what runs
+    locally is the original Polars sub-expression, never one rebuilt from JSON.
     """
     pushed: list[exp.Expr] = []
     local: list[pl.Expr] = []
     for expr in exprs:
-        for node in _conjuncts(_tree(expr)):
+        for node, part in _conjuncts(_tree(expr), expr):
             try:
-                pushed.append(_Translator(expr, dialect).node(node))
+                pushed.append(_Translator(expr, dialect).node(node, part))
             except FilterPushdownError:
-                local.append(_expr_from_tree(node))
+                local.append(part)
     return pushed, local
 
 
 def _tree(expr: pl.Expr) -> Node:
-    tree: Node = json.loads(expr.meta.serialize(format="json"))
+    try:
+        tree: Node = json.loads(expr.meta.serialize(format="json"))
+    except pl.exceptions.PolarsError:  # e.g. a Python UDF: no JSON form, nothing to translate
+        return {"Unserializable": None}
     return tree
 
 
-def _expr_from_tree(node: Node) -> pl.Expr:
-    return pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json")
+def _inputs(expr: pl.Expr) -> list[pl.Expr]:
+    """The direct inputs of ``expr``, in the order of its JSON form (``meta.pop`` lists them reversed)."""
+    return list(reversed(expr.meta.pop()))
 
 
-def _conjuncts(node: Node) -> list[Node]:
+def _conjuncts(node: Node, expr: pl.Expr) -> list[tuple[Node, pl.Expr]]:
     binary = node.get("BinaryExpr") if isinstance(node, dict) else None
     if binary and binary["op"] in ("And", "LogicalAnd"):
-        return _conjuncts(binary["left"]) + _conjuncts(binary["right"])
-    return [node]
+        left, right = _inputs(expr)
+        return _conjuncts(binary["left"], left) + _conjuncts(binary["right"], right)
+    return [(node, expr)]
 
 
 class _Translator:
@@ -94,39 +96,41 @@ class _Translator:
             "and str.starts_with; or filter the returned LazyFrame yourself.",
         )
 
-    def node(self, node: Any) -> exp.Expr:
+    def node(self, node: Any, expr: pl.Expr) -> exp.Expr:
         if not isinstance(node, dict) or len(node) != 1:
             raise self.fail(f"expression {str(node)[:60]!r}")
         ((kind, body),) = node.items()
         if kind == "Column" and isinstance(body, str):
             return exp.column(exp.to_identifier(body, quoted=True))
         if kind == "Literal":
-            return self.literal(body)
+            return self.literal(body, expr)
         if kind == "BinaryExpr":
-            return self.binary(body)
+            return self.binary(body, _inputs(expr))
         if kind == "Function":
-            return self.function(body["input"], body["function"])
+            return self.function(body["input"], _inputs(expr), body["function"])
         raise self.fail(f"the {kind} expression")
 
-    def binary(self, body: Node) -> exp.Expr:
+    def binary(self, body: Node, exprs: list[pl.Expr]) -> exp.Expr:
         op = body["op"]
-        left, right = self.node(body["left"]), self.node(body["right"])
-        builder = _COMPARISONS.get(op) or _LOGICAL.get(op)
+        left, right = self.node(body["left"], exprs[0]), self.node(body["right"], exprs[1])
+        if op in _COMPARISONS:
+            if _is_null(left) or _is_null(right):
+                raise self.fail("comparing with None (use is_null/is_not_null)")
+            return self.dialect.compare(op, left, right)
+        builder = _LOGICAL.get(op)
         if builder is None:
             raise self.fail(f"the operator {op}")
-        if op in _COMPARISONS and (_is_null(left) or _is_null(right)):
-            raise self.fail("comparing with None (use is_null/is_not_null)")
         return exp.Paren(this=builder(this=left, expression=right))
 
-    def function(self, inputs: list[Any], function: Any) -> exp.Expr:
-        args = [self.node(i) for i in inputs]
+    def function(self, inputs: list[Any], exprs: list[pl.Expr], function: Any) -> exp.Expr:
+        args = [self.node(i, e) for i, e in zip(inputs, exprs, strict=True)]
         name, options = (function, None) if isinstance(function, str) else next(iter(function.items()))
         if name == "Boolean":
             return self.boolean(options, args)
         if name == "StringExpr" and options == "StartsWith" and len(args) == 2:
-            if not isinstance(args[1], exp.Literal) or not args[1].is_string:
+            if not isinstance(bound_value(args[1]), str):
                 raise self.fail("str.starts_with with a non-literal prefix")
-            return self.starts_with(args[0], args[1].this)
+            return self.dialect.starts_with(args[0], args[1])
         raise self.fail(f"the function {name}{'' if options is None else '.' + str(options)[:40]}")
 
     def boolean(self, options: Any, args: list[exp.Expr]) -> exp.Expr:
@@ -141,49 +145,47 @@ class _Translator:
             values = [v for v in args[1].expressions if not isinstance(v, exp.Null)]
             if not values:
                 return exp.false()
-            return exp.In(this=args[0], expressions=values)
+            return self.dialect.is_in(args[0], values)
         if name == "IsBetween" and len(args) == 3:
             return self.between(args, opts["closed"] if isinstance(opts, dict) else "Both")
         raise self.fail(f"{name}")
 
     def between(self, args: list[exp.Expr], closed: str) -> exp.Expr:
         value, low, high = args
-        lower = exp.GTE if closed in ("Both", "Left") else exp.GT
-        upper = exp.LTE if closed in ("Both", "Right") else exp.LT
+        lower = "GtEq" if closed in ("Both", "Left") else "Gt"
+        upper = "LtEq" if closed in ("Both", "Right") else "Lt"
+        compare = self.dialect.compare
         return exp.Paren(
-            this=exp.And(
-                this=lower(this=value, expression=low), expression=upper(this=value, expression=high)
-            )
+            this=exp.And(this=compare(lower, value, low), expression=compare(upper, value.copy(), high))
         )
 
-    def starts_with(self, column: exp.Expr, prefix: str) -> exp.Expr:
-        # substring comparison instead of LIKE: no wildcard escaping to get wrong
-        head = exp.Substring(this=column, start=exp.Literal.number(1), length=exp.Literal.number(len(prefix)))
-        return exp.Paren(this=exp.EQ(this=head, expression=exp.Literal.string(prefix)))
-
-    def literal(self, body: Node) -> exp.Expr:
+    def literal(self, body: Node, expr: pl.Expr) -> exp.Expr:
         ((kind, value),) = body.items()
         if kind == "Dyn":
-            ((_, scalar),) = value.items()
-            return _scalar(scalar)
+            ((dtype, scalar),) = value.items()
+            if dtype == "Float" and scalar is None:  # a non-finite float: JSON has no spelling for it
+                scalar = pl.select(expr).item()
+            return self.value(scalar)
         if kind == "Scalar":
-            return self.scalar(value)
+            return self.scalar(value, expr)
         if kind == "Series":
             return self.series(value)
         raise self.fail(f"the literal {kind}")
 
-    def scalar(self, value: Any) -> exp.Expr:
+    def scalar(self, value: Any, expr: pl.Expr) -> exp.Expr:
         if value == "Null" or (isinstance(value, dict) and "Null" in value):
             return exp.Null()
         ((dtype, raw),) = value.items()
         if dtype == "List":
             return self.series(raw)
         if dtype == "Date":
-            return _cast(_EPOCH.date() + timedelta(days=raw), "DATE")
+            return self.cast(_EPOCH.date() + timedelta(days=raw), "DATE")
         if dtype == "Datetime":
             return self.datetime(raw)
+        if dtype.startswith("Float") and raw is None:
+            return self.value(pl.select(expr).item())
         if dtype in ("String", "Boolean") or dtype.startswith(("Int", "UInt", "Float")):
-            return _scalar(raw)
+            return self.value(raw)
         raise self.fail(f"a {dtype} literal")
 
     def datetime(self, raw: list[Any]) -> exp.Expr:
@@ -195,8 +197,8 @@ class _Translator:
             else timedelta(microseconds=ticks * per_us)
         )
         if tz:
-            return _cast(moment.isoformat(sep=" "), "TIMESTAMPTZ")
-        return _cast(moment.replace(tzinfo=None).isoformat(sep=" "), "TIMESTAMP")
+            return self.cast(moment.isoformat(sep=" "), "TIMESTAMPTZ")
+        return self.cast(moment.replace(tzinfo=None).isoformat(sep=" "), "TIMESTAMP")
 
     def series(self, raw: list[int]) -> exp.Expr:
         values = pl.read_ipc_stream(io.BytesIO(bytes(raw))).to_series()
@@ -210,30 +212,18 @@ class _Translator:
             return exp.Null()
         if isinstance(value, datetime):
             kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
-            return _cast(value.isoformat(sep=" "), kind)
+            return self.cast(value.isoformat(sep=" "), kind)
         if isinstance(value, date):
-            return _cast(value.isoformat(), "DATE")
+            return self.cast(value.isoformat(), "DATE")
+        return self.value(value)
+
+    def value(self, value: Any) -> exp.Expr:
         if isinstance(value, bool | int | float | str):
-            return _scalar(value)
-        raise self.fail(f"the value {value!r}")
+            return self.dialect.param(value)
+        raise self.fail(f"the literal {value!r} (use a str, int, float, bool, date or datetime)")
 
-
-def _scalar(value: Any) -> exp.Expr:
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        if isinstance(value, float) and value != value:  # NaN has no portable SQL spelling
-            raise FilterPushdownError("NaN literals cannot be pushed down.", hint="Filter NaN with Polars.")
-        return exp.Literal.number(value)
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    raise FilterPushdownError(
-        f"Unsupported literal {value!r}.", hint="Use a str, int, float, bool or date literal."
-    )
-
-
-def _cast(text: str | date, kind: str) -> exp.Expr:
-    return exp.Cast(this=exp.Literal.string(str(text)), to=exp.DataType.build(kind))
+    def cast(self, text: str | date, kind: str) -> exp.Expr:
+        return exp.Cast(this=self.dialect.param(str(text)), to=exp.DataType.build(kind))
 
 
 def _is_null(node: exp.Expr) -> bool:

@@ -14,6 +14,7 @@ import metaxy as mx
 from metaxy.constants import FEATURE_VERSION
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import table_name
+from metaxy.stores.clickhouse.connection import _escaped
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import versioning_keys
 from metaxy.versioning.sql import ClickHouseDialect, SQLEngine, SQLTable
@@ -39,8 +40,8 @@ class ClickHouseRunner:
         self.settings = settings
         self._n = 0
 
-    def query(self, sql: str) -> pl.DataFrame:
-        result = self.session.query(sql, "ArrowStream")
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        result = self.session.query(sql, "ArrowStream", params=_escaped(params))
         frame = pl.from_arrow(pa.ipc.open_stream(result.bytes()).read_all())
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -79,7 +80,7 @@ class ClickHouseRunner:
             tables[plan.key] = SQLTable(loaded[plan.key], self._columns(loaded[plan.key]), None, "mx")
         engine = SQLEngine(ClickHouseDialect(), store.hash_settings)
         query = engine.resolve_query(plan, tables)
-        rows = self.query(ClickHouseDialect().render(query))
+        rows = self.query(*ClickHouseDialect().render_bound(query))
         return engine.split(plan, rows)
 
     def _has_version(self, name: str, version: str) -> bool:

@@ -31,7 +31,7 @@ STRUCT_FIELD_SQL = {
     "duckdb": """SELECT STRUCT_EXTRACT("metaxy_data_version_by_field", 'a_b')""",
     "clickhouse": """SELECT tupleElement("metaxy_data_version_by_field", 'a_b')""",
     "postgres": """SELECT "metaxy_data_version_by_field" ->> 'a_b'""",
-    "sqlite": """SELECT JSON_EXTRACT("metaxy_data_version_by_field", '$."a_b"')""",
+    "sqlite": """SELECT JSON_EXTRACT(`metaxy_data_version_by_field`, '$."a_b"')""",
 }
 
 ORDERED_JOIN_SQL = {
@@ -39,7 +39,7 @@ ORDERED_JOIN_SQL = {
     "clickhouse": """SELECT arrayStringConcat(arraySort(("__mx_v", "__mx_k") -> "__mx_k", """
     """groupArray(COALESCE("v", '')), groupArray("id")), '|')""",
     "postgres": """SELECT ARRAY_TO_STRING(ARRAY_AGG(COALESCE("v", '') ORDER BY "id" ASC), '|')""",
-    "sqlite": """SELECT GROUP_CONCAT(COALESCE("v", ''), '|' ORDER BY "id" ASC NULLS LAST)""",
+    "sqlite": """SELECT GROUP_CONCAT(COALESCE(`v`, ''), '|' ORDER BY `id` ASC NULLS LAST)""",
 }
 
 NATIVE = {
