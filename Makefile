@@ -27,6 +27,9 @@ test: $(STAMP) ## Run the test suite (small hypothesis profile)
 test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
+stress: $(STAMP) ## Full-size probes: the tests marked stress (filter fuzz, ...) with many hypothesis examples
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q -m stress
+
 lint: $(STAMP) ## ruff format check, ruff check, import layering
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
@@ -59,4 +62,4 @@ check: lint typecheck test ## Everything CI runs
 clean: ## Remove caches and build output
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help install demo test test-thorough lint format typecheck bench bench-compare check clean
+.PHONY: help install demo test test-thorough stress lint format typecheck bench bench-compare check clean

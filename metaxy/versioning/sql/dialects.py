@@ -325,8 +325,8 @@ def _nan(node: exp.Expr) -> exp.Expr | None:
 
 
 def _not(condition: exp.Expr | None) -> exp.Expr | None:
-    """The negation of a ``_nan`` result (``None`` means never, so its negation is always: ``None``
-    again is returned for "always" only through :func:`_all`, which drops it)."""
+    """Negate a :func:`_nan` result: ``None`` ("never NaN") negates to ``None`` (read as "always" by
+    :func:`_all`), TRUE to FALSE, a condition to ``NOT (condition)``."""
     if condition is None:
         return None
     if isinstance(condition, exp.Boolean):
