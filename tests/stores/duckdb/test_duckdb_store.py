@@ -3,6 +3,7 @@ and proof that filters and resolutions run inside DuckDB."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -183,7 +184,7 @@ def test_filters_run_inside_duckdb(store: Any, monkeypatch: pytest.MonkeyPatch) 
     out = store.read_metadata(g.video, filters=pl.col("sample_uid").is_in([3, 4])).collect()
     assert out.height == 2
     sql, fetched = spy.calls[-1]
-    assert '"sample_uid" IN (3, 4)' in sql
+    assert re.search(r'"sample_uid" IN \(\$p\d+, \$p\d+\)', sql)  # values are bound, not in the text
     assert fetched == 2  # DuckDB returned only the matching rows
 
 
@@ -209,7 +210,7 @@ def test_native_resolution_is_one_query(db: Path, monkeypatch: pytest.MonkeyPatc
         resolutions = [sql for sql, _ in spy.calls if sql.startswith("WITH")]
         assert len(resolutions) == 1
         assert "MD5(" in resolutions[0]
-        assert '("sample_uid" >= 2)' in resolutions[0]
+        assert re.search(r'\("sample_uid" >= \$p\d+\)', resolutions[0])
 
 
 def test_native_engine_refuses_upstream_that_lives_in_a_fallback(db: Path) -> None:

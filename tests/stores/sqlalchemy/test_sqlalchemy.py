@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -140,8 +141,8 @@ def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore,
     out = pg.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") != "50%.mp4"])
     assert out.collect()["sample_uid"].to_list() == [2]  # '%' reaches PostgreSQL intact
     (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
-    assert '"sample_uid" >= 2' in select
-    assert "'50%%.mp4'" in select
+    assert re.search(r'"sample_uid" >= %\(p\d+\)s', select)  # values are bound, never SQL text
+    assert "50%" not in select
 
 
 def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: str) -> None:
@@ -168,7 +169,8 @@ def test_hard_delete_by_filter_runs_as_sql_delete(pg: mx.SQLAlchemyMetadataStore
     g = video_graph()
     pg.write_metadata(g.video, videos([1, 2, 3]))
     assert pg.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([1, 3]), soft=False) == 2
-    assert any(s.startswith("DELETE FROM") and '"sample_uid" IN (1, 3)' in s for s in sent)
+    deletes = [s for s in sent if s.startswith("DELETE FROM")]
+    assert any(re.search(r'"sample_uid" IN \(%\(p\d+\)s, %\(p\d+\)s\)', s) for s in deletes)
 
 
 def test_in_memory_sqlite_keeps_data_across_close() -> None:
