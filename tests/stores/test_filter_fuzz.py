@@ -36,6 +36,8 @@ EDGE_CASES = {
     "is-in-zero-matches-negative-zero": pl.col("f").is_in([0.0]),
     "is-in-nan": pl.col("f").is_in([NAN, 1.5]),
     "is-in-inf": pl.col("f").is_in([INF]),
+    "is-in-several-with-negative-zero": pl.col("f").is_in([-0.0, INF, -INF]),
+    "or-chain-of-equalities": (pl.col("f") == -0.0) | (pl.col("f") == 1.5) | (pl.col("f") == INF),
     "equals-nan": pl.col("f") == NAN,
     "not-equal-nan": pl.col("f") != NAN,
     "nan-is-greatest": pl.col("f") > 1e300,

@@ -216,6 +216,8 @@ class ClickHouseDialect(SQLDialect):
         # every number. So each comparison adds the NaN cases (known statically for bound values).
         if op in ("Gt", "GtEq"):
             op, left, right = {"Gt": "Lt", "GtEq": "LtEq"}[op], right, left
+        if op in ("Eq", "NotEq"):
+            left, right = _signless_zero(left, right)
         base = _COMPARISONS["Eq" if op == "NotEq" else op](this=left, expression=right)
         nan_left, nan_right = _nan(left), _nan(right)
         extra: exp.Expr | None = None
@@ -322,6 +324,23 @@ def _nan(node: exp.Expr) -> exp.Expr | None:
         value = node.meta[_VALUE]
         return exp.true() if isinstance(value, float) and math.isnan(value) else None
     return exp.NEQ(this=node.copy(), expression=node.copy())
+
+
+def _signless_zero(left: exp.Expr, right: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """Equality with a bound float, safe from ClickHouse rewriting ``x = a OR x = b ...`` into
+    ``x IN (a, b)`` (which compares floats by bits, so -0.0 misses 0.0): the bound zero is +0.0 and
+    the other side gets ``+ 0.0`` (which turns -0.0 into 0.0 and leaves every other value as it is)."""
+    sides = [left, right]
+    for i, side in enumerate(sides):
+        value = bound_value(side)
+        if isinstance(value, float) and not isinstance(value, bool):
+            other = sides[1 - i]
+            if bound_value(other) is None:
+                sides[1 - i] = exp.Paren(this=exp.Add(this=other, expression=exp.Literal.number("0.0")))
+            if value == 0.0:
+                sides[i] = bound(0.0)
+            break
+    return sides[0], sides[1]
 
 
 def _not(condition: exp.Expr | None) -> exp.Expr | None:

@@ -76,9 +76,9 @@ FLOATS = [pl.col("c") == NAN, pl.col("c") > 1.0, pl.col("c").is_in([0.0])]
 FLOATS_PER_DIALECT: dict[str, list[str]] = {
     "duckdb": ['("c" = $p0)', '("c" > $p0)', '"c" IN ($p0)'],
     "clickhouse": [
-        '("c" = {p0: Float64} OR "c" <> "c")',
+        '(("c" + 0.0) = {p0: Float64} OR ("c" + 0.0) <> ("c" + 0.0))',
         '({p0: Float64} < "c" OR "c" <> "c")',
-        '(("c" = {p0: Float64}))',
+        '((("c" + 0.0) = {p0: Float64}))',
     ],
     "postgres": ['("c" = %(p0)s)', '("c" > %(p0)s)', '"c" IN (%(p0)s)'],
 }
