@@ -3,8 +3,7 @@
 Every row runs on every store (the conformance ``store`` fixture). A row's outcome is *clear* (the expected
 error class, a message containing the phrase, and a hint), *wrong* (a metaxy error, but another class or
 message), *raw* (any other exception: a driver, Polars or pydantic error leaked out) or *silent* (no error
-at all). Only *clear* passes. Rows whose fix belongs to work not merged yet carry ``pending=`` (the test
-says so, and fails once the row passes so the marker is removed). Store-independent rows (definitions,
+at all). Only *clear* passes. Store-independent rows (definitions,
 backend URLs and files) run once in ``test_bad_input_outside_a_store_is_clear``; the CLI rows live in
 ``tests/cli/test_errors.py``.
 
@@ -49,8 +48,6 @@ class Case:
     act: Callable[[Ctx], Any]
     error: str
     phrase: str
-    pending: str = ""  # whose unmerged work fixes this row
-    pending_on: tuple[str, ...] = ()  # the stores it is pending on (all when empty)
     after_close: bool = False  # run once the seeded store is closed
 
 
@@ -97,8 +94,6 @@ def _read_only_write(ctx: Ctx) -> None:
 def _closed(ctx: Ctx) -> Any:
     return ctx.store.read_metadata(ctx.graph.video)
 
-
-FILTERS_PENDING = "h1: filters validated before any SQL runs"
 
 #: the catalogue: name, action, expected error class, a phrase of its message
 CASES: list[Case] = [
@@ -189,17 +184,13 @@ CASES: list[Case] = [
         lambda c: _read(c, filters="sample_uid = 1"),
         "InvalidFilterError",
         "sample_uid = 1",
-        pending=FILTERS_PENDING,
     ),
-    Case(
-        "filter/bool", lambda c: _read(c, filters=True), "InvalidFilterError", "True", pending=FILTERS_PENDING
-    ),
+    Case("filter/bool", lambda c: _read(c, filters=True), "InvalidFilterError", "True"),
     Case(
         "filter/unknown-column-read",
         lambda c: _read(c, filters=pl.col("vidoe_id") == 1),
         "InvalidFilterError",
         "vidoe_id",
-        pending=FILTERS_PENDING,
     ),
     Case(
         "filter/unknown-column-hard-delete",
@@ -208,21 +199,18 @@ CASES: list[Case] = [
         ),
         "InvalidFilterError",
         "vidoe_id",
-        pending=FILTERS_PENDING,
     ),
     Case(
         "filter/unknown-column-soft-delete",
         lambda c: c.store.delete_metadata(c.graph.video, filters=pl.col("vidoe_id").is_not_null()),
         "InvalidFilterError",
         "vidoe_id",
-        pending=FILTERS_PENDING,
     ),
     Case(
         "filter/unknown-column-resolve",
         lambda c: c.store.resolve_update(c.graph.transcript, filters=pl.col("vidoe_id") == 1),
         "InvalidFilterError",
         "vidoe_id",
-        pending=FILTERS_PENDING,
     ),
     Case("columns/unknown", lambda c: _read(c, columns=["nope"]), "SchemaError", "nope"),
     # resolution
@@ -333,10 +321,6 @@ def run_catalogue(factory: StoreFactory, tmp_path: Path, cases: list[Case] = CAS
         yield classify(case, lambda case=case: case.act(ctx))
 
 
-def _pending(case: Case, where: str) -> bool:
-    return bool(case.pending) and (not case.pending_on or where in case.pending_on)
-
-
 def _check_kept(store: mx.MetadataStore, graph: VideoGraph, seeded: pl.DataFrame) -> None:
     kept = store.read_metadata(graph.video).select("sample_uid", "path").sort("sample_uid").collect()
     if not kept.equals(seeded.select("sample_uid", "path")):
@@ -347,23 +331,21 @@ def _check_kept(store: mx.MetadataStore, graph: VideoGraph, seeded: pl.DataFrame
 NOTHING_LOST = Case("nothing-lost", lambda c: None, "MetaxyError", "nothing lost")
 
 
-def check(outcomes: list[Outcome], where: str = "") -> None:
-    failures = [o for o in outcomes if o.kind != "clear" and not _pending(o.case, where)]
-    fixed = [o.case.name for o in outcomes if o.kind == "clear" and _pending(o.case, where)]
+def check(outcomes: list[Outcome]) -> None:
+    failures = [o for o in outcomes if o.kind != "clear"]
     report = "\n".join(f"  {o.case.name}: {o.kind} ({o.detail})" for o in failures)
     assert not failures, f"bad input without a clear error:\n{report}"
-    assert not fixed, f"rows marked pending now pass; remove their pending= marker: {fixed}"
 
 
 def test_bad_input_gets_a_clear_error_on_every_store(
     store_factory: StoreFactory, tmp_path: Path, graph: mx.FeatureGraph, request: pytest.FixtureRequest
 ) -> None:
     where = request.node.callspec.id
-    check(_report(where, list(run_catalogue(store_factory, tmp_path))), where)
+    check(_report(where, list(run_catalogue(store_factory, tmp_path))))
 
 
-def test_every_expected_error_class_exists_or_is_pending() -> None:
-    missing = [c.name for c in CASES if not hasattr(exceptions, c.error) and not c.pending]
+def test_every_expected_error_class_exists() -> None:
+    missing = [c.name for c in CASES if not hasattr(exceptions, c.error)]
     assert missing == []
 
 
@@ -375,7 +357,6 @@ class Outside:
     act: Callable[[Path], Any]
     error: str
     phrase: str
-    pending: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -496,7 +477,7 @@ OUTSIDE: list[Outside] = [
 
 
 def classify_outside(row: Outside, tmp_path: Path) -> Outcome:
-    case = Case(row.name, lambda c: None, row.error, row.phrase, pending=row.pending)
+    case = Case(row.name, lambda c: None, row.error, row.phrase)
     return classify(case, lambda: row.act(tmp_path))
 
 
