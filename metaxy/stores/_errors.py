@@ -34,6 +34,8 @@ TRANSIENT_TEXT = (
     "could not connect",
     "connection reset",
     "timed out",
+    "database is locked",  # SQLite: another writer held the lock past the busy timeout
+    "database table is locked",
 )
 
 

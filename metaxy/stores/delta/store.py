@@ -24,6 +24,9 @@ from metaxy.stores.delta.schema import identity_columns, storage_type, widened_c
 from metaxy.stores.schema_rule import DType, cast_expr
 
 TABLE_SUFFIX = ".delta"
+#: attempts of an append whose commit loses a race deltalake does not resolve (creating the table,
+#: a concurrent metadata change)
+_COMMIT_ATTEMPTS = 5
 
 
 class DeltaMetadataStore(MetadataStore):
@@ -63,6 +66,7 @@ class DeltaMetadataStore(MetadataStore):
         self.table_uri = _normalize_root(table_uri)
         self.partition_cols = list(partition_cols) if partition_cols else None
         self.storage_options = dict(storage_options) if storage_options else None
+        self._open_tables: dict[str, Any] = {}  # path -> DeltaTable, kept current incrementally
 
     # -- paths ----------------------------------------------------------------------------------
 
@@ -87,31 +91,54 @@ class DeltaMetadataStore(MetadataStore):
         return "://" in self.table_uri or Path(self.table_uri).exists()
 
     def _close_backend(self) -> None:
-        pass  # deltalake holds no connection between calls
+        self._open_tables.clear()  # deltalake holds no connection, only the tables' log state
 
     def _table(self, key: FeatureKey) -> Any | None:
-        """The ``DeltaTable`` of ``key``, or None when it was never created."""
-        deltalake = import_driver("deltalake", "delta")
+        """The ``DeltaTable`` of ``key`` at its latest version, or None when it was never created.
+
+        A table stays loaded while the store is open; later calls read only the commits made since
+        (``update_incremental``), so their cost does not grow with the table's history.
+        """
         path = self.table_path(key)
-        with _translated(self._where(key), "open"):
-            if not deltalake.DeltaTable.is_deltatable(path, storage_options=self.storage_options):
-                return None
-            return deltalake.DeltaTable(path, storage_options=self.storage_options)
+        with self._lock, _translated(self._where(key), "open"):
+            table = self._open_tables.get(path)
+            if table is not None:
+                table.update_incremental()
+                return table
+            table = _load_table(path, self.storage_options)
+            if table is not None:
+                self._open_tables[path] = table
+            return table
 
     def _storage_type(self, dtype: DType) -> pl.DataType | str:
         return storage_type(dtype)
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
-        table = self._table(key)
-        stored = self._schema(table) if table is not None else None
-        frame = df
-        widened = widened_columns(frame, stored)
-        if widened:
-            assert table is not None
-            assert stored is not None
-            self._widen(table, stored, widened)
+        with self._lock:
+            for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+                table = self._table(key)
+                stored = _schema(table)
+                widened = widened_columns(df, stored)
+                if widened:
+                    assert table is not None
+                    assert stored is not None
+                    self._widen(table, stored, widened)
+                    table = self._table(key)
+                try:
+                    self._commit(key, table, df)
+                    return
+                except StoreBackendError as exc:
+                    # another writer created the table, or changed its metadata, first (deltalake
+                    # retries plain append conflicts itself): reload the table and write again
+                    if not exc.transient or attempt == _COMMIT_ATTEMPTS:
+                        raise
+
+    def _commit(self, key: FeatureKey, table: Any | None, frame: pl.DataFrame) -> None:
+        if table is not None:
+            append_table(table, frame)
+            return
         partition_by = None
-        if table is None and self.partition_cols:
+        if self.partition_cols:
             missing = [c for c in self.partition_cols if c not in frame.columns]
             if missing:
                 raise SchemaError(
@@ -119,10 +146,9 @@ class DeltaMetadataStore(MetadataStore):
                     hint="Use partition_cols that every write of this feature carries (e.g. an id column).",
                 )
             partition_by = self.partition_cols
-        with self._lock:
-            append_table(
-                self.table_path(key), frame, partition_by=partition_by, storage_options=self.storage_options
-            )
+        append_table(
+            self.table_path(key), frame, partition_by=partition_by, storage_options=self.storage_options
+        )
 
     def _widen(self, table: Any, stored: pl.Schema, widened: dict[str, pl.DataType]) -> None:
         """Rewrite the table with wider column types, in one commit (Delta cannot widen in place).
@@ -143,11 +169,6 @@ class DeltaMetadataStore(MetadataStore):
                 partition_by=table.metadata().partition_columns or None,
                 storage_options=self.storage_options,
             )
-
-    def _schema(self, table: Any) -> pl.Schema:
-        return pl.scan_delta(
-            table.table_uri, version=table.version(), storage_options=self.storage_options
-        ).collect_schema()
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         table = self._table(key)
@@ -202,8 +223,26 @@ class DeltaMetadataStore(MetadataStore):
         return f"DeltaMetadataStore({self.table_uri!r}, name={self.name!r})"
 
 
+def _load_table(path: str, storage_options: Mapping[str, str] | None) -> Any | None:
+    """The Delta table at ``path`` (its log read from the latest checkpoint on), or None."""
+    deltalake = import_driver("deltalake", "delta")
+    try:
+        return deltalake.DeltaTable(path, storage_options=dict(storage_options) if storage_options else None)
+    except deltalake.exceptions.TableNotFoundError:
+        return None
+
+
+def _schema(table: Any | None) -> pl.Schema | None:
+    """The table's schema as Polars dtypes, from the loaded log (no second read of it)."""
+    if table is None:
+        return None
+    import pyarrow as pa
+
+    return pl.from_arrow(pa.schema(table.schema().to_arrow()).empty_table()).schema  # type: ignore[union-attr]
+
+
 def append_table(
-    path: str,
+    target: Any,
     data: Any,
     *,
     partition_by: Sequence[str] | None = None,
@@ -211,13 +250,16 @@ def append_table(
 ) -> None:
     """Append ``data`` (anything exposing the Arrow stream interface) to a Delta table in one commit.
 
+    ``target`` is a path (the table is created when missing) or a loaded ``DeltaTable``, which then
+    commits from the state it holds (no reload of the log) and moves to the new version.
     Delta makes the rows visible only when the commit file lands, so a failure while the Parquet
     files are written leaves the table as it was.
     """
     deltalake = import_driver("deltalake", "delta")
-    with _translated(path, "append"):
+    where = target if isinstance(target, str) else target.table_uri
+    with _translated(where, "append"):
         deltalake.write_deltalake(
-            path,
+            target,
             data,
             mode="append",
             schema_mode="merge",

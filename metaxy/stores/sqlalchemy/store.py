@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -30,6 +32,11 @@ from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to
 
 if TYPE_CHECKING:
     import sqlalchemy
+
+#: seconds a SQLite writer waits for another process's write lock before giving up (transient)
+SQLITE_LOCK_TIMEOUT = 60.0
+#: execution option marking a connection's transaction as a write
+_WRITE_OPTION = "metaxy_write"
 
 
 #: modules whose exceptions are the database's answers (translated into StoreBackendError)
@@ -90,6 +97,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             kwargs["connect_args"] = {"check_same_thread": False}
         elif self.read_only and sqlite_file is not None:  # SQLite would create a missing file
             kwargs["creator"] = _read_only_sqlite(sqlite_file)
+        elif sqlite_file is not None:
+            # wait for another process's write lock instead of failing after the driver's 5 s
+            kwargs["connect_args"] = {"timeout": SQLITE_LOCK_TIMEOUT}
         try:
             engine = sa.create_engine(self.connection_url, **kwargs)
         except Exception as exc:  # ArgumentError (not a URL), NoSuchModuleError (unknown database), ...
@@ -103,6 +113,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 engine.connect().close()
         else:  # SQLite connects lazily (a read-only store on a missing file still refuses writes first)
             _check_sqlite_directory(self.name, engine.url)
+        if self.connection_url.startswith("sqlite"):
+            _own_sqlite_transactions(engine)
         self._engine = engine
         self._tables = {}
 
@@ -223,7 +235,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 hint="Fix the rows (or the table's constraints) and write again.",
                 drivers=DRIVERS,
             ),
-            self.engine.begin() as conn,  # one transaction: all rows or none
+            self._writing() as conn,  # one transaction: the table (if new) and all rows, or nothing
         ):
             table = self._ensure_table(conn, key, df)
             if self.is_postgres and df.height:
@@ -233,11 +245,24 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             if rows:
                 conn.execute(sa.insert(table), rows)
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlalchemy.Connection]:
+        """A write transaction; on SQLite it takes the database's write lock at BEGIN.
+
+        Taking the lock up front (``BEGIN IMMEDIATE``) means a writer waits for another one to finish
+        instead of failing when it upgrades a read lock, and its check-then-create of a table cannot
+        interleave with another writer's.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         table = self._table(key)
         if table is None:
             return
-        with self._translated("hard delete"), self.engine.begin() as conn:
+        with self._translated("hard delete"), self._writing() as conn:
             if predicate is None:
                 table.drop(conn)
                 self._tables.pop(table.name, None)
@@ -294,25 +319,53 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self, conn: sqlalchemy.Connection, key: FeatureKey, df: pl.DataFrame
     ) -> sqlalchemy.Table:
         """Create the table on first write; add new columns (nullable) later; refuse changed types."""
-        sa = _sa()
         name = self.table_name(key)
         wanted = {c: types.sql_type(df.schema[c], postgres=self.is_postgres) for c in df.columns}
-        table: sqlalchemy.Table
-        if not sa.inspect(conn).has_table(name):
-            table = sa.Table(name, sa.MetaData(), *(sa.Column(c, t) for c, t in wanted.items()))
-            table.create(conn)
+        table = _reflect(conn, name)
+        if table is None or any(c not in table.c for c in wanted):
+            # the table changes: serialize with other writers changing it, then look again
+            self._lock_table_definition(conn, name)
+            table = _reflect(conn, name)
+        if table is None:
+            table = self._create_table(conn, name, wanted)
         else:
-            table = sa.Table(name, sa.MetaData(), autoload_with=conn)
             self._check_types(key, table, wanted)
-            quote = conn.dialect.identifier_preparer.quote
-            added = [c for c in wanted if c not in table.c]
-            for column in added:
-                type_sql = wanted[column].compile(dialect=conn.dialect)
-                conn.execute(sa.text(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} {type_sql}"))
-            if added:
-                table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+            table = self._add_columns(conn, table, wanted)
         self._tables[name] = table
         return table
+
+    def _lock_table_definition(self, conn: sqlalchemy.Connection, name: str) -> None:
+        """Hold, until the transaction ends, the right to create or alter table ``name``.
+
+        Without it two first writes both find no table and both create it (PostgreSQL then fails one
+        with a unique violation on ``pg_type``). SQLite writers already hold the database's write lock.
+        """
+        if self.is_postgres:
+            lock = "SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"
+            conn.execute(_sa().text(lock), {"name": f"metaxy table {name}"})
+
+    def _create_table(
+        self, conn: sqlalchemy.Connection, name: str, wanted: dict[str, Any]
+    ) -> sqlalchemy.Table:
+        sa = _sa()
+        table: sqlalchemy.Table = sa.Table(name, sa.MetaData(), *(sa.Column(c, t) for c, t in wanted.items()))
+        table.create(conn, checkfirst=True)
+        return table
+
+    def _add_columns(
+        self, conn: sqlalchemy.Connection, table: sqlalchemy.Table, wanted: dict[str, Any]
+    ) -> sqlalchemy.Table:
+        added = [c for c in wanted if c not in table.c]
+        if not added:
+            return table
+        sa = _sa()
+        quote = conn.dialect.identifier_preparer.quote
+        for column in added:
+            type_sql = wanted[column].compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column)} {type_sql}"))
+        reflected = _reflect(conn, table.name)
+        assert reflected is not None
+        return reflected
 
     def _check_types(self, key: FeatureKey, table: sqlalchemy.Table, wanted: dict[str, Any]) -> None:
         for column, sql_type in wanted.items():
@@ -335,6 +388,36 @@ def _refuse_nan(df: pl.DataFrame, *, where: str) -> None:
                 f"{where}: column {name!r} holds NaN, which SQLite cannot store (it would read back as null).",
                 hint="Replace NaN with null (fill_nan(None)) or a number before writing, or use another store.",
             )
+
+
+def _reflect(conn: sqlalchemy.Connection, name: str) -> sqlalchemy.Table | None:
+    """Table ``name`` as the transaction sees it now, or None when it does not exist."""
+    sa = _sa()
+    if not sa.inspect(conn).has_table(name):
+        return None
+    table: sqlalchemy.Table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+    return table
+
+
+def _own_sqlite_transactions(engine: sqlalchemy.Engine) -> None:
+    """Make SQLite transactions cover DDL: the driver's own BEGIN comes only before the first INSERT.
+
+    Left to pysqlite, ``CREATE TABLE`` commits on its own, so a first write that fails (or is killed)
+    after it leaves an empty table behind. Here the driver issues no BEGIN and SQLAlchemy's ``begin``
+    event does, before any statement; write transactions (see ``_writing``) take the write lock at once.
+    """
+    sa = _sa()
+    sa.event.listen(engine, "connect", _no_driver_transactions)
+    sa.event.listen(engine, "begin", _begin_sqlite)
+
+
+def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite(conn: sqlalchemy.Connection) -> None:
+    writing = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def _jsonb_as_text(conn: sqlalchemy.Connection) -> None:
@@ -414,7 +497,8 @@ def _read_only_sqlite(path: str) -> Any:
     def connect() -> Any:
         import sqlite3
 
-        return sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=SQLITE_LOCK_TIMEOUT)
 
     return connect
 
