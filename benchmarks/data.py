@@ -50,7 +50,7 @@ def root_frame(n: int, fields: tuple[str, ...], seed: int) -> pl.DataFrame:
             for f in fields
         }
     )
-    return pl.DataFrame({ID: np.arange(n, dtype=np.uint64)}).with_columns(
+    return pl.DataFrame({ID: np.arange(n, dtype=np.int64)}).with_columns(
         versions.to_struct(PROVENANCE_BY_FIELD)
     )
 
