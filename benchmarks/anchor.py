@@ -27,7 +27,6 @@ import gc
 import importlib.util
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import types
@@ -139,32 +138,18 @@ def bench_cell(engine: str, graph: str, n: int, rounds: int) -> list[dict[str, A
     shape = data.SHAPES[graph]
     one_round(engine, shape, 1000)
     runs = [one_round(engine, shape, n) for _ in range(rounds)]
-    rows = []
-    for phase in ("new", "stale"):
-        samples = [r[phase] for r in runs]
-        times = [s[0].seconds for s in samples]
-        rows.append(
-            {
-                "impl": f"metaxy=={mx.__version__}",
-                "graph": graph,
-                "N": n,
-                "phase": phase,
-                "engine": engine,
-                "hash": "xxhash64" if engine == "delta-polars" else "md5",
-                "median_s": round(statistics.median(times), 4),
-                "min_s": round(min(times), 4),
-                "max_s": round(max(times), 4),
-                "rounds": rounds,
-                "times_s": [round(t, 4) for t in times],
-                "median_cpu_s": round(statistics.median(s[0].cpu for s in samples), 4),
-                "rows_new": samples[0][2],
-                "rows_stale": samples[0][3],
-                "ok": all(s[1] for s in samples),
-                "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
-                "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
-            }
+    return [
+        measure.summary_row(
+            [r[phase] for r in runs],
+            impl=f"metaxy=={mx.__version__}",
+            graph=graph,
+            N=n,
+            phase=phase,
+            engine=engine,
+            hash="xxhash64" if engine == "delta-polars" else "md5",
         )
-    return rows
+        for phase in ("new", "stale")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

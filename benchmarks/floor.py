@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import polars as pl
 import polars_hash  # noqa: F401  (registers the .nchash namespace)
 
 from benchmarks.data import CODE_VERSION, ID, PROVENANCE_BY_FIELD, SHAPES, Shape, bump, root_frame, root_seed
-from benchmarks.measure import Timed
+from benchmarks.measure import PhaseSample, Timed, summary_row
 
 WRITTEN = "written"  # position in the append-only history: the latest row per id has the highest
 
@@ -85,7 +84,7 @@ def resolve(shape: Shape, roots: list[pl.LazyFrame], stored: pl.LazyFrame | None
     return tuple(pl.collect_all([new, stale]))
 
 
-def one_round(shape: Shape, n: int) -> dict[str, tuple[Timed, bool, int, int]]:
+def one_round(shape: Shape, n: int) -> dict[str, PhaseSample]:
     """Both phases on fresh frames; per phase (timing, ok, rows new, rows stale)."""
     frames = [root_frame(n, shape.root_fields, root_seed(i)) for i in range(len(shape.roots))]
     roots = [_flat(df, key, 0) for df, key in zip(frames, shape.roots, strict=True)]
@@ -110,32 +109,18 @@ def bench_cell(graph: str, n: int, rounds: int) -> list[dict[str, Any]]:
     """Median over ``rounds`` of both phases after a warm-up round of 1,000 samples."""
     one_round(SHAPES[graph], 1000)
     runs = [one_round(SHAPES[graph], n) for _ in range(rounds)]
-    rows = []
-    for phase in ("new", "stale"):
-        samples = [r[phase] for r in runs]
-        times = [s[0].seconds for s in samples]
-        rows.append(
-            {
-                "impl": "floor (polars, xxhash64, in-memory history)",
-                "graph": graph,
-                "N": n,
-                "phase": phase,
-                "engine": "polars-xxh64",
-                "hash": "xxhash64",
-                "median_s": round(statistics.median(times), 4),
-                "min_s": round(min(times), 4),
-                "max_s": round(max(times), 4),
-                "rounds": rounds,
-                "times_s": [round(t, 4) for t in times],
-                "median_cpu_s": round(statistics.median(s[0].cpu for s in samples), 4),
-                "rows_new": samples[0][2],
-                "rows_stale": samples[0][3],
-                "ok": all(s[1] for s in samples),
-                "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
-                "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
-            }
+    return [
+        summary_row(
+            [r[phase] for r in runs],
+            impl="floor (polars, xxhash64, in-memory history)",
+            graph=graph,
+            N=n,
+            phase=phase,
+            engine="polars-xxh64",
+            hash="xxhash64",
         )
-    return rows
+        for phase in ("new", "stale")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

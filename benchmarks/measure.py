@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import resource
+import statistics
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 _PAGE = resource.getpagesize()
 
@@ -55,3 +57,27 @@ class Timed:
         self._stop.set()
         self._thread.join()
         self.peak_mib = max(self.peak_mib, current_rss_mib())
+
+
+#: one timed phase of one round: (timing, answer correct, rows new, rows stale)
+PhaseSample = tuple[Timed, bool, int, int]
+
+
+def summary_row(samples: list[PhaseSample], **labels: Any) -> dict[str, Any]:
+    """One result row for a phase over its rounds: ``labels`` first, then the medians and the extremes."""
+    times = [s[0].seconds for s in samples]
+    return {
+        **labels,
+        "median_s": round(statistics.median(times), 4),
+        "min_s": round(min(times), 4),
+        "max_s": round(max(times), 4),
+        "rounds": len(samples),
+        "times_s": [round(t, 4) for t in times],
+        # CPU seconds of all threads: steadier than wall time on a shared, loaded machine
+        "median_cpu_s": round(statistics.median(s[0].cpu for s in samples), 4),
+        "rows_new": samples[0][2],
+        "rows_stale": samples[0][3],
+        "ok": all(s[1] for s in samples),
+        "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
+        "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
+    }

@@ -18,7 +18,6 @@ import gc
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,7 @@ if not __package__:  # run as a script: make `benchmarks` importable from the re
 import numpy as np
 
 import metaxy as mx
-from benchmarks.measure import Timed, current_rss_mib
+from benchmarks.measure import PhaseSample, Timed, current_rss_mib, summary_row
 from benchmarks.stores import CONFIGS, HASH, StoreConfig, available, make_store
 from benchmarks.workload import BUILDERS, ID, Workload, bump, root_frames
 
@@ -46,7 +45,7 @@ def timed_resolve(store: mx.MetadataStore, leaf: type[mx.Feature]) -> tuple[Time
     return timed, increment
 
 
-def one_round(config: StoreConfig, work: Workload, n: int) -> dict[str, tuple[Timed, bool, int, int]]:
+def one_round(config: StoreConfig, work: Workload, n: int) -> dict[str, PhaseSample]:
     """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale).
 
     Input frames are generated per round and dropped once written, so the timed regions hold only
@@ -86,33 +85,12 @@ def bench_cell(config: StoreConfig, graph: str, n: int, rounds: int) -> list[dic
     work = BUILDERS[graph]()
     one_round(config, work, 1000)  # warm-up
     runs = [one_round(config, work, n) for _ in range(rounds)]
-    rows = []
-    for phase in PHASES:
-        samples = [r[phase] for r in runs]
-        times = [s[0].seconds for s in samples]
-        rows.append(
-            {
-                "impl": IMPL,
-                "graph": graph,
-                "N": n,
-                "phase": phase,
-                "engine": config.name,
-                "hash": HASH,
-                "median_s": round(statistics.median(times), 4),
-                "min_s": round(min(times), 4),
-                "max_s": round(max(times), 4),
-                "rounds": rounds,
-                "times_s": [round(t, 4) for t in times],
-                # CPU seconds of all threads: steadier than wall time on a shared, loaded machine
-                "median_cpu_s": round(statistics.median(s[0].cpu for s in samples), 4),
-                "rows_new": samples[0][2],
-                "rows_stale": samples[0][3],
-                "ok": all(s[1] for s in samples),
-                "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
-                "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
-            }
+    return [
+        summary_row(
+            [r[phase] for r in runs], impl=IMPL, graph=graph, N=n, phase=phase, engine=config.name, hash=HASH
         )
-    return rows
+        for phase in PHASES
+    ]
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
