@@ -13,21 +13,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from metaxy.constants import (
-    CREATED_AT,
-    DATA_VERSION,
-    DATA_VERSION_BY_FIELD,
-    DELETED_AT,
-    FEATURE_VERSION,
-    MATERIALIZATION_ID,
-    PROJECT_VERSION,
-    PROVENANCE,
-    PROVENANCE_BY_FIELD,
-    SYSTEM_NAMESPACE,
-    UPDATED_AT,
-)
+from metaxy.constants import DATA_VERSION_BY_FIELD, PROVENANCE_BY_FIELD, SYSTEM_NAMESPACE
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
+from metaxy.stores.schema_rule import SYSTEM_TYPES, TIMESTAMP
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
@@ -36,7 +25,7 @@ EMPTY_KEY = FeatureKey([SYSTEM_NAMESPACE, "empty_materializations"])
 _SCHEMA: dict[str, pl.DataType] = {
     "feature": pl.String(),
     "feature_version": pl.String(),
-    "materialized_at": pl.Datetime("us", "UTC"),
+    "materialized_at": TIMESTAMP,
 }
 
 
@@ -77,19 +66,18 @@ def conform_empty(rows: pl.LazyFrame | None, spec: FeatureSpec) -> pl.LazyFrame:
     """
     if rows is None:
         return empty_rows(spec)
-    struct = pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})
+    struct = _by_field_struct(spec)
     by_field = [c for c in rows.collect_schema() if c in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD)]
     return rows.with_columns(pl.lit(None, struct).alias(c) for c in by_field)
 
 
 def empty_rows(spec: FeatureSpec) -> pl.LazyFrame:
     """Zero rows shaped like stored rows of ``spec``'s feature, for a store that kept no table of it."""
-    struct = pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})
     schema: dict[str, pl.DataType] = dict.fromkeys(spec.id_columns, pl.String())
-    for name in (PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD):
-        schema[name] = struct
-    for name in (PROVENANCE, DATA_VERSION, FEATURE_VERSION, PROJECT_VERSION, MATERIALIZATION_ID):
-        schema[name] = pl.String()
-    for name in (CREATED_AT, UPDATED_AT, DELETED_AT):
-        schema[name] = pl.Datetime("us", "UTC")
-    return pl.LazyFrame(schema=schema)
+    schema |= dict.fromkeys((PROVENANCE_BY_FIELD, DATA_VERSION_BY_FIELD), _by_field_struct(spec))
+    return pl.LazyFrame(schema=schema | SYSTEM_TYPES)
+
+
+def _by_field_struct(spec: FeatureSpec) -> pl.Struct:
+    """The type of ``spec``'s ``*_by_field`` columns: one string per field."""
+    return pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})

@@ -20,7 +20,7 @@ from metaxy.constants import (
     TIMESTAMP_COLUMNS,
     UPDATED_AT,
 )
-from metaxy.stores.base import TIMESTAMP
+from metaxy.stores.schema_rule import TIMESTAMP
 
 #: a missing column -> how to derive it from the columns every metaxy table has
 _DERIVED = {

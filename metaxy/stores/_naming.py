@@ -18,6 +18,7 @@ from metaxy.constants import SYSTEM_NAMESPACE
 from metaxy.exceptions import InvalidKeyError, SchemaError, TableNameCollisionError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
+from metaxy.stores.schema_rule import TIMESTAMP
 
 if TYPE_CHECKING:
     from metaxy.stores._sql import SQLMetadataStore
@@ -27,7 +28,7 @@ CLAIMS_KEY = FeatureKey([SYSTEM_NAMESPACE, "feature_tables"])
 _CLAIMS_SCHEMA: dict[str, pl.DataType] = {
     "table_name": pl.String(),
     "feature_key": pl.String(),
-    "claimed_at": pl.Datetime("us", "UTC"),
+    "claimed_at": TIMESTAMP,
 }
 
 _SAFE = re.compile(r"^[A-Za-z0-9_]+$")

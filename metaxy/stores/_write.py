@@ -22,12 +22,11 @@ from metaxy.constants import (
 from metaxy.exceptions import SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores.schema_rule import TIMESTAMP
 from metaxy.versioning.frames import check_by_field, check_ids
 from metaxy.versioning.hashing import HashSettings
 from metaxy.versioning.lineage import versioning_keys
 from metaxy.versioning.polars_engine import PolarsEngine
-
-TIMESTAMP = pl.Datetime("us", "UTC")
 
 
 def prepare_write(

@@ -49,8 +49,9 @@ from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters, check_
 from metaxy.stores._resolve import expected_samples, resolve_increment
 from metaxy.stores._samples import samples_filter
 from metaxy.stores._types import EngineChoice, StoreOptions
-from metaxy.stores._write import TIMESTAMP, attach_provenance, prepare_write
+from metaxy.stores._write import attach_provenance, prepare_write
 from metaxy.stores.schema_rule import (
+    TIMESTAMP,
     DType,
     check_column_names,
     check_system_columns,
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
     from metaxy.stores.catalog_protocol import CatalogLike
 
 __all__ = [
-    "TIMESTAMP",
     "EngineChoice",
     "FeatureLike",
     "Filters",

@@ -242,6 +242,13 @@ def arrays_as_lists(dtype: DType) -> pl.DataType:
     return dtype
 
 
+def microsecond_timestamp(dtype: pl.Datetime, backend: str) -> pl.DataType | str:
+    """How a backend holding microsecond timestamps (zone-aware ones as UTC) stores ``dtype``."""
+    if dtype.time_unit == "ns":
+        return f"{backend} timestamps hold microseconds (cast to Datetime('us') first)"
+    return pl.Datetime("us", None if dtype.time_zone is None else "UTC")
+
+
 def common_leaf(dtype: DType) -> pl.DataType | str:
     """What no store can hold: Python objects (stored as memory addresses by some backends)."""
     dtype = as_instance(dtype)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
+from metaxy.stores.schema_rule import (
+    DType,
+    arrays_as_lists,
+    as_instance,
+    common_leaf,
+    map_leaves,
+    microsecond_timestamp,
+)
 
 #: dtypes that compare exactly, so a row can be matched on them (floats and nested types cannot)
 _MATCHABLE = (pl.String, pl.Boolean, pl.Date, pl.Datetime, pl.Binary)
@@ -63,7 +70,5 @@ def _leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(dtype, pl.Categorical | pl.Enum):
         return pl.String()
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_unit == "ns":
-            return "Delta timestamps hold microseconds (cast to Datetime('us') first)"
-        return pl.Datetime("us", None if dtype.time_zone is None else "UTC")
+        return microsecond_timestamp(dtype, "Delta")
     return common_leaf(dtype)

@@ -10,7 +10,14 @@ import polars as pl
 from metaxy.constants import TIMESTAMP_COLUMNS
 from metaxy.exceptions import SchemaError
 from metaxy.stores._drivers import import_driver
-from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
+from metaxy.stores.schema_rule import (
+    DType,
+    arrays_as_lists,
+    as_instance,
+    common_leaf,
+    map_leaves,
+    microsecond_timestamp,
+)
 from metaxy.versioning.sql.engine import CURRENT_PREFIX
 
 
@@ -177,9 +184,7 @@ def _leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(dtype, pl.Categorical | pl.Enum):
         return pl.String()
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_unit == "ns":
-            return "SQL timestamps hold microseconds (cast to Datetime('us') first)"
-        return pl.Datetime("us", None if dtype.time_zone is None else "UTC")
+        return microsecond_timestamp(dtype, "SQL")
     if isinstance(dtype, pl.Duration | pl.Time | pl.Decimal):
         return "this store has no column type for it"
     return common_leaf(dtype)
