@@ -20,7 +20,7 @@ def sync_catalog(store: MetadataStore, catalog: MaterializationCatalog | None = 
         CatalogError: no catalog given and the store has none.
     """
     catalog = catalog if catalog is not None else _own(store)
-    store._require_open()
+    store.require_open()
     writes = 0
     for key in store.list_features():
         catalog.forget_materialization(key, store=store.name)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic._internal._model_construction import ModelMetaclass
 
 from metaxy.exceptions import DefinitionError
+from metaxy.models.fields import coerce_feature_key
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
@@ -128,3 +129,18 @@ BaseFeature = Feature
 
 #: What the store API accepts as a feature: its class, its key, or the key's string/list form.
 FeatureLike: TypeAlias = "type[Feature] | FeatureKey | str | Sequence[str]"
+
+
+def resolve_feature(feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
+    """The key of ``feature`` and the graph defining it: a class's own graph, else the active one.
+
+    Raises:
+        UnknownFeatureError: a key the active graph does not define.
+    """
+    graph_of, spec_of = getattr(feature, "graph", None), getattr(feature, "spec", None)
+    if callable(graph_of) and callable(spec_of):  # a feature class: its own graph
+        return spec_of().key, graph_of()
+    graph = FeatureGraph.get_active()
+    key = coerce_feature_key(feature)
+    graph.spec(key)
+    return key, graph

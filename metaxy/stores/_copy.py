@@ -20,6 +20,7 @@ from metaxy.constants import (
     UPDATED_AT,
 )
 from metaxy.exceptions import StoreError
+from metaxy.models.feature import resolve_feature
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._read import ReadRequest
@@ -42,7 +43,7 @@ def copy_rows(
     """Append to ``target`` the rows of ``source`` it does not hold yet; rows appended per feature."""
     refuse_same_store(source, target)
     graph = FeatureGraph.get_active()
-    keys = source.list_features() if features is None else [target._resolve_feature(f)[0] for f in features]
+    keys = source.list_features() if features is None else [resolve_feature(f)[0] for f in features]
     copied: dict[FeatureKey, int] = {}
     for key in keys:
         known = key in graph

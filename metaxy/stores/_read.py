@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from metaxy.exceptions import FeatureNotFoundError, InvalidFilterError
+from metaxy.constants import DELETED_AT, FEATURE_VERSION
+from metaxy.exceptions import FeatureNotFoundError, InvalidFilterError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
 from metaxy.stores._empty import conform_empty, is_marked_empty
+from metaxy.stores._latest import latest_rows
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
@@ -51,6 +53,40 @@ class ReadRequest:
     def history(cls, key: FeatureKey, feature_version: str | None = None) -> ReadRequest:
         """Every stored row of ``key`` (optionally of one version), tombstones included."""
         return cls(key, feature_version=feature_version, latest=False, include_deleted=True)
+
+
+def read_scanned(lf: pl.LazyFrame, request: ReadRequest) -> pl.LazyFrame:
+    """``request`` answered from ``lf``, a feature's whole stored history (a backend's ``_scan``).
+
+    Order: one feature version (if set), latest row per id, deleted samples dropped, then the filters.
+    """
+    if request.feature_version is not None:
+        lf = lf.filter(pl.col(FEATURE_VERSION) == request.feature_version)
+    if request.latest:
+        lf = latest_rows(lf, request.ids)
+    if not request.include_deleted:
+        lf = lf.filter(pl.col(DELETED_AT).is_null())
+    for expr in request.filters:
+        lf = lf.filter(expr)
+    return lf
+
+
+def select_columns(lf: pl.LazyFrame, columns: Sequence[str], *, where: str) -> pl.LazyFrame:
+    """``lf`` narrowed to ``columns``, refusing names it does not have (instead of failing at collect).
+
+    Raises:
+        SchemaError: naming the unknown columns and listing the stored ones.
+    """
+    if isinstance(columns, str):
+        columns = [columns]
+    present = lf.collect_schema().names()
+    unknown = [c for c in columns if c not in present]
+    if unknown:
+        raise SchemaError(
+            f"{where}: column(s) {unknown} are not stored.",
+            hint=f"Stored columns: {', '.join(present)}.",
+        )
+    return lf.select(columns)
 
 
 def as_filters(filters: Any, *, where: str) -> tuple[pl.Expr, ...]:

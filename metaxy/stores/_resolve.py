@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
@@ -30,7 +30,10 @@ from metaxy.versioning.increment import Increment
 from metaxy.versioning.polars_engine import PolarsEngine
 
 if TYPE_CHECKING:
+    from metaxy.stores._types import EngineChoice
     from metaxy.stores.base import MetadataStore
+
+_ENGINES = ("auto", "native", "polars")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,32 @@ class Holder:
 
     store: MetadataStore
     empty: bool
+
+
+def check_engine_choice(choice: str) -> EngineChoice:
+    """``choice`` if it names an engine (``versioning_engine=``).
+
+    Raises:
+        VersioningError: it does not.
+    """
+    if choice not in _ENGINES:
+        raise VersioningError(
+            f"versioning_engine={choice!r} is not an engine.", hint="Use 'auto', 'native' or 'polars'."
+        )
+    return cast("EngineChoice", choice)
+
+
+def check_native_engine(store: MetadataStore) -> None:
+    """Refuse ``versioning_engine="native"`` on a store that cannot compute its hash itself.
+
+    Raises:
+        VersioningError: naming the store and the hash algorithm.
+    """
+    if store.versioning_engine == "native" and not store.supports_native_versioning():
+        raise VersioningError(
+            f"{store.name} cannot compute {store.hash_settings.algorithm.value} natively.",
+            hint="Use versioning_engine='auto' or 'polars', or a hash algorithm the store supports.",
+        )
 
 
 def resolve_increment(

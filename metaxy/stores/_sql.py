@@ -146,7 +146,7 @@ class SQLMetadataStore(MetadataStore):
             n_rows: int | None,
             batch_size: int | None,
         ) -> Iterator[pl.DataFrame]:
-            self._require_open()
+            self.require_open()
             wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else []
             projection = [col(c, "rows") for c in wanted] if wanted else [exp.Star()]
             select = exp.select(*projection).from_(subquery)
@@ -228,7 +228,7 @@ class SQLMetadataStore(MetadataStore):
                 batch_size: int | None,
             ) -> Iterator[pl.DataFrame]:
                 if not done:
-                    self._require_open()
+                    self.require_open()
                     done.append(engine.split(plan, self._fetch(query)))
                 frame: pl.DataFrame = getattr(done[0], name)
                 frame = frame if with_columns is None else frame.select(with_columns)

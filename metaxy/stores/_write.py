@@ -22,7 +22,14 @@ from metaxy.constants import (
 from metaxy.exceptions import SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.plan import FeaturePlan
-from metaxy.stores.schema_rule import TIMESTAMP
+from metaxy.stores.schema_rule import (
+    TIMESTAMP,
+    StorageTypes,
+    check_column_names,
+    check_system_columns,
+    conform,
+    to_storage,
+)
 from metaxy.versioning.frames import check_by_field, check_ids
 from metaxy.versioning.hashing import HashSettings
 from metaxy.versioning.lineage import versioning_keys
@@ -39,6 +46,7 @@ def prepare_write(
     where: str,
 ) -> pl.DataFrame:
     """``df`` checked and completed with every system column, stamped ``now``."""
+    check_system_columns(df, where=where)
     check_ids(df, plan.spec, where=where)
     check_by_field(df, plan, where=where)
     engine = PolarsEngine(settings)
@@ -86,3 +94,21 @@ def attach_provenance(
             hint="Only write samples present upstream (see resolve_update(...).new).",
         )
     return joined
+
+
+def conform_append(
+    frame: pl.DataFrame,
+    stored: pl.Schema | None,
+    storage_type: StorageTypes,
+    *,
+    max_name_bytes: int | None,
+    where: str,
+) -> pl.DataFrame:
+    """``frame`` as the backend will store it, under the append-schema rule (:mod:`~metaxy.stores.schema_rule`).
+
+    Column names are checked against the backend's limit, each type is mapped to what the backend
+    holds (``storage_type``), then the frame meets the ``stored`` schema (None before the first write).
+    """
+    check_column_names(frame.columns, max_bytes=max_name_bytes, where=where)
+    frame = to_storage(frame, storage_type, where=where)
+    return conform(frame, stored, where=where)

@@ -2,8 +2,13 @@
 
 A backend implements storage only (``_open_backend``, ``_close_backend``, ``_append``, ``_scan``,
 ``_delete_rows``, ``_list_keys``); everything else — validation, system columns, latest-row-wins reads,
-soft deletes, fallback chains, versioning and increments — is shared here. Backends that can do more
+soft deletes, fallback chains, versioning and increments — is shared. Backends that can do more
 (run filters or whole resolutions in SQL) override ``_read_rows`` or provide a native engine.
+
+This module holds the primitives, the hooks and the read/write/delete/copy template methods; the
+class mixes in the rest, one job per module: opening and closing (``_lifecycle``), ``resolve_update``
+(``_versioning``), the named API of :mod:`metaxy.ops` (``_ops_api``) and Metaxy 0.1.11's method
+names (``_compat``).
 """
 
 from __future__ import annotations
@@ -11,55 +16,40 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
-from metaxy.constants import (
-    DEFAULT_HASH_ALGORITHM,
-    DEFAULT_HASH_TRUNCATION,
-    DELETED_AT,
-    FEATURE_VERSION,
-    SYSTEM_NAMESPACE,
-    UPDATED_AT,
-)
-from metaxy.exceptions import (
-    FallbackCycleError,
-    HashSettingsMismatchError,
-    ReadOnlyStoreError,
-    SchemaError,
-    StoreClosedError,
-    VersioningError,
-)
-from metaxy.models.feature import FeatureLike
-from metaxy.models.fields import coerce_feature_key
+from metaxy.constants import DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, SYSTEM_NAMESPACE
+from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
-from metaxy.stores import _compat
+from metaxy.stores._chain import check_hash_settings, walk_chain
+from metaxy.stores._clock import MonotonicClock
 from metaxy.stores._compat import Metaxy011StoreAPI
 from metaxy.stores._copy import copy_rows
-from metaxy.stores._empty import forget_empty, is_marked_empty, mark_empty
-from metaxy.stores._latest import latest_rows
+from metaxy.stores._delete import hard_delete, soft_delete
+from metaxy.stores._empty import is_marked_empty, mark_empty
+from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
-from metaxy.stores._read import Filters, ReadRequest, all_of, as_filters, check_filter_columns, read_first
-from metaxy.stores._resolve import expected_samples, resolve_increment
+from metaxy.stores._ops_api import StoreOperationsAPI
+from metaxy.stores._read import (
+    Filters,
+    ReadRequest,
+    as_filters,
+    check_filter_columns,
+    read_first,
+    read_scanned,
+    select_columns,
+)
+from metaxy.stores._resolve import check_engine_choice, check_native_engine
 from metaxy.stores._samples import samples_filter
 from metaxy.stores._types import EngineChoice, StoreOptions
-from metaxy.stores._write import attach_provenance, prepare_write
-from metaxy.stores.schema_rule import (
-    TIMESTAMP,
-    DType,
-    check_column_names,
-    check_system_columns,
-    common_leaf,
-    conform,
-    map_leaves,
-    to_storage,
-)
+from metaxy.stores._versioning import StoreVersioning
+from metaxy.stores._write import conform_append, prepare_write
+from metaxy.stores.schema_rule import DType, common_leaf, map_leaves
 from metaxy.versioning.frames import FrameLike, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
@@ -78,7 +68,7 @@ __all__ = [
 ]
 
 
-class MetadataStore(Metaxy011StoreAPI, ABC):
+class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy011StoreAPI, ABC):
     """Append-only storage of feature metadata, with versioning and increments on top.
 
     Stores are context managers: ``with store: ...`` opens the store and its fallbacks (nesting is
@@ -115,21 +105,11 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         self.read_only = read_only
         self.name = name or self.kind
         self._operation_log = OperationLog(enabled=enable_logging, level=log_level)
-        if versioning_engine not in ("auto", "native", "polars"):
-            raise VersioningError(
-                f"versioning_engine={versioning_engine!r} is not an engine.",
-                hint="Use 'auto', 'native' or 'polars'.",
-            )
-        self.versioning_engine: EngineChoice = versioning_engine
-        self._opened = 0
+        self.versioning_engine: EngineChoice = check_engine_choice(versioning_engine)
         self._lock = threading.RLock()
-        self._last_ts = datetime.min.replace(tzinfo=UTC)
-        self._check_chain()
-        if versioning_engine == "native" and not self.supports_native_versioning():
-            raise VersioningError(
-                f"{self.name} cannot compute {self.hash_settings.algorithm.value} natively.",
-                hint="Use versioning_engine='auto' or 'polars', or a hash algorithm the store supports.",
-            )
+        self._write_clock = MonotonicClock()
+        check_hash_settings(self)
+        check_native_engine(self)
 
     # -- backend primitives ---------------------------------------------------------------------
 
@@ -166,17 +146,7 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         filters. SQL stores override this to run the whole query in the database.
         """
         lf = self._scan(request.key)
-        if lf is None:
-            return None
-        if request.feature_version is not None:
-            lf = lf.filter(pl.col(FEATURE_VERSION) == request.feature_version)
-        if request.latest:
-            lf = latest_rows(lf, request.ids)
-        if not request.include_deleted:
-            lf = lf.filter(pl.col(DELETED_AT).is_null())
-        for expr in request.filters:
-            lf = lf.filter(expr)
-        return lf
+        return None if lf is None else read_scanned(lf, request)
 
     def _storage_type(self, dtype: DType) -> pl.DataType | str:
         """The type this backend holds ``dtype`` as (itself when exact), or why it cannot hold it."""
@@ -207,52 +177,6 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    @overload
-    def open(self) -> Self: ...
-
-    @overload
-    def open(self, mode: str) -> AbstractContextManager[Self]: ...
-
-    def open(self, mode: str | None = None) -> Self | AbstractContextManager[Self]:
-        """Open the store and its fallbacks (``with store:`` does it for a block).
-
-        ``open("r")`` / ``open("w")`` is Metaxy 0.1.x's ``with store.open(mode):``: a context manager
-        that opens for the block only (read-only is the constructor's ``read_only=`` here).
-        """
-        if mode is not None:
-            _compat.check_mode(mode)
-            return _compat.opened(self)  # type: ignore[return-value]
-        self._chain()  # a fallback list edited after construction may have made a cycle
-        with self._lock:
-            if self._opened == 0:
-                self._open_backend()
-            self._opened += 1
-        for fallback in self.fallback_stores:
-            fallback.open()
-        return self
-
-    def close(self) -> None:
-        for fallback in self.fallback_stores:
-            fallback.close()
-        with self._lock:
-            if self._opened == 0:
-                return
-            self._opened -= 1
-            if self._opened == 0:
-                self._close_backend()
-
-    def __enter__(self) -> Self:
-        return self.open()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened > 0
-
     @property
     def location(self) -> str:
         """Where the data lives: a path or URL (credentials hidden); ``":memory:"`` for in-process stores."""
@@ -270,21 +194,6 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         """This store, then its fallbacks depth-first: the order reads fall through them."""
         return list(self._chain())
 
-    def _require_open(self) -> None:
-        if not self._opened:
-            raise StoreClosedError(
-                f"{self.name} is closed.",
-                hint="Use the store inside `with store:` (or call store.open() first).",
-            )
-
-    def _require_writable(self, action: str) -> None:
-        self._require_open()
-        if self.read_only:
-            raise ReadOnlyStoreError(
-                f"Cannot {action}: {self.name} was opened read-only.",
-                hint="Open a writable store (read_only=False) to change metadata.",
-            )
-
     # -- writing --------------------------------------------------------------------------------
 
     @logged("write_metadata")
@@ -294,8 +203,8 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         The frame needs the feature's id columns (non-null, unique within the write) and a
         ``metaxy_provenance_by_field`` struct (as returned by ``resolve_update``).
         """
-        self._require_writable("write metadata")
-        key, graph = self._resolve_feature(feature)
+        self.require_writable("write metadata")
+        key, graph = resolve_feature(feature)
         plan = graph.plan(key)
         frame = self._prepare_write(plan, to_polars(df, where=self._where(key)), graph)
         self._write_prepared(plan, frame)
@@ -313,24 +222,19 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
 
     def _conform(self, key: FeatureKey, frame: pl.DataFrame) -> pl.DataFrame:
         """Apply the append-schema rule (:mod:`metaxy.stores.schema_rule`) before the backend sees rows."""
-        where = self._where(key)
-        check_column_names(frame.columns, max_bytes=self.max_column_name_bytes, where=where)
-        frame = to_storage(frame, self._storage_type, where=where)
-        return conform(frame, self._stored_schema(key), where=where)
+        stored, bytes_ = self._stored_schema(key), self.max_column_name_bytes
+        return conform_append(
+            frame, stored, self._storage_type, max_name_bytes=bytes_, where=self._where(key)
+        )
 
     def _prepare_write(self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph) -> pl.DataFrame:
-        where = self._where(plan.key)
-        check_system_columns(df, where=where)
-        return prepare_write(plan, df, graph, settings=self.hash_settings, now=self._now(), where=where)
+        """``df`` checked and completed with every system column, stamped with this store's clock."""
+        now, where = self._now(), self._where(plan.key)
+        return prepare_write(plan, df, graph, settings=self.hash_settings, now=now, where=where)
 
     def _now(self) -> datetime:
         """A UTC timestamp strictly greater than any this store handed out before."""
-        with self._lock:
-            now = datetime.now(UTC)
-            if now <= self._last_ts:
-                now = self._last_ts + timedelta(microseconds=1)
-            self._last_ts = now
-            return now
+        return self._write_clock.now()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -357,8 +261,8 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         Raises:
             FeatureNotFoundError: nothing is stored for the feature in this store or its fallbacks.
         """
-        self._require_open()
-        key, graph = self._resolve_feature(feature)
+        self.require_open()
+        key, graph = resolve_feature(feature)
         version = None if all_versions or history else (feature_version or graph.feature_version(key))
         ids = graph.spec(key).id_columns
         request = ReadRequest(
@@ -370,7 +274,7 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
             filters=as_filters(filters, where=self._where(key)),
         )
         lf = read_first(list(self._chain()) if allow_fallback else [self], request, graph.spec(key))
-        return lf if columns is None else _select(lf, columns, where=self._where(key))
+        return lf if columns is None else select_columns(lf, columns, where=self._where(key))
 
     def _stored_columns(self, key: FeatureKey) -> list[str] | None:
         """The stored columns of ``key`` (``None`` when nothing is stored); SQL stores ask the catalog."""
@@ -402,15 +306,15 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
     @logged("has_feature")
     def has_feature(self, feature: FeatureLike, *, check_fallback: bool = False) -> bool:
         """Whether rows of the feature's current version are stored here (or in a fallback)."""
-        self._require_open()
-        key, graph = self._resolve_feature(feature)
+        self.require_open()
+        key, graph = resolve_feature(feature)
         version = graph.feature_version(key)
         return any(s._is_materialized(key, version) for s in (self._chain() if check_fallback else [self]))
 
     @logged("list_features")
     def list_features(self) -> list[FeatureKey]:
         """Keys with stored rows in this store (not its fallbacks)."""
-        self._require_open()
+        self.require_open()
         return sorted(k for k in self._list_keys() if k.parts[0] != SYSTEM_NAMESPACE)  # hide system tables
 
     # -- deleting and copying -------------------------------------------------------------------
@@ -428,8 +332,8 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         deleted. A frame with a subset of the id columns (an expansion's parent keys) matches every
         row with those values.
         """
-        self._require_writable("delete metadata")
-        key, graph = self._resolve_feature(feature)
+        self.require_writable("delete metadata")
+        key, graph = resolve_feature(feature)
         exprs = as_filters(filters, where=self._where(key))
         self._check_filters(key, exprs)  # before any row is touched: an unknown column must not match all
         if samples is not None:
@@ -437,33 +341,12 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
             if chosen is None:
                 return 0  # an empty id frame deletes nothing
             exprs = (*exprs, chosen)
-        if not soft:
-            before = self._count(key)
-            versions = self._stored_versions(key) if self.catalog is not None else set()
-            self._delete_rows(key, all_of(exprs))
-            if not exprs:
-                forget_empty(self, key)
-            if self.catalog is not None:  # versions with no row left must vanish from the catalog too
-                gone = versions - self._stored_versions(key)
-                self.catalog.forget_materialization(key, feature_versions=gone, store=self.name)
-            return before - self._count(key)
-        ids = graph.spec(key).id_columns
-        latest = self._read_rows(ReadRequest(key, tuple(ids), filters=exprs))
-        if latest is None:
-            return 0
-        now = self._now()
-        tombstones = latest.with_columns(
-            pl.lit(now, dtype=TIMESTAMP).alias(DELETED_AT), pl.lit(now, dtype=TIMESTAMP).alias(UPDATED_AT)
-        ).collect()
-        if tombstones.height:
-            self._append(key, tombstones)
-        return tombstones.height
-
-    def _stored_versions(self, key: FeatureKey) -> set[str]:
-        lf = self._scan(key)
-        return set() if lf is None else set(lf.select(pl.col(FEATURE_VERSION).unique()).collect().to_series())
+        if soft:
+            return soft_delete(self, key, graph.spec(key).id_columns, exprs)
+        return hard_delete(self, key, exprs)
 
     def _count(self, key: FeatureKey) -> int:
+        """How many rows of ``key`` are stored (history and tombstones included)."""
         lf = self._scan(key)
         return 0 if lf is None else int(lf.select(pl.len()).collect().item())
 
@@ -486,188 +369,22 @@ class MetadataStore(Metaxy011StoreAPI, ABC):
         Raises:
             StoreError: ``from_store`` is this store (the same object or the same location).
         """
-        self._require_writable("copy metadata")
-        from_store._require_open()
+        self.require_writable("copy metadata")
+        from_store.require_open()
         return copy_rows(self, from_store, features, history=history)
-
-    # -- versioning -----------------------------------------------------------------------------
-
-    @overload
-    def resolve_update(
-        self,
-        feature: FeatureLike,
-        *,
-        samples: FrameLike | None = ...,
-        filters: Filters = ...,
-        lazy: Literal[False] = ...,
-    ) -> Increment[pl.DataFrame]: ...
-
-    @overload
-    def resolve_update(
-        self,
-        feature: FeatureLike,
-        *,
-        samples: FrameLike | None = ...,
-        filters: Filters = ...,
-        lazy: Literal[True],
-    ) -> Increment[pl.LazyFrame]: ...
-
-    @overload
-    def resolve_update(
-        self, feature: FeatureLike, *, samples: FrameLike | None = ..., filters: Filters = ..., lazy: bool
-    ) -> Increment[Any]: ...
-
-    @logged("resolve_update")
-    def resolve_update(
-        self,
-        feature: FeatureLike,
-        *,
-        samples: FrameLike | None = None,
-        filters: Filters = None,
-        lazy: bool = False,
-        **legacy: Any,
-    ) -> Increment[Any]:
-        """Which samples of ``feature`` are new, stale or orphaned in this store.
-
-        Upstream metadata is read through the fallback chain; stored rows of ``feature`` are read from
-        this store only. Root features need ``samples=`` (ids plus ``metaxy_provenance_by_field``).
-
-        Args:
-            samples: the expected samples (required for root features; overrides upstream otherwise).
-            filters: Polars expressions on the feature's sample columns restricting the increment.
-            lazy: return lazy frames; nothing is computed until they are collected.
-            legacy: Metaxy 0.1.x keywords, refused with the replacement named (docs/migrating.md).
-        """
-        _compat.check_resolve_arguments(legacy)
-        self._require_open()
-        key, graph = self._resolve_feature(feature)
-        filters = _compat.target_filters(filters, key)
-        _compat.refuse_narwhals(filters)
-        return resolve_increment(
-            self,
-            graph.plan(key),
-            graph,
-            samples=samples,
-            filters=as_filters(filters, where=self._where(key)),
-            lazy=lazy,
-        )
-
-    @logged("calculate_and_write_data_versions")
-    def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: FrameLike) -> pl.DataFrame:
-        """Attach provenance computed from upstream to ``sample_df``, write it, return what was written.
-
-        For root features ``sample_df`` must already carry ``metaxy_provenance_by_field``.
-        """
-        self._require_writable("write metadata")
-        key, graph = self._resolve_feature(feature)
-        plan = graph.plan(key)
-        frame = to_polars(sample_df, where=self._where(key))
-        if not plan.is_root:
-            expected = expected_samples(self, plan, graph)
-            frame = attach_provenance(plan, frame, expected, where=self._where(key))
-        written = self._prepare_write(plan, frame, graph)
-        self._write_prepared(plan, written)
-        return written
-
-    # -- the named API of the operations layer (metaxy.ops) --------------------------------------
-
-    def require_open(self) -> None:
-        """Raise :class:`~metaxy.exceptions.StoreClosedError` unless the store is open."""
-        self._require_open()
-
-    def require_writable(self, action: str) -> None:
-        """Raise unless the store is open and writable; ``action`` ("migrate ...") goes in the message."""
-        self._require_writable(action)
-
-    def resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
-        """The key of ``feature`` and the graph defining it (a class's own graph, else the active one)."""
-        return self._resolve_feature(feature)
-
-    def read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
-        """Stored rows of this store (never its fallbacks) as ``request`` describes; ``None``: none ever."""
-        self._require_open()
-        return self._read_rows(request)
-
-    def expected_samples(self, plan: FeaturePlan, graph: FeatureGraph) -> pl.LazyFrame:
-        """The samples ``plan``'s upstream expects (read through the fallback chain), with provenance."""
-        self._require_open()
-        return expected_samples(self, plan, graph)
-
-    def append_rows(self, plan: FeaturePlan, frame: pl.DataFrame, graph: FeatureGraph) -> None:
-        """Append rows that carry their own versions (re-stamped by a migration, say).
-
-        The write checks run and missing system columns are filled as in :meth:`write_metadata`;
-        ``metaxy_updated_at`` is always this write's time. The catalog, if any, records the write.
-        """
-        self._require_writable("write metadata")
-        self._append_registered(plan.key, self._prepare_write(plan, frame, graph))
-
-    def read_system_table(self, key: FeatureKey) -> pl.LazyFrame | None:
-        """Every row of a system table (``metaxy-system/...``: snapshots, ...); ``None`` when empty."""
-        self._require_open()
-        return self._scan(key)
-
-    def append_system_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
-        """Append rows to a system table as they are (no feature checks, no system columns added)."""
-        self._require_writable(f"write the system table {key.to_string()!r}")
-        self._append(key, frame)
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _resolve_feature(self, feature: FeatureLike) -> tuple[FeatureKey, FeatureGraph]:
-        graph_of, spec_of = getattr(feature, "graph", None), getattr(feature, "spec", None)
-        if callable(graph_of) and callable(spec_of):  # a feature class: its own graph
-            return spec_of().key, graph_of()
-        graph = FeatureGraph.get_active()
-        key = coerce_feature_key(feature)
-        graph.spec(key)
-        return key, graph
-
     def _chain(self) -> list[MetadataStore]:
         """This store, then its fallbacks depth-first; a store met again on its own path is a cycle."""
-        return _walk_chain(self, ())
+        return walk_chain(self)
 
     def _fallbacks(self) -> Sequence[MetadataStore]:
         """The stores read after this one (wrappers answer with the wrapped store's)."""
         return self.fallback_stores
-
-    def _check_chain(self) -> None:
-        for store in self._chain():
-            if store.hash_settings != self.hash_settings:
-                raise HashSettingsMismatchError(
-                    f"{self.name} uses {self.hash_settings} but its fallback {store.name} uses {store.hash_settings}.",
-                    hint="Every store of a fallback chain must use the same hash_algorithm and hash_truncation_length.",
-                )
 
     def _where(self, key: FeatureKey) -> str:
         return f"{self.name}, feature {key.to_string()!r}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, hash={self.hash_settings.algorithm.value})"
-
-
-def _select(lf: pl.LazyFrame, columns: Sequence[str], *, where: str) -> pl.LazyFrame:
-    """``lf`` narrowed to ``columns``, refusing names it does not have (instead of failing at collect)."""
-    if isinstance(columns, str):
-        columns = [columns]
-    present = lf.collect_schema().names()
-    unknown = [c for c in columns if c not in present]
-    if unknown:
-        raise SchemaError(
-            f"{where}: column(s) {unknown} are not stored.",
-            hint=f"Stored columns: {', '.join(present)}.",
-        )
-    return lf.select(columns)
-
-
-def _walk_chain(store: MetadataStore, path: tuple[MetadataStore, ...]) -> list[MetadataStore]:
-    if any(seen is store for seen in path):
-        names = " -> ".join(s.name for s in (*path, store))
-        raise FallbackCycleError(
-            f"{store.name} is in its own fallback chain ({names}), so a read would never end.",
-            hint="Remove the store from its fallback_stores (directly or through another store's).",
-        )
-    chain = [store]
-    for fallback in store._fallbacks():
-        chain.extend(_walk_chain(fallback, (*path, store)))
-    return chain

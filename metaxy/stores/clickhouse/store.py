@@ -91,7 +91,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
     @property
     def connection(self) -> ClickHouseConnection:
         """The open connection (chdb or clickhouse-connect)."""
-        self._require_open()
+        self.require_open()
         assert self._conn is not None
         return self._conn
 

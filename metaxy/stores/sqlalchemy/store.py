@@ -143,7 +143,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     @property
     def engine(self) -> sqlalchemy.Engine:
         """The SQLAlchemy engine (only while the store is open)."""
-        self._require_open()
+        self.require_open()
         assert self._engine is not None
         return self._engine
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from metaxy.exceptions import ConfigError
+from metaxy.models.feature import resolve_feature
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._logging import logged
 from metaxy.stores._operations import describe_feature
@@ -161,7 +162,7 @@ class CachedMetadataStore(WrappedMetadataStore):
         if unknown:
             return None  # let the wrapped store report the bad option
         flags = {**_READ_DEFAULTS, **options}
-        key, graph = self._resolve_feature(feature)
+        key, graph = resolve_feature(feature)
         version = None
         if not (flags["all_versions"] or flags["history"]):
             version = flags["feature_version"] or graph.feature_version(key)
