@@ -38,6 +38,10 @@ _WRITES = frozenset({"write_metadata", "delete_metadata", "calculate_and_write_d
 CacheKey = tuple[Hashable, ...]
 
 
+#: how a Python function (``map_batches``, ``map_elements``) appears in a serialized expression
+_PYTHON_FUNCTION_MARKERS = (b"AnonymousFunction", b"PLPYFN")
+
+
 class CachedMetadataStore(WrappedMetadataStore):
     """Serves repeated ``read_metadata`` calls from memory; every other operation goes to ``store``.
 
@@ -169,7 +173,9 @@ class CachedMetadataStore(WrappedMetadataStore):
         try:
             filters = tuple(expr.meta.serialize() for expr in as_filters(flags["filters"], where=self.name))
         except Exception:
-            return None  # e.g. a Python UDF: no stable identity
+            return None  # not serializable: no stable identity
+        if any(marker in f for f in filters for marker in _PYTHON_FUNCTION_MARKERS):
+            return None  # a Python UDF: newer Polars pickles it, but what it reads may change unseen
         columns = None if flags["columns"] is None else tuple(flags["columns"])
         rest = tuple((k, flags[k]) for k in ("all_versions", "history", "include_deleted", "allow_fallback"))
         return (key.to_string(), version, filters, columns, rest)
