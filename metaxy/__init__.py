@@ -6,7 +6,7 @@ Declare features as classes, let metaxy compute per-sample versions, and ask any
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from metaxy.catalog import InMemoryCatalog, MaterializationCatalog, PostgresCatalog, SQLiteCatalog
 from metaxy.config import init
@@ -30,19 +30,18 @@ from metaxy.models.feature import FeatureLike
 from metaxy.ops.impact import count_impact
 from metaxy.ops.migrate import MigrationReport, migrate_data_versions
 from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
-from metaxy.stores import LAZY_STORES, InMemoryMetadataStore, MetadataStore
+from metaxy.stores import LAZY_STORES, MetadataStore, backends
 from metaxy.versioning import HashAlgorithm, Increment
 from metaxy.versioning.frames import FrameLike
+
+if TYPE_CHECKING:  # every store class of the backend table, typed precisely (backends.__all__)
+    from metaxy.stores.backends import *  # noqa: F403
 
 __version__ = "0.2.0"
 
 __all__ = [
     "ALL",
     "BaseFeature",
-    "CachedMetadataStore",
-    "ClickHouseMetadataStore",
-    "DeltaMetadataStore",
-    "DuckDBMetadataStore",
     "Feature",
     "FeatureDep",
     "FeatureGraph",
@@ -57,16 +56,13 @@ __all__ = [
     "GraphDiff",
     "HashAlgorithm",
     "InMemoryCatalog",
-    "InMemoryMetadataStore",
     "Increment",
-    "InstrumentedMetadataStore",
     "LineageRelationship",
     "MaterializationCatalog",
     "MetadataStore",
     "MetaxyError",
     "MigrationReport",
     "PostgresCatalog",
-    "SQLAlchemyMetadataStore",
     "SQLiteCatalog",
     "__version__",
     "count_impact",
@@ -76,7 +72,9 @@ __all__ = [
     "load_graph_snapshot",
     "migrate_data_versions",
     "push_graph_snapshot",
-]  # store classes with optional drivers are listed here too, and resolved by __getattr__
+]
+__all__ += backends.__all__  # the store classes of the backend table; drivers load on first use
+__all__.sort()
 
 
 def __getattr__(name: str) -> Any:

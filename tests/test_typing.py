@@ -14,9 +14,11 @@ from mypy import api
 REPO = Path(__file__).resolve().parents[1]
 
 USER_SCRIPT = """
+from pathlib import Path
 from typing import assert_type
 import polars as pl
 import metaxy as mx
+from metaxy.stores import DeltaMetadataStore
 
 
 class Video(mx.Feature, spec=mx.FeatureSpec(key="video", fields=[mx.FieldSpec(key="audio")])):
@@ -31,6 +33,13 @@ def pipeline(store: mx.MetadataStore, feature: mx.FeatureLike, frame: mx.FrameLi
     store.write_metadata(3, pl.DataFrame())  # error: not a feature
     mx.InMemoryMetadataStore(hash_algorithm="md5", fallback_stores=[store])
     mx.InMemoryMetadataStore(hash_algoritm="md5")  # error: misspelt option
+
+
+def stores_of_the_backend_table() -> None:  # typed through metaxy.stores.backends, imported lazily
+    assert_type(mx.DuckDBMetadataStore("dev.duckdb").location, str)
+    assert_type(DeltaMetadataStore.scratch(Path("tmp")), DeltaMetadataStore)
+    assert_type(mx.SQLAlchemyMetadataStore.scratch(Path("tmp")), mx.SQLAlchemyMetadataStore)
+    mx.ClickHouseMetadataStore("chdb://ch", databse="x")  # error: misspelt option
 """
 
 

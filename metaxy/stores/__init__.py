@@ -1,30 +1,26 @@
 """Metadata stores: the shared contract, one folder per backend, wrappers, the backend table.
 
-Backend classes are imported on first attribute access, so ``import metaxy`` never loads a driver.
+Store classes are imported on first attribute access, so ``import metaxy`` never loads a driver; the
+names come from the backend table (:mod:`metaxy.stores.backends`), typed for checkers through it.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from metaxy.stores.backends import BACKENDS
+from metaxy.stores import backends
 from metaxy.stores.base import MetadataStore
-from metaxy.stores.memory import InMemoryMetadataStore
 
-#: public store class -> module defining it (imported lazily), from the backend table
-LAZY_STORES: dict[str, str] = {b.class_name: b.module for b in BACKENDS if b.kind != "memory"}
+if TYPE_CHECKING:  # every store class of the backend table, typed precisely (backends.__all__)
+    from metaxy.stores.backends import *  # noqa: F403
 
-__all__ = [
-    "CachedMetadataStore",
-    "ClickHouseMetadataStore",
-    "DeltaMetadataStore",
-    "DuckDBMetadataStore",
-    "InMemoryMetadataStore",
-    "InstrumentedMetadataStore",
-    "MetadataStore",
-    "SQLAlchemyMetadataStore",
-]  # the LAZY_STORES names are listed literally too
+#: public store class -> module defining it (imported on first use), from the backend table
+LAZY_STORES: dict[str, str] = {b.class_name: b.module for b in backends.BACKENDS}
+
+__all__ = ["MetadataStore"]
+__all__ += backends.__all__
+__all__.sort()
 
 
 def __getattr__(name: str) -> Any:

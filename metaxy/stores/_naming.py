@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from metaxy.constants import SYSTEM_NAMESPACE
-from metaxy.exceptions import InvalidKeyError, SchemaError, TableNameCollisionError
+from metaxy.exceptions import InvalidKeyError, TableNameCollisionError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores.schema_rule import TIMESTAMP
@@ -122,16 +122,6 @@ class TableClaims:
 def _claim_row(name: str, key: FeatureKey) -> pl.DataFrame:
     row = {"table_name": [name], "feature_key": [key.to_string()], "claimed_at": [datetime.now(UTC)]}
     return pl.DataFrame(row, schema=_CLAIMS_SCHEMA)
-
-
-def check_column_names(names: list[str], *, where: str) -> None:
-    """Reject column names that no SQL store can hold reliably (quotes, control characters, empty)."""
-    for name in names:
-        if not name or any(ch in name for ch in "\"'`\\\x00\n\r") or name != name.strip():
-            raise SchemaError(
-                f"{where}: column name {name!r} cannot be stored in a SQL table.",
-                hint="Rename the column to letters, digits, '_' or spaces (no quotes, backslashes or control characters).",
-            )
 
 
 def is_safe_identifier(name: str) -> bool:

@@ -102,13 +102,15 @@ def conform_append(
     storage_type: StorageTypes,
     *,
     max_name_bytes: int | None,
+    plain_names: bool,
     where: str,
 ) -> pl.DataFrame:
     """``frame`` as the backend will store it, under the append-schema rule (:mod:`~metaxy.stores.schema_rule`).
 
-    Column names are checked against the backend's limit, each type is mapped to what the backend
+    Column names are checked against the backend's limits (``plain_names``: no quotes or control
+    characters, for stores that write names into SQL text), each type is mapped to what the backend
     holds (``storage_type``), then the frame meets the ``stored`` schema (None before the first write).
     """
-    check_column_names(frame.columns, max_bytes=max_name_bytes, where=where)
+    check_column_names(frame.columns, max_bytes=max_name_bytes, plain=plain_names, where=where)
     frame = to_storage(frame, storage_type, where=where)
     return conform(frame, stored, where=where)

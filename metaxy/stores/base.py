@@ -17,11 +17,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 import polars as pl
 
 from metaxy.constants import DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, SYSTEM_NAMESPACE
+from metaxy.exceptions import StoreError
 from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
@@ -85,6 +87,9 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
     path_options: ClassVar[tuple[str, ...]] = ()
     #: the longest column name (in UTF-8 bytes) the backend keeps without truncating it
     max_column_name_bytes: int | None = None
+    #: whether column names must be plain (no quotes, backslashes, control characters): the backend
+    #: writes them into SQL text
+    requires_plain_column_names: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -175,6 +180,21 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         """
         return None
 
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new, empty store of this class keeping its data under ``folder``, for tests and experiments.
+
+        Every backend of the table provides one; the tests and the pytest plugin's
+        ``metaxy_store_factory`` build their stores with it. ``options`` are the constructor's.
+
+        Raises:
+            StoreError: this class has no scratch form (build it with its constructor).
+        """
+        raise StoreError(
+            f"{cls.__name__} has no scratch form.",
+            hint=f"Build it with its constructor, e.g. {cls.__name__}(...) pointing at your own server.",
+        )
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     @property
@@ -222,9 +242,13 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
 
     def _conform(self, key: FeatureKey, frame: pl.DataFrame) -> pl.DataFrame:
         """Apply the append-schema rule (:mod:`metaxy.stores.schema_rule`) before the backend sees rows."""
-        stored, bytes_ = self._stored_schema(key), self.max_column_name_bytes
         return conform_append(
-            frame, stored, self._storage_type, max_name_bytes=bytes_, where=self._where(key)
+            frame,
+            self._stored_schema(key),
+            self._storage_type,
+            max_name_bytes=self.max_column_name_bytes,
+            plain_names=self.requires_plain_column_names,
+            where=self._where(key),
         )
 
     def _prepare_write(self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph) -> pl.DataFrame:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Unpack
+from pathlib import Path
+from typing import Self, Unpack
 
 import polars as pl
 
@@ -31,6 +32,11 @@ class InMemoryMetadataStore(MetadataStore):
         self._schemas: dict[FeatureKey, dict[str, pl.DataType]] = {}
         # key -> (the single stored chunk, id columns, whether those ids are unique in it)
         self._unique_ids: dict[FeatureKey, tuple[pl.DataFrame, tuple[str, ...], bool]] = {}
+
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new in-memory store (``folder`` is not used: nothing is written to disk)."""
+        return cls(**options)
 
     def _open_backend(self) -> None:
         pass

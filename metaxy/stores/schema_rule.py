@@ -275,10 +275,11 @@ def check_system_columns(df: pl.DataFrame, *, where: str) -> None:
             )
 
 
-def check_column_names(names: list[str], *, max_bytes: int | None, where: str) -> None:
+def check_column_names(names: list[str], *, max_bytes: int | None, plain: bool = False, where: str) -> None:
     """Column names a store would rename or truncate are refused (``max_bytes``: the store's limit).
 
-    SQL stores also refuse quotes, backslashes and control characters in their own ``_append``.
+    ``plain``: the store writes names into SQL text (DDL), so quotes, backslashes, control
+    characters and surrounding spaces are refused too.
     """
     for name in names:
         if not name:
@@ -291,4 +292,9 @@ def check_column_names(names: list[str], *, max_bytes: int | None, where: str) -
                 f"{where}: column name {name[:20]!r}... is {len(name.encode())} bytes; this store keeps "
                 f"at most {max_bytes} bytes of a column name and would truncate it.",
                 hint=f"Rename the column to at most {max_bytes} bytes.",
+            )
+        if plain and (any(ch in name for ch in "\"'`\\\x00\n\r") or name != name.strip()):
+            raise SchemaError(
+                f"{where}: column name {name!r} cannot be stored in a SQL table.",
+                hint="Rename the column to letters, digits, '_' or spaces (no quotes, backslashes or control characters).",
             )

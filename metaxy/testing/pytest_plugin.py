@@ -10,8 +10,9 @@ Fixtures:
     example_features: the example graph of :mod:`metaxy.testing.example`, defined in the test's graph.
     populated_store: an open in-memory store holding the example graph, fully materialized.
     multi_env_stores: ``{"dev", "staging", "prod"}`` in-memory stores chained dev → staging → prod.
-    metaxy_store_factory: ``make(backend="memory", **kwargs)`` builds an open store of a backend by name
-        (``"memory"``, ``"duckdb"``, ``"delta"``) with its files in ``tmp_path``; closed after the test.
+    metaxy_store_factory: ``make(backend="memory", **kwargs)`` builds an open scratch store of any backend
+        by its kind (``"memory"``, ``"duckdb"``, ``"delta"``, ``"sqlalchemy"`` (SQLite), ``"clickhouse"``
+        (embedded chdb), ...) with its files in ``tmp_path``; closed after the test.
 """
 
 from __future__ import annotations
@@ -20,25 +21,19 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 import metaxy.stores
 from metaxy.exceptions import StoreError
 from metaxy.models import FeatureGraph
+from metaxy.stores.backends import backend_named, store_kinds
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.memory import InMemoryMetadataStore
 from metaxy.testing.example import ExampleFeatures, define_example_features, materialize_example
 
 StoreMaker = Callable[..., MetadataStore]
-
-#: backend name -> (store class name, how its location is derived from a fresh directory)
-_BACKENDS: dict[str, tuple[str, Callable[[Path], Any] | None]] = {
-    "memory": ("InMemoryMetadataStore", None),
-    "duckdb": ("DuckDBMetadataStore", lambda root: str(root / "metaxy.duckdb")),
-    "delta": ("DeltaMetadataStore", lambda root: str(root / "delta")),
-}
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +90,9 @@ def multi_env_stores() -> Iterator[dict[str, InMemoryMetadataStore]]:
 def metaxy_store_factory(tmp_path: Path) -> Iterator[StoreMaker]:
     """Build open stores by backend name, each in its own directory under ``tmp_path``.
 
+    Every backend of :mod:`metaxy.stores.backends` is available by its kind; each store is its class's
+    :meth:`~metaxy.stores.base.MetadataStore.scratch` store in a fresh directory.
+
     Example:
         >>> def test_roundtrip(metaxy_store_factory):
         ...     store = metaxy_store_factory("duckdb", hash_algorithm="xxhash64")
@@ -104,29 +102,19 @@ def metaxy_store_factory(tmp_path: Path) -> Iterator[StoreMaker]:
 
         def make(backend: str = "memory", **kwargs: Any) -> MetadataStore:
             cls = _store_class(backend)
-            location = _BACKENDS[backend][1]
-            if location is None:
-                return opened.enter_context(cls(**kwargs))
             root = tmp_path / f"metaxy-{backend}-{next(counter)}"
             root.mkdir()
-            return opened.enter_context(cls(location(root), **kwargs))
+            return opened.enter_context(cls.scratch(root, **kwargs))
 
         yield make
 
 
-def _store_class(backend: str) -> Callable[..., MetadataStore]:
-    """The store class for ``backend``, looked up at call time (backends may be added later)."""
-    if backend not in _BACKENDS:
+def _store_class(backend: str) -> type[MetadataStore]:
+    """The store class of the backend kind ``backend``, from the backend table (imported on first use)."""
+    row = backend_named(backend)
+    if row is None:
         raise StoreError(
             f"metaxy_store_factory: unknown backend {backend!r}.",
-            hint=f"Use one of: {', '.join(sorted(_BACKENDS))}.",
+            hint=f"Use one of: {', '.join(sorted(store_kinds()))}.",
         )
-    name = _BACKENDS[backend][0]
-    try:
-        cls: Callable[..., MetadataStore] = getattr(metaxy.stores, name)
-    except AttributeError:
-        raise StoreError(
-            f"metaxy_store_factory: this metaxy has no {name} (backend {backend!r}).",
-            hint="Upgrade metaxy to a version that ships this store, or use backend='memory'.",
-        ) from None
-    return cls
+    return cast("type[MetadataStore]", getattr(metaxy.stores, row.class_name))

@@ -1,6 +1,8 @@
 """The ``store`` fixture: every conformance test runs once per store factory.
 
-Adding a store to the suite means adding one entry to ``STORE_FACTORIES``.
+Every backend of the table (:mod:`metaxy.stores.backends`) runs as its scratch store
+(``StoreClass.scratch(tmp_path)``), so a new backend joins the suite with no edit here; the other
+factories are variants (fallback chains, wrappers, native hashing) and stores on a server fixture.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ from typing import Any
 import pytest
 
 import metaxy as mx
+from metaxy.stores.backends import BACKENDS, WRAPPER_KINDS
 from metaxy.testing import MockMetadataStore
 from tests.servers import S3Server
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
 
-def memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
-    return mx.InMemoryMetadataStore(**kwargs)
+def scratch(class_name: str) -> StoreFactory:
+    """The factory of a backend's scratch store, in the test's ``tmp_path``."""
+
+    def factory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+        store_class: type[mx.MetadataStore] = getattr(mx, class_name)
+        return store_class.scratch(tmp_path, **kwargs)
+
+    return factory
 
 
 def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
@@ -29,18 +38,10 @@ def memory_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod], **kwargs)
 
 
-def delta(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
-    return mx.DeltaMetadataStore(tmp_path / "delta", **kwargs)
-
-
 def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataStore:
     # one prefix per test (tmp_path is unique), so tests sharing the bucket never see each other
     uri = f"s3://{server.bucket}/{tmp_path.parent.name}/{tmp_path.name}"
     return mx.DeltaMetadataStore(uri, storage_options=server.storage_options(), **kwargs)
-
-
-def sqlite(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
-    return mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}", **kwargs)
 
 
 def sqlite_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
@@ -70,10 +71,6 @@ def clickhouse_server(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.ClickHouseMetadataStore(os.environ[CLICKHOUSE_URL_ENV], database=_unique("db"), **kwargs)
 
 
-def duckdb(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
-    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", **kwargs)
-
-
 def duckdb_md5_native(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """DuckDB hashing in SQL: md5 unless the test asks for another algorithm."""
     kwargs.setdefault("hash_algorithm", "md5")
@@ -97,16 +94,15 @@ def mock(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
 
 
 STORE_FACTORIES: dict[str, StoreFactory] = {
-    "delta": delta,
-    "delta-s3": delta_s3,
-    "memory": memory,
-    "memory-chain": memory_chain,
-    "sqlite": sqlite,
-    "sqlite-chain": sqlite_chain,
-    "postgres": postgres,
+    # one scratch store per backend of the table, named by its kind ("sqlalchemy" is SQLite)
+    **{b.kind: scratch(b.class_name) for b in BACKENDS if b.kind not in WRAPPER_KINDS},
+    # chdb runs one data directory per process: the session's, with a database per test
     "clickhouse": clickhouse,
     "clickhouse-server": clickhouse_server,
-    "duckdb": duckdb,
+    "delta-s3": delta_s3,
+    "memory-chain": memory_chain,
+    "sqlite-chain": sqlite_chain,
+    "postgres": postgres,
     "duckdb-md5-native": duckdb_md5_native,
     "duckdb-over-memory": duckdb_over_memory,
     "instrumented-cached-chain": instrumented_cached_chain,

@@ -22,7 +22,7 @@ from metaxy.constants import PROVENANCE_BY_FIELD
 from metaxy.exceptions import LocalFilterWarning, SchemaError
 from tests.stores.conftest import SERVER_FIXTURES, STORE_FACTORIES
 
-SQL_STORES = ["duckdb", "sqlite", "postgres", "clickhouse"]
+SQL_STORES = ["duckdb", "sqlalchemy", "postgres", "clickhouse"]
 INF, NAN = math.inf, math.nan
 
 INTS = [None, -3, 0, 1, 2, 7, -(2**40)]
@@ -55,7 +55,7 @@ EDGE_CASES = {
 
 
 def _frame(store_name: str) -> pl.DataFrame:
-    floats = [None if store_name == "sqlite" and f is not None and math.isnan(f) else f for f in FLOATS]
+    floats = [None if store_name == "sqlalchemy" and f is not None and math.isnan(f) else f for f in FLOATS]
     n = len(FLOATS)
     return pl.DataFrame(
         {

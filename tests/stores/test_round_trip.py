@@ -17,7 +17,7 @@ import metaxy as mx
 from metaxy.exceptions import SchemaError
 from tests.stores.conftest import SERVER_FIXTURES, STORE_FACTORIES
 
-STORES = ("memory", "duckdb", "delta", "sqlite", "postgres", "clickhouse")
+STORES = ("memory", "duckdb", "delta", "sqlalchemy", "postgres", "clickhouse")
 
 EXPECTED: dict[str, tuple[str, ...]] = {
     # dtype: outcome per store in STORES order; '=' exact, a dtype: read back as that (lossless), 'refused'

@@ -75,9 +75,18 @@ def test_store_factory_unknown_backend(metaxy_store_factory):
     assert "memory" in info.value.hint
 
 
-@pytest.mark.parametrize("backend,name", [("duckdb", "DuckDBMetadataStore"), ("delta", "DeltaMetadataStore")])
+@pytest.mark.parametrize(
+    "backend,name",
+    [
+        ("duckdb", "DuckDBMetadataStore"),
+        ("delta", "DeltaMetadataStore"),
+        ("sqlalchemy", "SQLAlchemyMetadataStore"),
+        ("clickhouse", "ClickHouseMetadataStore"),
+    ],
+)
 def test_store_factory_file_backends(metaxy_store_factory, example_features, tmp_path, backend, name):
     store = metaxy_store_factory(backend)
+    assert type(store).__name__ == name
     materialize_example(store, example_features)
     assert store.read_metadata(example_features.summary).collect().height == 3
     assert any(tmp_path.iterdir())  # its files live in the test's tmp_path
@@ -87,7 +96,7 @@ def test_store_factory_file_backends(metaxy_store_factory, example_features, tmp
 def test_every_fixture_works_in_a_user_test_file(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest("-q")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=11)
 
 
 MODULE_LEVEL_FEATURES = """

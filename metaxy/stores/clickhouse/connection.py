@@ -66,6 +66,12 @@ _CHDB_LOCK = threading.Lock()
 _CHDB_SHARED: dict[str, tuple[Any, int]] = {}
 
 
+def running_chdb_path() -> str | None:
+    """The data directory (or ``:memory:``) of the chdb this process runs, or None when none is open."""
+    with _CHDB_LOCK:
+        return next(iter(_CHDB_SHARED), None)
+
+
 class ChdbConnection(_Translating):
     """In-process ClickHouse (chdb). Every store on the same directory shares one connection."""
 

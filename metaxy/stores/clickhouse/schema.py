@@ -1,4 +1,5 @@
-"""ClickHouse SQL text: quoting, Polars → ClickHouse types, DDL (local and ``ON CLUSTER``).
+"""What ClickHouse speaks: quoting, Polars → ClickHouse types, DDL (local and ``ON CLUSTER``), and the
+SQL dialect the versioning engine renders for it (:class:`ClickHouseDialect`).
 
 Pure functions returning SQL strings, so the generated text (cluster DDL included) is testable without a
 server. Identifiers are always quoted; values are bound as ``{name:Type}`` parameters, never formatted.
@@ -6,13 +7,25 @@ server. Identifiers are always quoted; values are bound as ``{name:Type}`` param
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+import sqlglot.expressions as exp
 
 from metaxy.exceptions import SchemaError
 from metaxy.stores.schema_rule import DType, arrays_as_lists, as_instance, common_leaf, map_leaves
+from metaxy.versioning.hashing import SEPARATOR, HashAlgorithm
+from metaxy.versioning.sql.dialects import (
+    BOUND_VALUE,
+    COMPARISONS,
+    SQLDialect,
+    bound,
+    bound_value,
+    function_call,
+    string_literal,
+)
 
 LOCAL_SUFFIX = "_local"
 
@@ -168,3 +181,123 @@ def _null_in(series: pl.Series) -> str | None:
             if found is not None:
                 return f", field {field.name!r}{found}"
     return None
+
+
+class ClickHouseDialect(SQLDialect):
+    """ClickHouse: xxhash32/64 (decimal), md5/sha256 (hex); by-field columns are named Tuples."""
+
+    name = "clickhouse"
+    sqlglot_dialect = "clickhouse"
+    hashers = {
+        HashAlgorithm.XXHASH32: lambda e: function_call("toString", function_call("xxHash32", e)),
+        HashAlgorithm.XXHASH64: lambda e: function_call("toString", function_call("xxHash64", e)),
+        HashAlgorithm.MD5: lambda e: function_call("lower", function_call("hex", function_call("MD5", e))),
+        HashAlgorithm.SHA256: lambda e: function_call(
+            "lower", function_call("hex", function_call("SHA256", e))
+        ),
+    }
+
+    def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
+        return function_call("tupleElement", column, string_literal(field))
+
+    def ordered_join(self, value: exp.Expr, order_by: Sequence[exp.Expr]) -> exp.Expr:
+        # groupArray skips NULLs, so values are coalesced first; arraySort(f, values, keys) sorts by keys
+        key = order_by[0] if len(order_by) == 1 else function_call("tuple", *order_by)
+        sorted_values = function_call(
+            "arraySort",
+            exp.Lambda(
+                this=exp.column("__mx_k", quoted=True),
+                expressions=[
+                    exp.to_identifier("__mx_v", quoted=True),
+                    exp.to_identifier("__mx_k", quoted=True),
+                ],
+            ),
+            function_call("groupArray", exp.Coalesce(this=value, expressions=[string_literal("")])),
+            function_call("groupArray", key),
+        )
+        return function_call("arrayStringConcat", sorted_values, string_literal(SEPARATOR))
+
+    def _param_kind(self, value: Any) -> exp.Expr | None:
+        if isinstance(value, bool):
+            kind = "Bool"
+        elif isinstance(value, int):
+            kind = "Int64" if value < 2**63 else "UInt64"
+        else:
+            kind = "Float64" if isinstance(value, float) else "String"
+        return exp.Var(this=kind)
+
+    def compare(self, op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        # ClickHouse compares NaN the IEEE way; Polars treats NaN as equal to itself and greater than
+        # every number. So each comparison adds the NaN cases (known statically for bound values).
+        if op in ("Gt", "GtEq"):
+            op, left, right = {"Gt": "Lt", "GtEq": "LtEq"}[op], right, left
+        if op in ("Eq", "NotEq"):
+            left, right = _signless_zero(left, right)
+        base = COMPARISONS["Eq" if op == "NotEq" else op](this=left, expression=right)
+        nan_left, nan_right = _nan(left), _nan(right)
+        extra: exp.Expr | None = None
+        if op in ("Eq", "NotEq") and nan_left and nan_right:
+            extra = _all(nan_left, nan_right)
+        elif op == "Lt" and nan_right:  # a number is less than NaN
+            extra = _all(_not(nan_left), nan_right)
+        elif op == "LtEq" and nan_right:  # anything but null is at most NaN
+            extra = _all(nan_right, _not(exp.Is(this=left.copy(), expression=exp.Null())))
+        same = exp.Paren(this=exp.or_(base, extra) if extra is not None else base)
+        return exp.Paren(this=exp.Not(this=same)) if op == "NotEq" else same
+
+    def is_in(self, value: exp.Expr, items: list[exp.Expr]) -> exp.Expr:
+        # IN compares floats by bits (-0.0 misses 0.0, NaN never matches): compare one by one instead
+        if not any(isinstance(bound_value(i), float) for i in items):
+            return super().is_in(value, items)
+        return exp.Paren(this=exp.or_(*(self.compare("Eq", value.copy(), i) for i in items)))
+
+    def starts_with(self, value: exp.Expr, prefix: exp.Expr) -> exp.Expr:
+        return function_call("startsWith", value, prefix)  # a UTF-8 byte prefix is a character prefix
+
+    def finalize(self, query: exp.Select) -> exp.Select:
+        # SQL semantics for outer joins: unmatched columns are NULL, not the type's default value
+        setting = exp.EQ(this=exp.column("join_use_nulls"), expression=exp.Literal.number(1))
+        query.set("settings", [setting])
+        return query
+
+
+def _nan(node: exp.Expr) -> exp.Expr | None:
+    """A condition true when ``node`` is NaN (``v != v``: NaN is the one value unequal to itself),
+    or ``None`` when it cannot be NaN (a bound value other than NaN)."""
+    if isinstance(node, exp.Placeholder) and BOUND_VALUE in node.meta:
+        value = node.meta[BOUND_VALUE]
+        return exp.true() if isinstance(value, float) and math.isnan(value) else None
+    return exp.NEQ(this=node.copy(), expression=node.copy())
+
+
+def _signless_zero(left: exp.Expr, right: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """Equality with a bound float, safe from ClickHouse rewriting ``x = a OR x = b ...`` into
+    ``x IN (a, b)`` (which compares floats by bits, so -0.0 misses 0.0): the bound zero is +0.0 and
+    the other side gets ``+ 0.0`` (which turns -0.0 into 0.0 and leaves every other value as it is)."""
+    sides = [left, right]
+    for i, side in enumerate(sides):
+        value = bound_value(side)
+        if isinstance(value, float) and not isinstance(value, bool):
+            other = sides[1 - i]
+            if bound_value(other) is None:
+                sides[1 - i] = exp.Paren(this=exp.Add(this=other, expression=exp.Literal.number("0.0")))
+            if value == 0.0:
+                sides[i] = bound(0.0)
+            break
+    return sides[0], sides[1]
+
+
+def _not(condition: exp.Expr | None) -> exp.Expr | None:
+    """Negate a :func:`_nan` result: ``None`` ("never NaN") negates to ``None`` (read as "always" by
+    :func:`_all`), TRUE to FALSE, a condition to ``NOT (condition)``."""
+    if condition is None:
+        return None
+    if isinstance(condition, exp.Boolean):
+        return None if not condition.this else exp.false()
+    return exp.Not(this=exp.Paren(this=condition))
+
+
+def _all(*conditions: exp.Expr | None) -> exp.Expr:
+    """AND of the conditions; ``None`` and TRUE (always true) are left out."""
+    kept = [c for c in conditions if c is not None and not (isinstance(c, exp.Boolean) and c.this)]
+    return exp.and_(*kept) if kept else exp.true()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Unpack
+from typing import Self, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -18,13 +18,14 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
-from metaxy.stores._naming import check_column_names, keys_from_tables, table_name
+from metaxy.stores._naming import keys_from_tables, table_name
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import ReadRequest, StoreOptions
 from metaxy.stores.clickhouse import schema as chsql
-from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect
+from metaxy.stores.clickhouse.connection import ClickHouseConnection, connect, running_chdb_path
+from metaxy.stores.clickhouse.schema import ClickHouseDialect
 from metaxy.stores.schema_rule import DType, supertype
-from metaxy.versioning.sql import ClickHouseDialect, to_sql_condition
+from metaxy.versioning.sql import to_sql_condition
 
 
 class ClickHouseMetadataStore(SQLMetadataStore):
@@ -46,6 +47,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
     """
 
     kind = "clickhouse"
+    requires_plain_column_names = True
     dialect = ClickHouseDialect()
     path_options = ("connection_url",)
 
@@ -70,6 +72,16 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         self._conn = connect(self.connection_url, where=self.name)
         if not self.read_only:
             self._conn.command(chsql.create_database(self.database, self.cluster))
+
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new database of its own in embedded ClickHouse (chdb), kept under ``folder/chdb``.
+
+        chdb runs one data directory per process: if this process already runs one, the new
+        database lives there instead.
+        """
+        path = running_chdb_path() or str(Path(folder) / "chdb")
+        return cls(f"chdb://{path}", database=f"scratch_{uuid.uuid4().hex[:12]}", **options)
 
     @property
     def location(self) -> str:
@@ -104,7 +116,6 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         return self._schema(table_name(key))
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
-        check_column_names(df.columns, where=self._where(key))
         name = table_name(key)
         stored = self._schema(name)
         changed = chsql.null_container(df, stored)

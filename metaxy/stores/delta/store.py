@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, Self, Unpack
 
 import polars as pl
 
@@ -81,6 +81,11 @@ class DeltaMetadataStore(MetadataStore):
         import_driver("deltalake", "delta")
         if "://" not in self.table_uri:
             _check_root(self.name, Path(self.table_uri), create=not self.read_only)
+
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new store with its Delta tables under ``folder/delta``."""
+        return cls(Path(folder) / "delta", **options)
 
     @property
     def location(self) -> str:

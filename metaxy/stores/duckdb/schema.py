@@ -1,13 +1,17 @@
-"""DuckDB column types: how Polars dtypes are held, and the DDL an append needs (new or widened columns)."""
+"""What DuckDB speaks: how Polars dtypes are held, the DDL an append needs (new or widened columns), and
+the SQL dialect the versioning engine renders for it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import polars as pl
+import sqlglot.expressions as exp
 
 from metaxy.exceptions import SchemaError
 from metaxy.stores.schema_rule import DType, as_instance, common_leaf, map_leaves, supertype
+from metaxy.versioning.hashing import HashAlgorithm
+from metaxy.versioning.sql.dialects import SQLDialect, function_call, string_literal
 
 
 def plan_evolution(where: str, table: pl.Schema, incoming: pl.Schema) -> dict[str, Any]:
@@ -48,3 +52,19 @@ def _leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         return pl.Datetime("ns" if dtype.time_unit == "ns" else "us", "UTC")  # TIMESTAMPTZ: UTC instants
     return common_leaf(dtype)
+
+
+class DuckDBDialect(SQLDialect):
+    """DuckDB: md5 and sha256 built in (xxhash would need an extension download: never)."""
+
+    name = "duckdb"
+    sqlglot_dialect = "duckdb"
+    list_agg = "list"
+    hashers = {
+        HashAlgorithm.MD5: lambda e: function_call("md5", e),
+        HashAlgorithm.SHA256: lambda e: function_call("sha256", e),
+    }
+
+    def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
+        # struct_extract with a literal name is exactly `col.field`, but safe for any field name
+        return function_call("struct_extract", column, string_literal(field))

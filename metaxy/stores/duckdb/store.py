@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, Self, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -21,9 +21,9 @@ from metaxy.stores._errors import backend_error, first_line, translated
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
-from metaxy.stores.duckdb.schema import plan_evolution, storage_type
+from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
-from metaxy.versioning.sql import DuckDBDialect, to_sql_condition
+from metaxy.versioning.sql import to_sql_condition
 from metaxy.versioning.sql.engine import ident
 
 MEMORY = ":memory:"
@@ -63,6 +63,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.db_path = str(db_path)
         self._con: Any = None
         super().__init__(table_prefix=table_prefix, **store_kwargs)
+
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new store in the DuckDB file ``folder/metaxy.duckdb``."""
+        return cls(Path(folder) / "metaxy.duckdb", **options)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -1,14 +1,19 @@
-"""Polars ⇄ SQLAlchemy conversions for the SQLAlchemy store: column types, rows, JSON structs."""
+"""What the SQLAlchemy databases speak: Polars ⇄ SQLAlchemy column types, rows and JSON structs, and the
+SQL dialects the versioning engine renders for PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import polars as pl
+import sqlglot.expressions as exp
+from sqlglot.dialects.sqlite import SQLite
 
 from metaxy.constants import TIMESTAMP_COLUMNS
-from metaxy.exceptions import SchemaError
+from metaxy.exceptions import FilterPushdownError, SchemaError
 from metaxy.stores._drivers import import_driver
 from metaxy.stores.schema_rule import (
     DType,
@@ -18,6 +23,8 @@ from metaxy.stores.schema_rule import (
     map_leaves,
     microsecond_timestamp,
 )
+from metaxy.versioning.hashing import SEPARATOR, HashAlgorithm
+from metaxy.versioning.sql.dialects import SQLDialect, bound_value, function_call, string_literal
 from metaxy.versioning.sql.engine import CURRENT_PREFIX
 
 
@@ -195,3 +202,78 @@ def _json_leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(mapped, str) or mapped.is_numeric() or isinstance(mapped, _JSON_LEAVES):
         return mapped
     return f"inside a struct or list (stored as JSON) a {dtype} would read back as a string"
+
+
+class PostgresDialect(SQLDialect):
+    """PostgreSQL: md5 and sha256 (hex via ``encode``); by-field columns are JSONB."""
+
+    name = "postgres"
+    sqlglot_dialect = "postgres"
+    hashers = {
+        HashAlgorithm.MD5: lambda e: function_call("md5", e),
+        HashAlgorithm.SHA256: lambda e: function_call(
+            "encode",
+            function_call("sha256", function_call("convert_to", e, string_literal("UTF8"))),
+            string_literal("hex"),
+        ),
+    }
+
+    def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
+        return exp.JSONExtractScalar(this=column, expression=string_literal(field))
+
+    def param(self, value: Any) -> exp.Expr:
+        if isinstance(value, str) and "\x00" in value:  # text cannot hold NUL: no stored value matches
+            raise FilterPushdownError(
+                "PostgreSQL text cannot contain NUL characters.", hint="Such a filter runs in Polars."
+            )
+        return super().param(value)
+
+    def compare(self, op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+        # order strings by their bytes, as Polars does, whatever the database's collation
+        if op not in ("Eq", "NotEq") and any(isinstance(bound_value(e), str) for e in (left, right)):
+            left, right = (
+                exp.Collate(this=e, expression=exp.Identifier(this="C", quoted=True))
+                if isinstance(bound_value(e), str)
+                else e
+                for e in (left, right)
+            )
+        return super().compare(op, left, right)
+
+
+class _BacktickSQLite(SQLite):
+    """SQLite quoting identifiers with backticks: a double-quoted name SQLite cannot resolve would be
+    read as a string literal (``"vidoe_id" IS NOT NULL`` is true for every row); a backticked one is
+    an error."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"', ("[", "]")]
+
+
+class SQLiteDialect(SQLDialect):
+    """SQLite: no hash functions (versions are computed with Polars); by-field columns are JSON text."""
+
+    name = "sqlite"
+    sqlglot_dialect: ClassVar[Any] = _BacktickSQLite
+    hashers = {}
+
+    def param(self, value: Any) -> exp.Expr:
+        if isinstance(value, float) and math.isnan(value):  # SQLite binds NaN as NULL
+            raise FilterPushdownError("SQLite has no NaN value.", hint="Such a filter runs in Polars.")
+        return super().param(value)
+
+    def starts_with(self, value: exp.Expr, prefix: exp.Expr) -> exp.Expr:
+        head = function_call("substr", value, exp.Literal.number(1), function_call("length", prefix))
+        return exp.Paren(this=exp.EQ(this=head, expression=prefix.copy()))
+
+    def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
+        return function_call("json_extract", column, string_literal(f'$."{field}"'))
+
+    def ordered_join(self, value: exp.Expr, order_by: Sequence[exp.Expr]) -> exp.Expr:
+        # SQLite (3.44+) puts ORDER BY after the separator argument
+        ordered_sep = exp.Order(
+            this=string_literal(SEPARATOR),
+            expressions=[exp.Ordered(this=o, desc=False, nulls_first=False) for o in order_by],
+        )
+        return function_call(
+            "group_concat", exp.Coalesce(this=value, expressions=[string_literal("")]), ordered_sep
+        )

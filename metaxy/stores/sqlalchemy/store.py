@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -22,13 +22,14 @@ from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendErro
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._errors import first_line, translated
-from metaxy.stores._naming import check_column_names, keys_from_tables
+from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._read import ReadRequest
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
-from metaxy.versioning.sql import PostgresDialect, SQLDialect, SQLiteDialect, to_sql_condition
+from metaxy.stores.sqlalchemy.schema import PostgresDialect, SQLiteDialect
+from metaxy.versioning.sql import SQLDialect, to_sql_condition
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -62,6 +63,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     """
 
     kind = "sqlalchemy"
+    requires_plain_column_names = True
     path_options = ("connection_url",)
 
     def __init__(
@@ -124,6 +126,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         if self.connection_url.startswith("sqlite") and action == "connecting":
             hint = "Check that the database file's directory exists and is writable."
         return translated(self.name, action, hint=hint, drivers=DRIVERS)
+
+    @classmethod
+    def scratch(cls, folder: Path, **options: Unpack[StoreOptions]) -> Self:
+        """A new store in the SQLite file ``folder/metaxy.db`` (PostgreSQL needs a server: pass its URL)."""
+        return cls(f"sqlite:///{Path(folder) / 'metaxy.db'}", **options)
 
     @property
     def location(self) -> str:
@@ -224,7 +231,6 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     # -- writes ---------------------------------------------------------------------------------
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
-        check_column_names(df.columns, where=self._where(key))
         if not self.is_postgres:
             _refuse_nan(df, where=self._where(key))
         sa = _sa()

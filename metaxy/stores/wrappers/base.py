@@ -163,6 +163,9 @@ class WrappedMetadataStore(MetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         self.inner._append(key, df)
 
+    def _conform(self, key: FeatureKey, frame: pl.DataFrame) -> pl.DataFrame:
+        return self.inner._conform(key, frame)  # the wrapped backend's column names, types and schema
+
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         return self.inner._scan(key)
 

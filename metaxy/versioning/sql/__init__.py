@@ -1,30 +1,20 @@
-"""SQL generation for the native versioning engine: dialects, filter pushdown, the resolution query.
+"""SQL generation for the native versioning engine: the dialect contract, filter pushdown, the
+resolution query.
 
-Pure sqlglot: nothing here imports a driver or a store.
+Pure sqlglot: nothing here imports a driver or a store. Each SQL backend's dialect lives in its own
+folder (``metaxy/stores/<kind>/schema.py``) and its store hands it to :class:`SQLEngine`.
 """
 
 from __future__ import annotations
 
-from metaxy.versioning.sql.dialects import (
-    ClickHouseDialect,
-    DuckDBDialect,
-    PostgresDialect,
-    SQLDialect,
-    SQLiteDialect,
-    get_dialect,
-)
+from metaxy.versioning.sql.dialects import SQLDialect
 from metaxy.versioning.sql.engine import SQLEngine, SQLTable
 from metaxy.versioning.sql.pushdown import split_filters, to_sql_condition
 
 __all__ = [
-    "ClickHouseDialect",
-    "DuckDBDialect",
-    "PostgresDialect",
     "SQLDialect",
     "SQLEngine",
     "SQLTable",
-    "SQLiteDialect",
-    "get_dialect",
     "split_filters",
     "to_sql_condition",
 ]

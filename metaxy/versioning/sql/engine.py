@@ -132,8 +132,9 @@ class SQLEngine:
 
     Example:
         >>> from metaxy.versioning.hashing import HashSettings
-        >>> from metaxy.versioning.sql import SQLEngine, get_dialect
-        >>> engine = SQLEngine(get_dialect("duckdb"), HashSettings("md5"))
+        >>> from metaxy.stores.backends import sql_dialect
+        >>> from metaxy.versioning.sql import SQLEngine
+        >>> engine = SQLEngine(sql_dialect("duckdb"), HashSettings("md5"))
     """
 
     def __init__(self, dialect: SQLDialect, settings: HashSettings) -> None:

@@ -83,6 +83,17 @@ def test_new_columns_are_added_and_changed_types_refused(pg: mx.SQLAlchemyMetada
     assert pg.read_metadata(g.video, history=True).collect().height == 2
 
 
+def test_a_copy_into_a_wrapped_sqlite_store_refuses_quoted_column_names_too(tmp_path: Path) -> None:
+    g = video_graph()
+    source = mx.InMemoryMetadataStore(name="source")
+    target = mx.CachedMetadataStore(mx.SQLAlchemyMetadataStore.scratch(tmp_path))
+    with source, target:
+        source.write_metadata(g.video, videos([1]).with_columns(pl.lit("y").alias('a"b')))
+        with pytest.raises(SchemaError, match="cannot be stored in a SQL table"):
+            target.copy_metadata(source)
+        assert target.list_features() == []
+
+
 def test_hostile_names_are_quoted_or_refused(tmp_path: Path) -> None:
     g = video_graph()
     with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'q.db'}", table_prefix="x; drop ") as store:

@@ -15,9 +15,10 @@ from metaxy.constants import FEATURE_VERSION
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import table_name
 from metaxy.stores.clickhouse.connection import _escaped
+from metaxy.stores.clickhouse.schema import ClickHouseDialect
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import versioning_keys
-from metaxy.versioning.sql import ClickHouseDialect, SQLEngine, SQLTable
+from metaxy.versioning.sql import SQLEngine, SQLTable
 
 
 def assert_same_increment(got: Increment[Any], want: Increment[Any], keys: list[str], where: str) -> None:

@@ -9,8 +9,8 @@ import pytest
 import sqlglot.expressions as exp
 
 from metaxy.exceptions import VersioningError
+from metaxy.stores.backends import sql_dialect
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings, hash_text
-from metaxy.versioning.sql import get_dialect
 from metaxy.versioning.sql.engine import col
 
 TEXT = exp.Literal.string("x")
@@ -55,13 +55,13 @@ TRICKY = ["", "a|b", "it's", 'say "hi"', "back\\slash", "naïve ☃ 日本", "ta
 
 @pytest.mark.parametrize(("dialect", "algorithm"), sorted(HASH_SQL))
 def test_hash_sql_text(dialect: str, algorithm: str) -> None:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     assert d.render(exp.select(d.hash(TEXT, HashSettings(algorithm, 8)))) == HASH_SQL[(dialect, algorithm)]
 
 
 @pytest.mark.parametrize("dialect", sorted(STRUCT_FIELD_SQL))
 def test_struct_field_and_ordered_join_sql_text(dialect: str) -> None:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     assert (
         d.render(exp.select(d.struct_field(col("metaxy_data_version_by_field"), "a_b")))
         == STRUCT_FIELD_SQL[dialect]
@@ -71,7 +71,7 @@ def test_struct_field_and_ordered_join_sql_text(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", sorted(NATIVE))
 def test_native_algorithms_per_dialect(dialect: str) -> None:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     assert {a.value for a in HashAlgorithm if d.supports(a)} == NATIVE[dialect]
     for algorithm in set(HashAlgorithm) - {HashAlgorithm(a) for a in NATIVE[dialect]}:
         with pytest.raises(VersioningError, match="cannot compute"):
@@ -79,15 +79,15 @@ def test_native_algorithms_per_dialect(dialect: str) -> None:
 
 
 def test_concat_is_null_safe_and_unknown_dialect_is_refused() -> None:
-    d = get_dialect("duckdb")
+    d = sql_dialect("duckdb")
     sql = d.render(exp.select(d.concat([exp.Literal.string("a"), exp.Null(), col("c")])))
     assert sql == """SELECT 'a' || '|' || COALESCE(NULL, '') || '|' || COALESCE("c", '')"""
     with pytest.raises(VersioningError, match="oracle"):
-        get_dialect("oracle")
+        sql_dialect("oracle")
 
 
 def _golden_queries(dialect: str, algorithm: str, truncation: int | None) -> tuple[str, list[str]]:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     settings = HashSettings(algorithm, truncation)
     parts = [d.hash(d.concat([exp.Literal.string(t), exp.Literal.string(t)]), settings) for t in TRICKY]
     query = exp.select(*[exp.alias_(p, f"h{i}") for i, p in enumerate(parts)])

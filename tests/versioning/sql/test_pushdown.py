@@ -12,9 +12,10 @@ import sqlglot.expressions as exp
 from polars.testing import assert_frame_equal
 
 from metaxy.exceptions import FilterPushdownError
-from metaxy.versioning.sql import get_dialect, split_filters, to_sql_condition
+from metaxy.stores.backends import sql_dialect
+from metaxy.versioning.sql import split_filters, to_sql_condition
 
-DUCK = get_dialect("duckdb")
+DUCK = sql_dialect("duckdb")
 
 INF, NAN = float("inf"), float("nan")
 
@@ -91,13 +92,13 @@ def test_condition_sql_text_binds_every_value(expr: pl.Expr, sql: str, params: d
 
 @pytest.mark.parametrize("dialect", sorted(PER_DIALECT))
 def test_condition_per_dialect(dialect: str) -> None:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     assert d.render_bound(to_sql_condition(MIXED, d)) == PER_DIALECT[dialect]
 
 
 @pytest.mark.parametrize("dialect", sorted(FLOATS_PER_DIALECT))
 def test_float_conditions_per_dialect(dialect: str) -> None:
-    d = get_dialect(dialect)
+    d = sql_dialect(dialect)
     assert [d.render_bound(to_sql_condition(e, d))[0] for e in FLOATS] == FLOATS_PER_DIALECT[dialect]
 
 
@@ -107,13 +108,13 @@ def test_float_conditions_per_dialect(dialect: str) -> None:
     ids=["sqlite-nan", "postgres-nul"],
 )
 def test_values_a_backend_cannot_hold_run_in_polars(dialect: str, expr: pl.Expr) -> None:
-    pushed, local = split_filters([(pl.col("a") > 1) & expr], get_dialect(dialect))
+    pushed, local = split_filters([(pl.col("a") > 1) & expr], sql_dialect(dialect))
     assert len(pushed) == 1
     assert [str(e) for e in local] == [str(expr)]
 
 
 def test_postgres_orders_strings_by_bytes_whatever_the_collation() -> None:
-    d = get_dialect("postgres")
+    d = sql_dialect("postgres")
     assert d.render_bound(to_sql_condition(pl.col("b") < "B", d)) == (
         '("b" < %(p0)s COLLATE "C")',
         {"p0": "B"},
