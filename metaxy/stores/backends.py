@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 
 from metaxy.exceptions import VersioningError
 
+if TYPE_CHECKING:
+    from metaxy.versioning.sql.dialects import SQLDialect
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -86,9 +89,6 @@ def sql_dialect(name: str) -> SQLDialect:
             f"No SQL dialect named {name!r}.", hint="Use one of: " + ", ".join(sorted(dialects)) + "."
         ) from None
 
-
-if TYPE_CHECKING:
-    from metaxy.versioning.sql.dialects import SQLDialect
 
 # -- the typed exports: the facades re-export these names (``__all__ += backends.__all__``), so type
 # checkers see each class precisely while the runtime imports it on first use through BACKENDS
