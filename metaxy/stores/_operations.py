@@ -20,6 +20,7 @@ OPERATIONS: dict[str, str] = {
     "has_feature": "has_feature",
     "list_features": "list",
     "copy_metadata": "copy",
+    "provenance_digest": "digest",
 }
 
 _TAKES_FEATURE = frozenset(OPERATIONS) - {"list_features", "copy_metadata"}

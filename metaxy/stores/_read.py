@@ -144,13 +144,24 @@ def read_first(stores: Sequence[MetadataStore], request: ReadRequest, spec: Feat
     Raises:
         FeatureNotFoundError: none of ``stores`` did.
     """
+    store, holds = first_holder(stores, request)
+    lf = store._read_rows(request)
+    return lf if holds and lf is not None else conform_empty(lf, spec)  # an empty write
+
+
+def first_holder(stores: Sequence[MetadataStore], request: ReadRequest) -> tuple[MetadataStore, bool]:
+    """The first of ``stores`` that materialized ``request``'s feature (at its version), and whether it
+    holds rows (False: an empty write); ``request``'s filters are checked against its columns.
+
+    Raises:
+        FeatureNotFoundError: none of ``stores`` did.
+    """
     key, version = request.key, request.feature_version
     for store in stores:
         holds = store._holds(key, version)
         if holds or is_marked_empty(store, key, version):
             store._check_filters(key, request.filters)
-            lf = store._read_rows(request)
-            return lf if holds and lf is not None else conform_empty(lf, spec)  # an empty write
+            return store, holds
     raise FeatureNotFoundError(
         f"No metadata for feature {key.to_string()!r}"
         + (f" at feature version {version}" if version else "")

@@ -33,6 +33,7 @@ from metaxy.stores._clock import MonotonicClock
 from metaxy.stores._compat import Metaxy011StoreAPI
 from metaxy.stores._copy import copy_rows
 from metaxy.stores._delete import hard_delete, soft_delete
+from metaxy.stores._digest import NO_SAMPLES, stored_digest
 from metaxy.stores._empty import is_marked_empty, mark_empty
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
@@ -52,6 +53,7 @@ from metaxy.stores._types import EngineChoice, StoreOptions
 from metaxy.stores._versioning import StoreVersioning
 from metaxy.stores._write import conform_append, prepare_write
 from metaxy.stores.schema_rule import DType, common_leaf, map_leaves
+from metaxy.versioning.digest import DigestSums, digest_sums
 from metaxy.versioning.frames import FrameLike, to_polars
 from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
@@ -299,6 +301,27 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         )
         lf = read_first(list(self._chain()) if allow_fallback else [self], request, graph.spec(key))
         return lf if columns is None else select_columns(lf, columns, where=self._where(key))
+
+    @logged("provenance_digest")
+    def provenance_digest(self, feature: FeatureLike, *, filters: Filters = None) -> str:
+        """An order-independent fingerprint of the feature's stored samples (32 hex digits).
+
+        Computed over the rows ``read_metadata(feature, filters=filters)`` returns (current feature
+        version, latest live row per id, through the fallback chain) from their ids, provenance and
+        data version; SQL stores that can compute md5 do it in the database. Equal samples give equal
+        digests in every store; re-writing them, in any order, keeps it. The recipe:
+        :mod:`metaxy.versioning.digest`.
+
+        Raises:
+            FeatureNotFoundError: nothing is stored for the feature in this store or its fallbacks.
+        """
+        self.require_open()
+        return stored_digest(self, feature, filters)
+
+    def _digest_sums(self, request: ReadRequest) -> DigestSums:
+        """The digest aggregates over ``request``'s rows; SQL stores override this to run it natively."""
+        rows = self._read_rows(request)
+        return NO_SAMPLES if rows is None else digest_sums(rows, request.ids)
 
     def _stored_columns(self, key: FeatureKey) -> list[str] | None:
         """The stored columns of ``key`` (``None`` when nothing is stored); SQL stores ask the catalog."""

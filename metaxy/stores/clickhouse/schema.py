@@ -200,6 +200,19 @@ class ClickHouseDialect(SQLDialect):
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         return function_call("tupleElement", column, string_literal(field))
 
+    computes_digest = True
+
+    def to_text(self, value: exp.Expr) -> exp.Expr:
+        return function_call("toString", value)
+
+    def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
+        # unhex gives the bytes big-endian; reinterpretAsUInt32 reads them little-endian
+        as_uint = function_call("reinterpretAsUInt32", function_call("reverse", function_call("unhex", hex_text)))
+        return function_call("toInt64", as_uint)
+
+    def to_int64(self, value: exp.Expr) -> exp.Expr:
+        return function_call("toInt64", value)
+
     def ordered_join(self, value: exp.Expr, order_by: Sequence[exp.Expr]) -> exp.Expr:
         # groupArray skips NULLs, so values are coalesced first; arraySort(f, values, keys) sorts by keys
         key = order_by[0] if len(order_by) == 1 else function_call("tuple", *order_by)

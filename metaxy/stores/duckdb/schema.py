@@ -68,3 +68,8 @@ class DuckDBDialect(SQLDialect):
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         # struct_extract with a literal name is exactly `col.field`, but safe for any field name
         return function_call("struct_extract", column, string_literal(field))
+
+    computes_digest = True
+
+    def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
+        return exp.cast(exp.DPipe(this=string_literal("0x"), expression=hex_text, safe=True), "BIGINT")

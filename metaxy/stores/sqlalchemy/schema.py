@@ -221,6 +221,14 @@ class PostgresDialect(SQLDialect):
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         return exp.JSONExtractScalar(this=column, expression=string_literal(field))
 
+    computes_digest = True
+
+    def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
+        bits = exp.cast(
+            exp.DPipe(this=string_literal("x"), expression=hex_text, safe=True), "BIT(32)", dialect="postgres"
+        )
+        return exp.cast(bits, "BIGINT")
+
     def param(self, value: Any) -> exp.Expr:
         if isinstance(value, str) and "\x00" in value:  # text cannot hold NUL: no stored value matches
             raise FilterPushdownError(

@@ -136,6 +136,10 @@ class WrappedMetadataStore(MetadataStore):
             **legacy,
         )
 
+    @logged("provenance_digest")
+    def provenance_digest(self, feature: FeatureLike, *, filters: Filters = None) -> str:
+        return self._call("provenance_digest", self.inner.provenance_digest, feature, filters=filters)
+
     @logged("calculate_and_write_data_versions")
     def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: FrameLike) -> pl.DataFrame:
         return self._call(

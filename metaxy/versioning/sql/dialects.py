@@ -115,6 +115,23 @@ class SQLDialect:
         """Backend-specific settings for a finished query (default: unchanged)."""
         return query
 
+    # -- provenance digest (metaxy.versioning.digest) ------------------------------------------------
+
+    #: whether the database computes the provenance digest itself (needs md5 and ``hex_to_int``)
+    computes_digest: ClassVar[bool] = False
+
+    def to_text(self, value: exp.Expr) -> exp.Expr:
+        """``value`` (an integer or string column) as text, rendered as Polars casts it to ``String``."""
+        return exp.cast(value, "TEXT")
+
+    def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
+        """Eight lowercase hex digits read as an unsigned 32-bit integer, typed BIGINT."""
+        raise NotImplementedError
+
+    def to_int64(self, value: exp.Expr) -> exp.Expr:
+        """``value`` (a number) as a 64-bit signed integer."""
+        return exp.cast(value, "BIGINT")
+
     # -- values and comparisons -------------------------------------------------------------------
 
     def param(self, value: Any) -> exp.Expr:
