@@ -29,6 +29,7 @@
     │   └── StoreBackendError           the backend failed (transient or not)
     ├── CatalogError                    a materialization catalog failed
     ├── ConfigError                     metaxy.toml / METAXY_* settings are invalid
+    ├── IntegrationError                an integration (Dagster, Ray, Dask) cannot run as configured
     └── LegacyAPIError                  a Metaxy 0.1.x spelling with no equivalent here (names the replacement)
         └── LegacyImportError           an import from ``metaxy.ext`` (0.1.x's home of the stores)
 
@@ -177,6 +178,10 @@ class CatalogError(MetaxyError):
 
 class ConfigError(MetaxyError):
     """The project configuration is invalid."""
+
+
+class IntegrationError(MetaxyError):
+    """An integration cannot run as configured (a Dagster partition without a column to filter, ...)."""
 
 
 class LegacyAPIError(MetaxyError, TypeError):

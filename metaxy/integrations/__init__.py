@@ -1,0 +1,2 @@
+"""Integrations with other frameworks, each behind its extra and importing its framework only when
+imported itself: Dagster (``metaxy.integrations.dagster``, extra ``dagster``)."""
