@@ -21,6 +21,9 @@ install: $(STAMP) ## Create .venv and install metaxy with every extra and the de
 demo: $(STAMP) ## Run the demo pipeline on an embedded store
 	$(PY) examples/video_pipeline/run_demo.py
 
+demo-dagster: $(STAMP) ## Run the demo pipeline as Dagster assets (three in-process runs)
+	$(PY) examples/dagster_pipeline/definitions.py
+
 test: $(STAMP) ## Run the test suite (small hypothesis profile)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
@@ -62,4 +65,4 @@ check: lint typecheck test ## Everything CI runs
 clean: ## Remove caches and build output
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-.PHONY: help install demo test test-thorough stress lint format typecheck bench bench-compare check clean
+.PHONY: help install demo demo-dagster test test-thorough stress lint format typecheck bench bench-compare check clean
