@@ -207,7 +207,9 @@ class ClickHouseDialect(SQLDialect):
 
     def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
         # unhex gives the bytes big-endian; reinterpretAsUInt32 reads them little-endian
-        as_uint = function_call("reinterpretAsUInt32", function_call("reverse", function_call("unhex", hex_text)))
+        as_uint = function_call(
+            "reinterpretAsUInt32", function_call("reverse", function_call("unhex", hex_text))
+        )
         return function_call("toInt64", as_uint)
 
     def to_int64(self, value: exp.Expr) -> exp.Expr:
