@@ -30,8 +30,23 @@ test: $(STAMP) ## Run the test suite (small hypothesis profile)
 test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
-stress: $(STAMP) ## Full-size probes: the tests marked stress (filter fuzz, ...) with many hypothesis examples
-	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q -m stress
+# full sizes of the stress probes (make test runs them small); override any of them: make stress STRESS_KILL_ROWS=100000
+STRESS_WRITERS ?= 4
+STRESS_APPENDS ?= 250
+STRESS_KILL_ROWS ?= 2000000
+STRESS_KILL_ROUNDS ?= 3
+STRESS_THREADS ?= 8
+STRESS_THREAD_APPENDS ?= 50
+STRESS_REPORT ?= .stress-report.jsonl
+
+stress: $(STAMP) ## Full-size probes (tests marked stress): writers x appends, kill -9 mid 2M-row writes, thread races, filter fuzz; prints their figures
+	@rm -f $(STRESS_REPORT)
+	METAXY_STRESS_WRITERS=$(STRESS_WRITERS) METAXY_STRESS_APPENDS=$(STRESS_APPENDS) \
+	METAXY_STRESS_KILL_ROWS=$(STRESS_KILL_ROWS) METAXY_STRESS_KILL_ROUNDS=$(STRESS_KILL_ROUNDS) \
+	METAXY_STRESS_THREADS=$(STRESS_THREADS) METAXY_STRESS_THREAD_APPENDS=$(STRESS_THREAD_APPENDS) \
+	METAXY_STRESS_REPORT=$(abspath $(STRESS_REPORT)) HYPOTHESIS_PROFILE=thorough \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q -m stress --durations=15
+	$(PY) -m tests.stores._stress $(STRESS_REPORT)
 
 lint: $(STAMP) ## ruff format check, ruff check, import layering
 	$(PY) -m ruff format --check .
@@ -63,6 +78,6 @@ bench-compare: $(STAMP) $(ANCHOR_VENV)/.installed-stamp ## Metaxy 0.1.11 vs the 
 check: lint typecheck test ## Everything CI runs
 
 clean: ## Remove caches and build output
-	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info .stress-report.jsonl
 
 .PHONY: help install demo demo-dagster test test-thorough stress lint format typecheck bench bench-compare check clean

@@ -99,6 +99,19 @@ class SQLMetadataStore(MetadataStore):
         probe = rows.select(exp.Literal.number(1), append=False).limit(1)  # no column is read
         return self._fetch(probe).height > 0
 
+    def _has_rows(self, key: FeatureKey) -> bool:
+        """Whether ``key``'s table exists and holds a row (any version, tombstones too): one ``LIMIT 1``.
+
+        Listing features uses it: a table can exist with no row (a backend without transactional DDL
+        whose first write died after creating it; a write of zero rows), and such a table holds no feature.
+        """
+        columns = self._table_columns(key)
+        if columns is None:
+            return False
+        table = SQLTable(self.table_name(key), tuple(columns), None, self.schema)
+        rows = latest_rows_query(table, (), latest=False, include_deleted=True)
+        return self._fetch(rows.select(exp.Literal.number(1), append=False).limit(1)).height > 0
+
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         return self._read_rows(ReadRequest.history(key))
 

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 import metaxy as mx
-from metaxy.exceptions import StoreBackendError
+from metaxy.exceptions import FeatureNotFoundError, StoreBackendError
 from tests.stores.graphs import video_graph, videos
 
 #: ids of writer ``w`` start at ``w * STRIDE``: writers never share an id
@@ -134,3 +136,94 @@ def hang_in_first_insert(url: str, rows: int, inserting: Any) -> None:
                     threading.Event().wait()  # never returns: the parent kills the process here
 
             store.write_metadata(feature, videos(list(range(rows))))
+
+
+# -- kill -9 in the middle of a write ---------------------------------------------------------------
+
+
+def many_videos(first: int, rows: int) -> pl.DataFrame:
+    """``rows`` samples shaped like :func:`videos`, ids from ``first`` on (built by Polars: fast at 2M)."""
+    ids = pl.int_range(first, first + rows, dtype=pl.Int64, eager=True).alias("sample_uid")
+    text = ids.cast(pl.String)
+    return pl.DataFrame({"sample_uid": ids}).with_columns(
+        path=pl.lit("v") + text + pl.lit(".mp4"),
+        metaxy_provenance_by_field=pl.struct(audio=pl.lit("a") + text, frames=pl.lit("f") + text),
+    )
+
+
+def kill_features(scenario: str) -> tuple[type[mx.Feature], type[mx.Feature]]:
+    """(the feature written first and left alone, the feature whose write is killed).
+
+    ``first``: the killed write is the first one of ``video/raw``; ``append``: it appends to it.
+    """
+    g = video_graph()
+    if scenario == "append":
+        return g.video, g.video
+    (other,) = race_features(1)
+    return other, g.video
+
+
+def write_until_killed(
+    spec: StoreSpec, scenario: str, rows: int, started: Any, done: Any, seconds: Any
+) -> None:
+    """Write ``rows`` samples (ids ``0..rows``), then write ``rows`` more (ids from ``STRIDE``): the parent
+    kills this process during the second write.
+
+    ``seconds`` receives how long the backend took to store the first write; ``started`` and ``done``
+    are set when the backend starts and finishes storing the second one.
+    """
+    with mx.FeatureGraph().use():
+        earlier, target = kill_features(scenario)
+        with spec.build() as store:
+            backend_append = store._append
+            timing: dict[str, float] = {}
+
+            def timed(key: mx.FeatureKey, frame: pl.DataFrame) -> None:
+                begin = time.monotonic()
+                backend_append(key, frame)
+                timing[key.to_string()] = time.monotonic() - begin
+
+            store._append = timed  # type: ignore[method-assign]
+            store.write_metadata(earlier, many_videos(0, rows))
+            seconds.value = timing[earlier.spec().key.to_string()]
+
+            def watched(key: mx.FeatureKey, frame: pl.DataFrame) -> None:
+                watch = key == target.spec().key
+                if watch:
+                    started.set()
+                backend_append(key, frame)
+                if watch:
+                    done.set()
+
+            store._append = watched  # type: ignore[method-assign]
+            store.write_metadata(target, many_videos(STRIDE, rows))
+
+
+def inspect_after_kill(spec: StoreSpec, scenario: str, rows: int, results: Any) -> None:
+    """In a fresh process: what the store holds after the kill, and whether it still takes a write."""
+    with mx.FeatureGraph().use():
+        earlier, target = kill_features(scenario)
+        with spec.build() as store:
+            try:
+                before: pl.DataFrame | None = store.read_metadata(target, history=True).collect()
+            except FeatureNotFoundError:
+                before = None
+            earlier_ids = store.read_metadata(earlier, history=True).collect()["sample_uid"]
+            earlier_ids = earlier_ids.filter(earlier_ids < STRIDE)
+            killed_ids = pl.Series([], dtype=pl.Int64) if before is None else before["sample_uid"]
+            killed_ids = killed_ids.filter(killed_ids >= STRIDE)
+            figures = {
+                "earlier_rows": earlier_ids.len(),
+                "earlier_exact": earlier_ids.n_unique() == rows
+                and earlier_ids.sort().to_list() == list(range(rows)),
+                "killed_rows": killed_ids.len(),
+                "killed_unique": killed_ids.n_unique(),
+                "listed": target.spec().key in store.list_features(),
+                "has_feature": store.has_feature(target),
+            }
+            extra = many_videos(2 * STRIDE, 10)
+            retrying(lambda: store.write_metadata(target, extra))
+            after = store.read_metadata(target, history=True).collect()["sample_uid"]
+            figures["rows_after_extra_write"] = after.len()
+            figures["expected_after_extra_write"] = (0 if before is None else before.height) + 10
+    results.put(figures)

@@ -1,18 +1,21 @@
 """Several processes writing one store: first writes racing to create a table, and steady appends.
 
-Each test runs once per store that several processes can share (SQLite, PostgreSQL, Delta on disk and
-on S3, DuckDB taking turns on its file). Small sizes here; ``make stress`` runs the full sizes.
+Each test runs once per store that several processes can share: SQLite, PostgreSQL, Delta on disk and on
+S3 write together; DuckDB lets one process hold its file, so its writers take turns (a writer finding the
+file held gets a transient error and retries). Embedded ClickHouse (chdb) lets one process open a data
+directory: a second one gets a clear transient error (tests/stores/clickhouse/test_chdb_open_errors.py),
+and concurrent writers need a ClickHouse server. Small sizes here;
+``make stress`` runs 4 writers x 250 appends (``METAXY_STRESS_WRITERS``/``_APPENDS``/``_APPEND_ROWS``).
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from tests.servers import S3Server
+from tests.stores._stress import report, size, store_spec
 from tests.stores._workers import STRIDE, StoreSpec, append_many, context, first_writes, race_features
 from tests.stores.graphs import video_graph
 
@@ -22,22 +25,10 @@ SHARED_STORES = ["sqlite", "postgres", "delta", "delta-s3", "duckdb"]
 @pytest.fixture(params=SHARED_STORES)
 def spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
     """A store several processes can open, as a recipe each process builds its own store from."""
-    kind = request.param
-    if kind == "sqlite":
-        return StoreSpec("SQLAlchemyMetadataStore", (f"sqlite:///{tmp_path / 'meta.db'}",))
-    if kind == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        return StoreSpec("SQLAlchemyMetadataStore", (url,), {"table_prefix": f"c{uuid.uuid4().hex[:10]}_"})
-    if kind == "delta":
-        return StoreSpec("DeltaMetadataStore", (str(tmp_path / "delta"),))
-    if kind == "delta-s3":
-        server: S3Server = request.getfixturevalue("s3_server")
-        uri = f"s3://{server.bucket}/concurrency-{tmp_path.name}"
-        return StoreSpec("DeltaMetadataStore", (uri,), {"storage_options": server.storage_options()})
-    return StoreSpec("DuckDBMetadataStore", (str(tmp_path / "meta.duckdb"),), reopen=True)
+    return store_spec(request.param, request, tmp_path)
 
 
-def _run(target: object, args_of: list[tuple[object, ...]], timeout: float = 600) -> None:
+def _run(target: object, args_of: list[tuple[object, ...]], timeout: float = 3600) -> None:
     ctx = context()
     workers = [ctx.Process(target=target, args=args) for args in args_of]  # type: ignore[arg-type]
     for worker in workers:
@@ -62,8 +53,11 @@ def test_concurrent_first_writes_to_new_features_all_succeed(spec: StoreSpec) ->
         assert len(store.list_features()) == features
 
 
-def test_concurrent_appends_lose_and_duplicate_nothing(spec: StoreSpec) -> None:
-    writers, appends, rows = 3, 10, 5
+@pytest.mark.stress
+def test_concurrent_appends_lose_and_duplicate_nothing(
+    spec: StoreSpec, request: pytest.FixtureRequest
+) -> None:
+    writers, appends, rows = size("WRITERS"), size("APPENDS"), size("APPEND_ROWS")
     start = context().Event()
     ctx_args = [(spec, w, appends, rows, start) for w in range(writers)]
     start.set()
@@ -71,7 +65,17 @@ def test_concurrent_appends_lose_and_duplicate_nothing(spec: StoreSpec) -> None:
     g = video_graph()
     with spec.build() as store:
         ids = store.read_metadata(g.video, history=True).collect()["sample_uid"]
+    expected = pl.Series([w * STRIDE + i for w in range(writers) for i in range(appends * rows)])
+    lost = expected.len() - expected.is_in(ids.implode()).sum()
+    duplicated = ids.len() - ids.n_unique()
+    report(
+        f"{writers} writer processes x {appends} appends",
+        request.node.callspec.id,
+        rows_expected=expected.len(),
+        rows_stored=ids.len(),
+        lost=lost,
+        duplicated=duplicated,
+    )
     assert ids.len() == writers * appends * rows
     assert ids.n_unique() == ids.len()
-    expected = pl.Series([w * STRIDE + i for w in range(writers) for i in range(appends * rows)])
     assert ids.sort().to_list() == expected.sort().to_list()

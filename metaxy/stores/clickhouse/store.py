@@ -185,10 +185,12 @@ class ClickHouseMetadataStore(SQLMetadataStore):
             self.connection.command(f"DROP TABLE IF EXISTS {self._q(scratch)} SYNC")
 
     def _list_keys(self) -> list[FeatureKey]:
+        """Keys of the tables holding a row: without transactions, a first write that died between its
+        CREATE TABLE and its INSERT leaves an empty table, which holds no feature (``has_feature`` agrees)."""
         names = self.connection.query(
             "SELECT name FROM system.tables WHERE database = {db:String}", {"db": self.database}
         )["name"].to_list()
-        return keys_from_tables(
+        keys = keys_from_tables(
             [
                 n
                 for n in names
@@ -196,6 +198,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
             ],
             owners=self._claims.owners(),
         )
+        return [key for key in keys if self._has_rows(key)]
 
     # -- schema ---------------------------------------------------------------------------------
 

@@ -242,4 +242,4 @@ class DuckDBMetadataStore(SQLMetadataStore):
         )
         names = sorted(r[0] for r in rows)
         owners = self._claims.owners()
-        return [key for key in keys_from_tables(names, self.table_prefix, owners) if self._count(key)]
+        return [key for key in keys_from_tables(names, self.table_prefix, owners) if self._has_rows(key)]

@@ -194,6 +194,32 @@ def test_a_rejected_insert_leaves_no_rows(ch: mx.ClickHouseMetadataStore) -> Non
     assert ch.read_metadata(g.video, history=True).collect()["sample_uid"].to_list() == [1]
 
 
+def test_a_first_write_dying_after_create_table_leaves_no_listed_feature(
+    ch: mx.ClickHouseMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ClickHouse has no transactional DDL: a first write killed between CREATE TABLE and INSERT leaves
+    an empty table. It holds no feature, so ``list_features`` agrees with ``has_feature`` and a write works."""
+    g = video_graph()
+
+    insert = ch.connection.insert
+
+    def die(database: str, table: str, df: pl.DataFrame) -> None:
+        if table == "video__raw":  # the feature's rows, not its table claim
+            raise KeyboardInterrupt  # the process stops between CREATE TABLE and INSERT
+        insert(database, table, df)
+
+    monkeypatch.setattr(ch.connection, "insert", die)
+    with pytest.raises(KeyboardInterrupt):
+        ch.write_metadata(g.video, videos([1, 2]))
+    monkeypatch.undo()
+    assert _column_types(ch, "video__raw")  # the dead write's empty table is there
+    assert ch.list_features() == []
+    assert not ch.has_feature(g.video)
+    ch.write_metadata(g.video, videos([1, 2]))
+    assert ch.list_features() == [g.video.spec().key]
+    assert ch.has_feature(g.video)
+
+
 def test_keys_with_dashes_list_back_exactly(ch: mx.ClickHouseMetadataStore, graph: mx.FeatureGraph) -> None:
     graph.add_feature(mx.FeatureSpec(key="my-team/raw-video", fields=[mx.FieldSpec(key="default")]))
     rows = pl.DataFrame({"sample_uid": [1], "metaxy_provenance_by_field": [{"default": "x"}]})
