@@ -27,8 +27,8 @@ SMALL = {
     "APPEND_ROWS": 5,  # rows per append
     "KILL_ROWS": 5_000,  # rows of the write a SIGKILL interrupts
     "KILL_ROUNDS": 1,  # kills per store and scenario
-    "THREADS": 4,  # threads sharing one store object
-    "THREAD_APPENDS": 5,  # appends per thread
+    "THREADS": 3,  # threads sharing one store object
+    "THREAD_APPENDS": 4,  # appends per thread
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
@@ -169,7 +169,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         known = {c.name: c.type for t in self._tables.values() for c in t.columns}
-        with self._translated("query"), self.engine.connect() as conn:
+        with self._translated("query"), self._one_thread(), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)
             result = conn.exec_driver_sql(*self._bound(query))
@@ -217,7 +217,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         """The Polars type of a JSON column, decoded from one stored value (Null when all are null)."""
         sa = _sa()
         query = sa.select(table.c[column]).where(table.c[column].is_not(None)).limit(1)
-        with self.engine.connect() as conn:
+        with self._one_thread(), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)
             row = conn.execute(query).first()
@@ -246,10 +246,17 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             table = self._ensure_table(conn, key, df)
             if self.is_postgres and df.height:
                 _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
-                return
-            rows = types.to_rows(df, sqlite=not self.is_postgres)
-            if rows:
-                conn.execute(sa.insert(table), rows)
+            else:
+                rows = types.to_rows(df, sqlite=not self.is_postgres)
+                if rows:
+                    conn.execute(sa.insert(table), rows)
+        # known to the other threads only once committed: before, their connections cannot see it
+        self._tables[table.name] = table
+
+    def _one_thread(self) -> AbstractContextManager[object]:
+        """In-memory SQLite is one connection shared by every thread using the store: one thread at a
+        time (their transactions would interleave on it, and SQLite then closes the database)."""
+        return self._lock if _is_sqlite_memory(self.connection_url) else nullcontext()
 
     @contextmanager
     def _writing(self) -> Iterator[sqlalchemy.Connection]:
@@ -259,7 +266,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         instead of failing when it upgrades a read lock, and its check-then-create of a table cannot
         interleave with another writer's.
         """
-        with self.engine.connect() as conn:
+        with self._one_thread(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -303,7 +310,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             conn.execute(sa.insert(table), types.to_rows(kept, sqlite=not self.is_postgres))
 
     def _list_keys(self) -> list[FeatureKey]:
-        with self._translated("listing tables"):
+        with self._translated("listing tables"), self._one_thread():
             names = _sa().inspect(self.engine).get_table_names()
         return keys_from_tables(names, self.table_prefix, self._claims.owners())
 
@@ -314,7 +321,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         if name in self._tables:
             return self._tables[name]
         sa = _sa()
-        with self._translated("reading the table's schema"):
+        with self._translated("reading the table's schema"), self._one_thread():
             if not sa.inspect(self.engine).has_table(name):
                 return None
             table: sqlalchemy.Table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
@@ -337,7 +344,6 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         else:
             self._check_types(key, table, wanted)
             table = self._add_columns(conn, table, wanted)
-        self._tables[name] = table
         return table
 
     def _lock_table_definition(self, conn: sqlalchemy.Connection, name: str) -> None:
