@@ -19,7 +19,7 @@ from tests.stores._workers import STRIDE, ids_of
 from tests.stores.conftest import StoreFactory
 from tests.stores.graphs import video_graph, videos
 
-THREAD_STORES = ["memory", "sqlite", "postgres", "duckdb", "delta", "delta-s3", "clickhouse"]
+THREAD_STORES = ["memory", "sqlalchemy", "postgres", "duckdb", "delta", "delta-s3", "clickhouse"]
 ROWS = 5  # rows per append: a reader seeing a count that is not a multiple of it saw part of a write
 
 
