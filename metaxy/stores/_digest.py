@@ -24,5 +24,5 @@ def stored_digest(store: MetadataStore, feature: FeatureLike, filters: Filters) 
         feature_version=graph.feature_version(key),
         filters=as_filters(filters, where=store._where(key)),
     )
-    holder, holds = first_holder(store._chain(), request)
+    holder, holds = first_holder(store._chain(), request, graph.spec(key))
     return (holder._digest_sums(request) if holds else NO_SAMPLES).render()  # not holds: an empty write

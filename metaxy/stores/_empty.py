@@ -78,6 +78,11 @@ def empty_rows(spec: FeatureSpec) -> pl.LazyFrame:
     return pl.LazyFrame(schema=schema | SYSTEM_TYPES)
 
 
+def empty_columns(spec: FeatureSpec) -> list[str]:
+    """The columns of an empty materialization that left no table: ids, version structs, system columns."""
+    return empty_rows(spec).collect_schema().names()
+
+
 def _by_field_struct(spec: FeatureSpec) -> pl.Struct:
     """The type of ``spec``'s ``*_by_field`` columns: one string per field."""
     return pl.Struct({f.key.to_struct_name(): pl.String for f in spec.fields})

@@ -18,7 +18,7 @@ from metaxy.constants import DELETED_AT, FEATURE_VERSION
 from metaxy.exceptions import FeatureNotFoundError, InvalidFilterError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
-from metaxy.stores._empty import conform_empty, is_marked_empty
+from metaxy.stores._empty import conform_empty, empty_columns, is_marked_empty
 from metaxy.stores._latest import latest_rows
 
 if TYPE_CHECKING:
@@ -144,12 +144,14 @@ def read_first(stores: Sequence[MetadataStore], request: ReadRequest, spec: Feat
     Raises:
         FeatureNotFoundError: none of ``stores`` did.
     """
-    store, holds = first_holder(stores, request)
+    store, holds = first_holder(stores, request, spec)
     lf = store._read_rows(request)
     return lf if holds and lf is not None else conform_empty(lf, spec)  # an empty write
 
 
-def first_holder(stores: Sequence[MetadataStore], request: ReadRequest) -> tuple[MetadataStore, bool]:
+def first_holder(
+    stores: Sequence[MetadataStore], request: ReadRequest, spec: FeatureSpec
+) -> tuple[MetadataStore, bool]:
     """The first of ``stores`` that materialized ``request``'s feature (at its version), and whether it
     holds rows (False: an empty write); ``request``'s filters are checked against its columns.
 
@@ -160,7 +162,10 @@ def first_holder(stores: Sequence[MetadataStore], request: ReadRequest) -> tuple
     for store in stores:
         holds = store._holds(key, version)
         if holds or is_marked_empty(store, key, version):
-            store._check_filters(key, request.filters)
+            if request.filters:  # before any query runs; written empty with no table: ids and system columns
+                known = store._stored_columns(key)
+                known = empty_columns(spec) if known is None else known
+                check_filter_columns(request.filters, known, where=store._where(key))
             return store, holds
     raise FeatureNotFoundError(
         f"No metadata for feature {key.to_string()!r}"

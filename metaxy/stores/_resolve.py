@@ -23,7 +23,7 @@ from metaxy.exceptions import (
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
-from metaxy.stores._empty import conform_empty, is_marked_empty
+from metaxy.stores._empty import conform_empty, empty_columns, is_marked_empty
 from metaxy.stores._read import ReadRequest, check_filter_columns
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.increment import Increment
@@ -164,7 +164,8 @@ def _check_filters(
     given: pl.LazyFrame | None,
 ) -> None:
     """Refuse filters naming a column neither the samples, the upstream rows (renamed) nor the stored
-    rows of the feature have, before either engine runs (an upstream written empty: nothing to check)."""
+    rows of the feature have, before either engine runs (an upstream written empty with no table: its ids
+    and system columns)."""
     known = set(plan.spec.id_columns) | set(store._stored_columns(plan.key) or ())
     if given is not None:
         known |= set(given.collect_schema().names())
@@ -173,8 +174,8 @@ def _check_filters(
         if holder is None:
             continue
         columns = holder.store._stored_columns(dep.feature)
-        if holder.empty or columns is None:
-            return
+        if columns is None:
+            columns = empty_columns(plan.upstream[dep.feature])
         known |= {dep.rename_map.get(c, c) for c in columns}
     check_filter_columns(filters, known, where=store._where(plan.key))
 

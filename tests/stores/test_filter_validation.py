@@ -81,3 +81,19 @@ def test_a_dependency_filter_survives_its_serialized_form() -> None:
     dep = mx.FeatureDep(feature="video/raw", filters=[pl.col("duration") > 1])
     again = mx.FeatureDep.model_validate(dep.model_dump())
     assert [str(f) for f in again.filters] == [str(f) for f in dep.filters]
+
+
+def test_a_misspelled_column_on_a_feature_written_empty_is_refused(store: mx.MetadataStore) -> None:
+    """A feature materialized with zero rows checks filters like one with rows (read, delete, resolve)."""
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]).clear())
+    for call in (
+        lambda: store.read_metadata(g.video, filters=pl.col("pth") == "v1.mp4"),
+        lambda: store.delete_metadata(g.video, filters=pl.col("pth") == "v1.mp4", soft=False),
+        lambda: store.resolve_update(g.transcript, filters=pl.col("pth") == "v1.mp4"),
+    ):
+        with pytest.raises(InvalidFilterError, match="'pth'"):
+            call()
+    # the columns the feature does have still filter
+    assert store.read_metadata(g.video, filters=pl.col("path") == "v1.mp4").collect().height == 0
+    assert store.resolve_update(g.transcript, filters=pl.col("path") == "v1.mp4").is_empty
