@@ -384,7 +384,8 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         exprs = as_filters(filters, where=self._where(key))
         self._check_filters(key, exprs)  # before any row is touched: an unknown column must not match all
         if samples is not None:
-            chosen = samples_filter(samples, graph.spec(key).id_columns, where=self._where(key))
+            ids = graph.spec(key).id_columns
+            chosen = samples_filter(samples, ids, stored=self._stored_schema(key), where=self._where(key))
             if chosen is None:
                 return 0  # an empty id frame deletes nothing
             exprs = (*exprs, chosen)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 
@@ -283,3 +285,75 @@ def test_closed_store_is_refused(store_factory: StoreFactory) -> None:
         store.write_metadata(g.video, videos([1]))
     with pytest.raises(StoreClosedError):
         store.read_metadata(g.video)
+
+
+def _clips() -> type[mx.Feature]:
+    """A feature identified by two columns (``video``, ``clip``)."""
+
+    class Clip(
+        mx.Feature,
+        spec=mx.FeatureSpec(key="multi/clip", id_columns=["video", "clip"], fields=[mx.FieldSpec(key="f")]),
+    ):
+        pass
+
+    return Clip
+
+
+def _clip_rows(pairs: list[tuple[str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "video": [v for v, _ in pairs],
+            "clip": [c for _, c in pairs],
+            "metaxy_provenance_by_field": [{"f": f"{v}{c}"} for v, c in pairs],
+        },
+        schema_overrides={"clip": pl.Int64},
+    )
+
+
+def _stored_pairs(store: mx.MetadataStore, feature: type[mx.Feature], **kwargs: Any) -> list[tuple[str, int]]:
+    rows = store.read_metadata(feature, **kwargs).select("video", "clip").collect()
+    return sorted(rows.iter_rows())
+
+
+@pytest.mark.parametrize("soft", [True, False], ids=["soft", "hard"])
+def test_delete_by_an_id_frame_matches_every_id_column_together(store: mx.MetadataStore, soft: bool) -> None:
+    """(a, 2) is deleted; (a, 1) and (b, 2), which share one of its two ids, are not."""
+    clip = _clips()
+    store.write_metadata(clip, _clip_rows([("a", 1), ("a", 2), ("b", 1), ("b", 2)]))
+    samples = pl.DataFrame({"video": ["a"], "clip": [2]}, schema_overrides={"clip": pl.Int64})
+    assert store.delete_metadata(clip, samples=samples, soft=soft) == 1
+    assert _stored_pairs(store, clip) == [("a", 1), ("b", 1), ("b", 2)]
+    if not soft:
+        assert _stored_pairs(store, clip, history=True) == [("a", 1), ("b", 1), ("b", 2)]
+
+
+def test_delete_by_a_frame_of_some_id_columns_matches_every_row_with_those_values(
+    store: mx.MetadataStore,
+) -> None:
+    clip = _clips()
+    store.write_metadata(clip, _clip_rows([("a", 1), ("a", 2), ("b", 1)]))
+    assert store.delete_metadata(clip, samples=pl.DataFrame({"video": ["a"]})) == 2  # every clip of video a
+    assert _stored_pairs(store, clip) == [("b", 1)]
+
+
+def test_delete_by_a_frame_without_the_id_columns_is_refused_and_deletes_nothing(
+    store: mx.MetadataStore,
+) -> None:
+    clip = _clips()
+    store.write_metadata(clip, _clip_rows([("a", 1), ("b", 1)]))
+    for soft in (True, False):
+        with pytest.raises(SchemaError, match=r"none of the id columns \['video', 'clip'\]"):
+            store.delete_metadata(clip, samples=pl.DataFrame({"vid": ["a"], "clp": [1]}), soft=soft)
+    assert _stored_pairs(store, clip) == [("a", 1), ("b", 1)]
+
+
+def test_delete_by_an_id_frame_of_another_dtype_is_refused_and_deletes_nothing(
+    store: mx.MetadataStore,
+) -> None:
+    clip = _clips()
+    store.write_metadata(clip, _clip_rows([("a", 1), ("b", 1)]))
+    samples = pl.DataFrame({"video": ["a"], "clip": ["1"]})  # clip stored as Int64
+    for soft in (True, False):
+        with pytest.raises(SchemaError, match="'clip'"):
+            store.delete_metadata(clip, samples=samples, soft=soft)
+    assert _stored_pairs(store, clip) == [("a", 1), ("b", 1)]
