@@ -28,6 +28,7 @@
     │   ├── MigrationError              a migration does not match the current definitions
     │   └── StoreBackendError           the backend failed (transient or not)
     ├── CatalogError                    a materialization catalog failed
+    │   └── CatalogNotFoundError        a catalog opened for reading does not exist at its location
     ├── ConfigError                     metaxy.toml / METAXY_* settings are invalid
     ├── IntegrationError                an integration (Dagster, Ray, Dask) cannot run as configured
     └── LegacyAPIError                  a Metaxy 0.1.x spelling with no equivalent here (names the replacement)
@@ -174,6 +175,10 @@ class StoreBackendError(StoreError):
 
 class CatalogError(MetaxyError):
     """A materialization catalog failed."""
+
+
+class CatalogNotFoundError(CatalogError):
+    """A catalog opened read-only does not exist at its (resolved) location; nothing was created."""
 
 
 class ConfigError(MetaxyError):

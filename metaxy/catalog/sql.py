@@ -90,16 +90,19 @@ class SQLCatalog(MaterializationCatalog):
 
     def _create_table(self, conn: Any) -> None:
         with self._write_transaction(conn) as cur:
-            cur.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.table}" ('
-                "store TEXT NOT NULL, feature_key TEXT NOT NULL, feature_version TEXT NOT NULL, "
-                "field_key TEXT NOT NULL, data_version TEXT, sample_count BIGINT NOT NULL, "
-                f"materialized_at {self.timestamp_type} NOT NULL, materialization_id TEXT NOT NULL)"
-            )
+            cur.execute(self._table_ddl())
             cur.execute(
                 f'CREATE INDEX IF NOT EXISTS "{self.table}_lookup" '
                 f'ON "{self.table}" (feature_key, feature_version, store)'
             )
+
+    def _table_ddl(self, *, temporary: bool = False) -> str:
+        return (
+            f'CREATE {"TEMPORARY " if temporary else ""}TABLE IF NOT EXISTS "{self.table}" ('
+            "store TEXT NOT NULL, feature_key TEXT NOT NULL, feature_version TEXT NOT NULL, "
+            "field_key TEXT NOT NULL, data_version TEXT, sample_count BIGINT NOT NULL, "
+            f"materialized_at {self.timestamp_type} NOT NULL, materialization_id TEXT NOT NULL)"
+        )
 
     def close(self) -> None:
         with self._lock:

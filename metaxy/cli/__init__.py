@@ -18,7 +18,7 @@ from metaxy.cli._app import app
 from metaxy.cli._argv import reorder_global_options
 from metaxy.cli._legacy import check_legacy_names
 from metaxy.cli.output import print_error
-from metaxy.exceptions import LegacyAPIError, MetaxyError, StoreNotFoundError
+from metaxy.exceptions import CatalogNotFoundError, LegacyAPIError, MetaxyError, StoreNotFoundError
 from metaxy.models.graph import FeatureGraph
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Abort, KeyboardInterrupt):
         sys.stderr.write("Aborted.\n")
         return EXIT_USER_ERROR
-    except StoreNotFoundError as exc:  # most often a wrong working directory or path: like a usage error
+    except (
+        StoreNotFoundError,
+        CatalogNotFoundError,
+    ) as exc:  # most often a wrong working directory or path: like a usage error
         print_error(exc, debug=debug)
         return EXIT_USAGE
     except MetaxyError as exc:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metaxy.config.settings import MetaxyConfig
-from metaxy.exceptions import StoreNotFoundError
+from metaxy.exceptions import CatalogNotFoundError, StoreNotFoundError
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.registry import store_from_config
 
@@ -53,13 +53,15 @@ def describe_stores(config: MetaxyConfig) -> list[StoreInfo]:
 
 
 def require_existing(store: MetadataStore) -> MetadataStore:
-    """Return ``store`` if every store of its fallback chain exists, else raise naming the missing one.
+    """Return ``store`` if every store of its fallback chain, and its catalog, exist; else raise naming
+    the missing one.
 
     Read-only tools call this before opening a store, so that a wrong path or working directory is
-    reported instead of silently reading (or creating) an empty store.
+    reported instead of silently reading (or creating) an empty store or catalog.
 
     Raises:
         StoreNotFoundError: a store of the chain has no data at its location.
+        CatalogNotFoundError: the catalog (one that can tell, like ``SQLiteCatalog``) does not exist.
     """
     for member in store.fallback_chain():
         if not member.exists():
@@ -68,4 +70,12 @@ def require_existing(store: MetadataStore) -> MetadataStore:
                 hint="Nothing was written to it yet, or the path is wrong: relative paths in the config "
                 "resolve against the config file's folder. `metaxy stores` lists every store's location.",
             )
+    catalog = store.catalog
+    exists = getattr(catalog, "exists", None)
+    if callable(exists) and not exists():
+        raise CatalogNotFoundError(
+            f"Catalog {getattr(catalog, 'location', catalog)} does not exist.",
+            hint="Nothing was written through it yet, or its path is wrong: relative paths in the config "
+            "resolve against the config file's folder.",
+        )
     return store

@@ -43,18 +43,25 @@ def store_from_config(
                 hint='Set store = "NAME" in the config, or pass --store NAME.',
             )
         chosen = next(iter(config.stores))
-    catalog = catalog_from_config(config)
+    catalog = catalog_from_config(config, read_only=read_only)
     return _build(config, chosen, catalog, {}, read_only=read_only)
 
 
-def catalog_from_config(config: MetaxyConfig) -> Any:
-    """The configured catalog object, or ``None`` when the project has none."""
+def catalog_from_config(config: MetaxyConfig, *, read_only: bool = False) -> Any:
+    """The configured catalog object, or ``None`` when the project has none.
+
+    ``read_only=True`` is passed on to catalogs that take it (``SQLiteCatalog``: nothing is created).
+    """
     if config.catalog is None:
         return None
     path = CATALOG_TYPES.get(config.catalog.type, config.catalog.type)
     cls = _import_class(path, config, ("catalog", "type"))
     options = resolve_locations(config.catalog.options, getattr(cls, "path_options", ()), config.root)
-    return _construct(cls, options, {}, config, ("catalog",))
+    own: dict[str, Any] = {}
+    if read_only:
+        options.pop("read_only", None)
+        own["read_only"] = True
+    return _construct(cls, options, own, config, ("catalog",))
 
 
 def _build(

@@ -83,3 +83,31 @@ def test_relative_locations_resolve_against_the_config_folder(
     rows = {r["feature"]: r for r in json.loads(result.out)["features"]}
     assert (rows["video/raw"]["stored"], rows["video/transcript"]["new"]) == (2, 2)
     assert not [p for p in _files(subfolder) if p.startswith("data")]  # nothing next to the cwd
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=lambda c: c[0])
+def test_read_commands_refuse_a_missing_catalog_and_create_nothing(
+    run: Any, project: Path, seeded: Path, command: tuple[str, ...]
+) -> None:
+    """The stores exist; the configured SQLite catalog file does not, and reading must not create it."""
+    config = project / "metaxy.toml"
+    config.write_text(config.read_text() + '\n[catalog]\ntype = "sqlite"\ndb_path = "data/catalog.db"\n')
+    before = _files(project)
+    result = run(*command)
+    assert result.code == EXIT_USAGE, result.err
+    assert result.err.startswith("Error: Catalog <project>/data/catalog.db does not exist."), result.err
+    assert _files(project) == before
+
+
+def test_a_read_only_sqlite_catalog_reads_a_file_without_its_table_as_empty(tmp_path: Path) -> None:
+    import sqlite3
+
+    import metaxy as mx
+
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).close()
+    before = path.read_bytes()
+    with mx.SQLiteCatalog(path, read_only=True) as catalog:
+        assert catalog.list_features() == []
+        assert not catalog.has_feature("video/raw")
+    assert path.read_bytes() == before
