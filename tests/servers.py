@@ -11,6 +11,7 @@ conftest via ``pytest_plugins`` so each pytest-xdist worker starts at most one o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,13 @@ class S3Server:
     region: str
     access_key: str
     secret_key: str
+    #: the server's request log (one line per HTTP request), for tests that count requests
+    request_log: Path
+
+    def requests(self) -> list[str]:
+        """Every request answered so far, as ``"METHOD /path?query"`` strings, oldest first."""
+        lines = self.request_log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [match.group(1) for line in lines if (match := _REQUEST.search(line))]
 
     def storage_options(self) -> dict[str, str]:
         """deltalake/object_store options for this server.
@@ -115,6 +123,9 @@ class S3Server:
             "AWS_ACCESS_KEY_ID": self.access_key,
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
         }
+
+
+_REQUEST = re.compile(r'"([A-Z]+ \S+) HTTP/')
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -140,10 +151,12 @@ def s3_server() -> Iterator[S3Server]:
     pytest.importorskip("moto.server", reason="moto[server] is not installed")
     boto3 = pytest.importorskip("boto3", reason="boto3 is not installed")
     port = _free_port()
+    root = Path(tempfile.mkdtemp(prefix="metaxy-s3-"))
+    log = (root / "requests.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         s3 = S3Server(
@@ -152,6 +165,7 @@ def s3_server() -> Iterator[S3Server]:
             region="us-east-1",
             access_key="testing",
             secret_key="testing",
+            request_log=root / "requests.log",
         )
         _wait_until_up(f"{s3.endpoint}/moto-api/", proc)
         client = boto3.client(
@@ -166,3 +180,5 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -59,3 +59,17 @@ def list_delta_tables(root: str, storage_options: Mapping[str, str] | None, *, s
             else:
                 pending.append(path)
     return sorted(found)
+
+
+def object_root_exists(root: str, storage_options: Mapping[str, str] | None) -> bool:
+    """Whether any object lies under ``root`` (a bucket prefix); ``False`` when it cannot be reached.
+
+    Only lists (one page); never creates anything.
+    """
+    try:
+        fsspec = import_driver("fsspec", "delta")
+        fs, base = fsspec.core.url_to_fs(root, **fsspec_options(root, storage_options))
+        fs.invalidate_cache(base)  # fsspec shares filesystem objects and their listings
+        return bool(fs.exists(base))
+    except Exception:  # missing driver, unreachable endpoint, refused credentials: nothing found there
+        return False

@@ -15,7 +15,7 @@ from typing import Self, Unpack
 import polars as pl
 import sqlglot.expressions as exp
 
-from metaxy.exceptions import FilterPushdownError, SchemaError
+from metaxy.exceptions import FilterPushdownError, MetaxyError, SchemaError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import keys_from_tables, table_name
@@ -90,10 +90,33 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         return f"{url} (database {self.database})"
 
     def exists(self) -> bool:
+        """Whether the store's database exists: in the chdb data directory (its metadata file), or on
+        the server (an unreachable server reports ``False``). Nothing is created."""
         path = self.connection_url.removeprefix("chdb://")
-        if path == self.connection_url or path in ("", ":memory:"):
-            return True  # a server, or an in-process database
-        return Path(path.partition("?")[0]).is_dir()
+        if path in ("", ":memory:"):
+            return True  # an in-process database lives as long as the store
+        if path != self.connection_url:  # chdb: ClickHouse keeps <data>/metadata/<database>.sql
+            return (Path(path.partition("?")[0]) / "metadata" / f"{self.database}.sql").is_file()
+        if self._conn is not None:
+            return self._server_has_database(self._conn)
+        try:
+            conn = connect(self.connection_url, where=self.name)
+        except MetaxyError:
+            return False  # unreachable: nothing can be found there
+        try:
+            return self._server_has_database(conn)
+        finally:
+            conn.close()
+
+    def _server_has_database(self, conn: ClickHouseConnection) -> bool:
+        try:
+            found = conn.query(
+                "SELECT count() AS n FROM system.databases WHERE name = {name:String}",
+                {"name": self.database},
+            )
+        except MetaxyError:
+            return False
+        return bool(found["n"][0] > 0)
 
     def _close_backend(self) -> None:
         if self._conn is not None:

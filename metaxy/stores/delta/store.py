@@ -18,8 +18,9 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._errors import backend_error, first_line
 from metaxy.stores._layout import normalize_stored
-from metaxy.stores._object_fs import list_delta_tables
+from metaxy.stores._object_fs import list_delta_tables, object_root_exists
 from metaxy.stores.base import MetadataStore, StoreOptions
+from metaxy.stores.delta.log import LoadedTable, commit_hooks
 from metaxy.stores.delta.schema import identity_columns, storage_type, widened_columns
 from metaxy.stores.schema_rule import DType, cast_expr
 
@@ -66,7 +67,7 @@ class DeltaMetadataStore(MetadataStore):
         self.table_uri = _normalize_root(table_uri)
         self.partition_cols = list(partition_cols) if partition_cols else None
         self.storage_options = dict(storage_options) if storage_options else None
-        self._open_tables: dict[str, Any] = {}  # path -> DeltaTable, kept current incrementally
+        self._open_tables: dict[str, LoadedTable] = {}  # path -> table, kept current incrementally
 
     # -- paths ----------------------------------------------------------------------------------
 
@@ -92,8 +93,11 @@ class DeltaMetadataStore(MetadataStore):
         return self.table_uri
 
     def exists(self) -> bool:
-        # a file in the way exists too: opening then says what is wrong with it
-        return "://" in self.table_uri or Path(self.table_uri).exists()
+        """Local: the root exists (a file in the way too: opening then says what is wrong with it).
+        An object store: some object lies under the root (an unreachable store reports ``False``)."""
+        if "://" not in self.table_uri:
+            return Path(self.table_uri).exists()
+        return object_root_exists(self.table_uri, self.storage_options)
 
     def _close_backend(self) -> None:
         self._open_tables.clear()  # deltalake holds no connection, only the tables' log state
@@ -102,18 +106,27 @@ class DeltaMetadataStore(MetadataStore):
         """The ``DeltaTable`` of ``key`` at its latest version, or None when it was never created.
 
         A table stays loaded while the store is open; later calls read only the commits made since
-        (``update_incremental``), so their cost does not grow with the table's history.
+        (``update_incremental``), and once a checkpoint was written the table is read again from it
+        (:mod:`metaxy.stores.delta.log`), so the cost does not grow with the table's history.
         """
         path = self.table_path(key)
         with self._lock, _translated(self._where(key), "open"):
-            table = self._open_tables.get(path)
-            if table is not None:
-                table.update_incremental()
-                return table
+            loaded = self._open_tables.get(path)
+            if loaded is not None:
+                loaded.table.update_incremental()
+                if not loaded.is_behind_checkpoint():
+                    return loaded.table
             table = _load_table(path, self.storage_options)
             if table is not None:
-                self._open_tables[path] = table
+                self._open_tables[path] = LoadedTable.of(table)
             return table
+
+    def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
+        # from the loaded log, as ``pl.scan_delta`` reports it: no second read of the log per append
+        table = self._table(key)
+        if table is None:
+            return None
+        return normalize_stored(pl.LazyFrame(schema=pl.Schema(table.schema()))).collect_schema()
 
     def _storage_type(self, dtype: DType) -> pl.DataType | str:
         return storage_type(dtype)
@@ -270,6 +283,7 @@ def append_table(
             schema_mode="merge",
             partition_by=list(partition_by) if partition_by else None,
             storage_options=dict(storage_options) if storage_options else None,
+            post_commithook_properties=commit_hooks(None if isinstance(target, str) else target),
         )
 
 

@@ -137,8 +137,31 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return _redact(self.connection_url)
 
     def exists(self) -> bool:
+        """SQLite: the file exists. A server: it answers and holds a table of this store (by
+        ``table_prefix``); an unreachable server reports ``False``. Nothing is created."""
         path = _sqlite_file(self.connection_url)
-        return path is None or Path(path).is_file()
+        if path is not None:
+            return Path(path).is_file()
+        if _is_sqlite_memory(self.connection_url):
+            return True
+        return self._server_has_tables()
+
+    def _server_has_tables(self) -> bool:
+        sa = _sa()
+        engine = self._engine
+        try:
+            if engine is None:  # a throwaway connection: the store stays closed
+                engine = sa.create_engine(
+                    self.connection_url, poolclass=sa.pool.NullPool, connect_args=_PROBE_CONNECT_ARGS
+                )
+            try:
+                names = sa.inspect(engine).get_table_names()
+            finally:
+                if engine is not self._engine:
+                    engine.dispose()
+        except Exception:  # unreachable, refused, not a URL: nothing can be found there
+            return False
+        return any(name.startswith(self.table_prefix) for name in names)
 
     def _close_backend(self) -> None:
         if self._engine is None or _is_sqlite_memory(self.connection_url):
@@ -489,6 +512,10 @@ def _check_sqlite_directory(where: str, url: Any) -> None:
             f"{where}: the SQLite file {database} cannot be created: its directory {directory} does not exist.",
             hint="Create the directory first, or fix the URL (sqlite:///relative/path or sqlite:////absolute/path).",
         )
+
+
+#: a store's existence probe waits this long for a server (seconds)
+_PROBE_CONNECT_ARGS = {"connect_timeout": 5}
 
 
 def _is_sqlite_memory(url: str) -> bool:

@@ -231,3 +231,12 @@ def test_a_second_embedded_directory_is_a_clear_error(ch: mx.ClickHouseMetadataS
     other = mx.ClickHouseMetadataStore(f"chdb://{tmp_path / 'other'}")
     with pytest.raises(StoreBackendError, match="one data directory per process"):
         other.open()
+
+
+def test_a_chdb_store_exists_once_its_database_does(chdb_path: Path, request: pytest.FixtureRequest) -> None:
+    store = mx.ClickHouseMetadataStore(f"chdb://{chdb_path}", database=f"e_{request.node.name[-20:]}")
+    assert not store.exists()  # the shared data directory exists; this store's database does not
+    with store:
+        store.write_metadata(video_graph().video, videos([1]))
+    assert store.exists()
+    assert not mx.ClickHouseMetadataStore(f"chdb://{chdb_path}/elsewhere", database="x").exists()

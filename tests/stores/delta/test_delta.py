@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +178,113 @@ def test_a_missing_bucket_is_a_store_error_with_a_hint(s3_server: S3Server) -> N
     store = mx.DeltaMetadataStore("s3://no-such-bucket/x", storage_options=options)
     with store, pytest.raises(StoreBackendError, match=r"'video/raw': Delta open failed \(OSError\)"):
         store.write_metadata(g.video, videos([1]))
+
+
+def _log_files(path: Path) -> list[str]:
+    return sorted(p.name for p in (path / "_delta_log").iterdir() if p.name[:20].isdigit())
+
+
+def test_expired_logs_are_cleaned_up_with_the_commit_that_writes_a_checkpoint(tmp_path: Path) -> None:
+    g = video_graph()
+    with mx.DeltaMetadataStore(tmp_path) as store:
+        store.write_metadata(g.video, videos([0]))
+        path = Path(store.table_path(g.video.key()))
+        _table(store, "video/raw").alter.set_table_properties(
+            {"delta.checkpointInterval": "5", "delta.logRetentionDuration": "interval 0 seconds"}
+        )
+        for i in range(1, 4):  # versions 2..4: 4 writes the first checkpoint
+            store.write_metadata(g.video, videos([i]))
+        assert _log_files(path)[0] == "00000000000000000004.checkpoint.parquet"  # 0..3 expired at once
+        for i in range(4, 8):  # versions 5..8: no checkpoint, so nothing is listed or deleted
+            store.write_metadata(g.video, videos([i]))
+        assert len(_log_files(path)) == 6  # checkpoint 4, commits 4..8
+        assert store.read_metadata(g.video).collect().height == 8
+
+
+def test_a_table_kept_open_is_read_again_from_each_new_checkpoint(tmp_path: Path) -> None:
+    """A loaded table replays every commit since it was loaded; reloading from a checkpoint bounds that."""
+    g = video_graph()
+    with mx.DeltaMetadataStore(tmp_path) as store:
+        store.write_metadata(g.video, videos([0]))
+        _table(store, "video/raw").alter.set_table_properties({"delta.checkpointInterval": "5"})
+        for i in range(1, 13):  # versions 2..13; checkpoints at 4, 9
+            store.write_metadata(g.video, videos([i]))
+        loaded = store._open_tables[store.table_path(g.video.key())]
+        assert loaded.table.version() == 13
+        assert loaded.loaded_version >= 9
+
+
+class _RequestCounter:
+    """The requests an S3 server answered between two points of a test."""
+
+    def __init__(self, server: S3Server) -> None:
+        self.server = server
+        self.marks = 0
+
+    def settled(self) -> list[str]:
+        """Every request so far, once a marker request sent now shows in the server's log."""
+        self.marks += 1
+        marker = f"/moto-api/?metaxy-mark={self.marks}"
+        with urllib.request.urlopen(f"{self.server.endpoint}{marker}", timeout=10):
+            pass
+        for _ in range(200):
+            seen = self.server.requests()
+            if any(marker in r for r in seen):
+                return [r for r in seen if "metaxy-mark=" not in r]
+            time.sleep(0.05)  # the server writes its log line just after answering
+        raise AssertionError(f"marker {marker} never reached the S3 server's log")
+
+
+def test_an_s3_append_lists_the_whole_log_only_when_it_writes_a_checkpoint(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    """deltalake's default hook lists all of ``_delta_log/`` after every commit (a cost growing with the
+    history); the store asks for that cleanup only with the commits that write a checkpoint."""
+    g = video_graph()
+    uri = f"s3://{s3_server.bucket}/requests-{tmp_path.name}"
+    counter = _RequestCounter(s3_server)
+    per_append: list[list[str]] = []
+    with mx.DeltaMetadataStore(uri, storage_options=s3_server.storage_options()) as store:
+        store.write_metadata(g.video, videos([0]))
+        _table(store, "video/raw").alter.set_table_properties({"delta.checkpointInterval": "5"})
+        for i in range(1, 16):  # versions 2..16; checkpoints at 4, 9, 14
+            before = len(counter.settled())
+            store.write_metadata(g.video, videos([i]))
+            per_append.append(counter.settled()[before:])
+    log = f"requests-{tmp_path.name}/video/raw.delta/_delta_log/"
+    full_listings = [
+        n
+        for n, reqs in enumerate(per_append)
+        if any("list-type" in r and "start-after" not in r for r in reqs)
+    ]
+    checkpoints = [
+        n
+        for n, reqs in enumerate(per_append)
+        if any(".checkpoint.parquet" in r and r.startswith("PUT") for r in reqs)
+    ]
+    assert checkpoints == [2, 7, 12]
+    assert full_listings == checkpoints
+    assert all(log in r or "list-type" in r or "part-" in r for reqs in per_append for r in reqs)
+    # from the first checkpoint on, every other append makes the same requests (version 6 as version 16)
+    plain = [n for n in range(3, len(per_append)) if n not in checkpoints and n - 1 not in checkpoints]
+    shapes = {
+        tuple(sorted(r.split(" ")[0] + (" list" if "list-type" in r else "") for r in per_append[n]))
+        for n in plain
+    }
+    assert len(shapes) == 1, "\n".join(str((n, per_append[n])) for n in plain)
+    assert all(len(per_append[n]) <= 10 for n in plain)
+
+
+def test_a_delta_store_on_s3_exists_once_something_was_written_under_its_root(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    store = mx.DeltaMetadataStore(
+        f"s3://{s3_server.bucket}/exists-{tmp_path.name}", storage_options=s3_server.storage_options()
+    )
+    assert not store.exists()
+    with store:
+        assert not store.exists()  # opening creates nothing on an object store
+        store.write_metadata(video_graph().video, videos([1]))
+    assert store.exists()
+    unreachable = dict(s3_server.storage_options(), AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    assert not mx.DeltaMetadataStore(f"s3://{s3_server.bucket}/x", storage_options=unreachable).exists()

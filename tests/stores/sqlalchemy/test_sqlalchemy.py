@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -191,3 +192,21 @@ def test_in_memory_sqlite_keeps_data_across_close() -> None:
         store.write_metadata(g.video, videos([1]))
     with store:
         assert store.read_metadata(g.video).collect().height == 1
+
+
+def test_a_postgres_store_exists_once_it_holds_a_table_and_probing_creates_nothing(postgres_url: str) -> None:
+    prefix = f"e{uuid.uuid4().hex[:10]}_"
+    store = mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix)
+    assert not store.exists()  # reachable, but no table of this store
+    with store:
+        assert not store.exists()  # opening creates no table either
+        store.write_metadata(video_graph().video, videos([1]))
+    assert store.exists()
+
+
+def test_a_postgres_store_on_an_unreachable_server_does_not_exist() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = mx.SQLAlchemyMetadataStore(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
+    assert not store.exists()
