@@ -67,9 +67,8 @@ def require_existing(store: MetadataStore) -> MetadataStore:
         if not member.exists():
             raise StoreNotFoundError(
                 f"Store {member.name!r} does not exist at {member.location}.",
-                hint="Nothing was written to it yet, the path is wrong (relative paths in the config "
-                "resolve against the config file's folder), or its server cannot be reached. "
-                "`metaxy stores` lists every store's location.",
+                hint="Nothing was written to it yet, or the path is wrong: relative paths in the config "
+                "resolve against the config file's folder. `metaxy stores` lists every store's location.",
             )
     catalog = store.catalog
     exists = getattr(catalog, "exists", None)

@@ -62,14 +62,13 @@ def list_delta_tables(root: str, storage_options: Mapping[str, str] | None, *, s
 
 
 def object_root_exists(root: str, storage_options: Mapping[str, str] | None) -> bool:
-    """Whether any object lies under ``root`` (a bucket prefix); ``False`` when it cannot be reached.
-
-    Only lists (one page); never creates anything.
-    """
+    """Whether any object lies under ``root`` (a bucket prefix); ``True`` when the store cannot be
+    asked (no s3fs, unreachable, refused), so that opening it reports what is wrong. Never creates
+    anything."""
     try:
         fsspec = import_driver("fsspec", "delta")
         fs, base = fsspec.core.url_to_fs(root, **fsspec_options(root, storage_options))
         fs.invalidate_cache(base)  # fsspec shares filesystem objects and their listings
         return bool(fs.exists(base))
-    except Exception:  # missing driver, unreachable endpoint, refused credentials: nothing found there
-        return False
+    except Exception:  # missing driver, unreachable endpoint, refused credentials: cannot tell
+        return True

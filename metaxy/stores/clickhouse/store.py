@@ -91,7 +91,8 @@ class ClickHouseMetadataStore(SQLMetadataStore):
 
     def exists(self) -> bool:
         """Whether the store's database exists: in the chdb data directory (its metadata file), or on
-        the server (an unreachable server reports ``False``). Nothing is created."""
+        the server (``True`` when the server cannot be asked: opening the store reports why). Nothing
+        is created."""
         path = self.connection_url.removeprefix("chdb://")
         if path in ("", ":memory:"):
             return True  # an in-process database lives as long as the store
@@ -102,7 +103,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         try:
             conn = connect(self.connection_url, where=self.name)
         except MetaxyError:
-            return False  # unreachable: nothing can be found there
+            return True  # unreachable: opening the store reports the connection error
         try:
             return self._server_has_database(conn)
         finally:
@@ -115,7 +116,7 @@ class ClickHouseMetadataStore(SQLMetadataStore):
                 {"name": self.database},
             )
         except MetaxyError:
-            return False
+            return True  # the server cannot be asked: opening the store reports why
         return bool(found["n"][0] > 0)
 
     def _close_backend(self) -> None:

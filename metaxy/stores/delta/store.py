@@ -94,7 +94,8 @@ class DeltaMetadataStore(MetadataStore):
 
     def exists(self) -> bool:
         """Local: the root exists (a file in the way too: opening then says what is wrong with it).
-        An object store: some object lies under the root (an unreachable store reports ``False``)."""
+        An object store: some object lies under the root (``True`` when it cannot be asked: opening
+        then reports why)."""
         if "://" not in self.table_uri:
             return Path(self.table_uri).exists()
         return object_root_exists(self.table_uri, self.storage_options)

@@ -137,8 +137,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return _redact(self.connection_url)
 
     def exists(self) -> bool:
-        """SQLite: the file exists. A server: it answers and holds a table of this store (by
-        ``table_prefix``); an unreachable server reports ``False``. Nothing is created."""
+        """SQLite: the file exists. A server: ``False`` when it answers and holds no table of this store
+        (by ``table_prefix``); ``True`` when it cannot tell (an unreachable server, a URL it cannot use),
+        so that opening the store reports what is wrong. Nothing is created."""
         path = _sqlite_file(self.connection_url)
         if path is not None:
             return Path(path).is_file()
@@ -149,18 +150,20 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _server_has_tables(self) -> bool:
         sa = _sa()
         engine = self._engine
-        try:
-            if engine is None:  # a throwaway connection: the store stays closed
+        if engine is None:  # a throwaway connection: the store stays closed
+            try:
                 engine = sa.create_engine(
                     self.connection_url, poolclass=sa.pool.NullPool, connect_args=_PROBE_CONNECT_ARGS
                 )
-            try:
-                names = sa.inspect(engine).get_table_names()
-            finally:
-                if engine is not self._engine:
-                    engine.dispose()
-        except Exception:  # unreachable, refused, not a URL: nothing can be found there
-            return False
+            except Exception:
+                return True  # not a usable URL: opening the store says what is wrong with it
+        try:
+            names = sa.inspect(engine).get_table_names()
+        except Exception:
+            return True  # unreachable or refused: opening the store reports the connection error
+        finally:
+            if engine is not self._engine:
+                engine.dispose()
         return any(name.startswith(self.table_prefix) for name in names)
 
     def _close_backend(self) -> None:
