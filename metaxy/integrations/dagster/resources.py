@@ -89,7 +89,8 @@ class MetaxyIOManager(dg.IOManager):
             return
         key = _feature_key(context.asset_key, context.definition_metadata)
         frame = to_polars(obj, where=f"asset {context.asset_key.to_user_string()}")
-        self.store.write_metadata(key, frame)
+        if frame.height or not self.store.has_feature(key):  # an empty first write records "no samples"
+            self.store.write_metadata(key, frame)
         context.add_output_metadata({"metaxy/written": frame.height})
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
