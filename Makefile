@@ -34,7 +34,7 @@ test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
 STRESS_WRITERS ?= 4
 STRESS_APPENDS ?= 250
 STRESS_KILL_ROWS ?= 2000000
-STRESS_KILL_ROUNDS ?= 3
+STRESS_KILL_ROUNDS ?= 2
 STRESS_THREADS ?= 8
 STRESS_THREAD_APPENDS ?= 50
 STRESS_REPORT ?= .stress-report.jsonl
