@@ -42,6 +42,9 @@ def hard_delete(store: MetadataStore, key: FeatureKey, exprs: Sequence[pl.Expr])
     store._delete_rows(key, all_of(exprs))
     if not exprs:
         forget_empty(store, key)
+        claims = getattr(store, "_claims", None)  # SQL stores: the emptied table is free for any key
+        if claims is not None:
+            claims.release(key)
     if store.catalog is not None:
         gone = versions - _stored_versions(store, key)
         store.catalog.forget_materialization(key, feature_versions=gone, store=store.name)

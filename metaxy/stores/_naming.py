@@ -70,7 +70,17 @@ class TableClaims:
     A table belongs to the first key that wrote it (the earliest claim; a tie goes to the smaller key,
     so concurrent claimants agree). A table written before claims existed (e.g. by Metaxy 0.1.11)
     belongs to the first key that writes it again; until then it is readable under any key mapping
-    to it. Claims are cached for the life of the store object: a claim never changes once made.
+    to it. Claims are cached for the life of the store object; a hard delete of every row of a key
+    drops its claim.
+
+    A first write commits its claim before its rows, in a transaction of its own, on every backend:
+    two colliding keys racing on a new table then both see both claims before either writes a row,
+    and the later one refuses (inside the write's transaction, an uncommitted claim would be invisible
+    to the other writer). A write that fails or is killed after claiming leaves a claim without rows:
+    it lists no feature (listing needs a table holding a row) and ``has_feature`` denies it; the same
+    key writes again normally; a colliding key is refused with an error saying the table holds none of
+    the owner's rows and how to free it (a claim without rows cannot be told from a first write still
+    running, so it is never taken over silently).
     """
 
     def __init__(self, store: SQLMetadataStore) -> None:
@@ -94,7 +104,7 @@ class TableClaims:
         if key.parts[0] == SYSTEM_NAMESPACE:
             return
         name = self.store.table_name(key)
-        if not self._loaded or (claim and name not in self._owners):
+        if not self._loaded or (claim and self._owners.get(name) != key):
             self._refresh()
         owner = self._owners.get(name)
         if owner is None and claim:
@@ -102,21 +112,46 @@ class TableClaims:
             self._refresh()
             owner = self._owners.get(name)
         if owner is not None and owner != key:
-            raise TableNameCollisionError(
-                f"{self.store.name}: feature {key.to_string()!r} maps to table {name!r}, which already holds "
-                f"feature {owner.to_string()!r} (table names join key parts with '__' and turn '-' into '_').",
-                hint=f"Rename one of the two features so their table names differ, or keep "
-                f"{key.to_string()!r} in another store (or under another table_prefix).",
+            self._refuse(key, owner, name)
+
+    def release(self, key: FeatureKey) -> None:
+        """Drop ``key``'s claims (every row of it was hard-deleted): its table is free for any key."""
+        if key.parts[0] == SYSTEM_NAMESPACE or self.store._scan(CLAIMS_KEY) is None:
+            return
+        name = self.store.table_name(key)
+        mine = (pl.col("table_name") == name) & (pl.col("feature_key") == key.to_string())
+        self.store._delete_rows(CLAIMS_KEY, mine)
+        self._refresh()
+
+    def _refuse(self, key: FeatureKey, owner: FeatureKey, name: str) -> None:
+        if self.store._has_rows(owner):
+            holds = f"which already holds feature {owner.to_string()!r}"
+            free = ""
+        else:  # a first write of the owner died after claiming the table (or is still running)
+            holds = (
+                f"which is claimed by feature {owner.to_string()!r} although it holds none of its rows "
+                "(its first write failed or was killed after claiming the table, or is still running)"
             )
+            free = (
+                f" If no write of {owner.to_string()!r} is running, free the table with "
+                f"delete_metadata({owner.to_string()!r}, soft=False) from its project."
+            )
+        raise TableNameCollisionError(
+            f"{self.store.name}: feature {key.to_string()!r} maps to table {name!r}, {holds} "
+            "(table names join key parts with '__' and turn '-' into '_').",
+            hint=f"Rename one of the two features so their table names differ, or keep "
+            f"{key.to_string()!r} in another store (or under another table_prefix).{free}",
+        )
 
     def _refresh(self) -> None:
         self._loaded = True
         stored = self.store._scan(CLAIMS_KEY)
-        if stored is None:
-            return
-        rows = stored.select(list(_CLAIMS_SCHEMA)).sort("claimed_at", "feature_key").collect()
-        for name, feature_key in zip(rows["table_name"], rows["feature_key"], strict=True):
-            self._owners.setdefault(name, FeatureKey(feature_key))
+        owners: dict[str, FeatureKey] = {}
+        if stored is not None:
+            rows = stored.select(list(_CLAIMS_SCHEMA)).sort("claimed_at", "feature_key").collect()
+            for name, feature_key in zip(rows["table_name"], rows["feature_key"], strict=True):
+                owners.setdefault(name, FeatureKey(feature_key))
+        self._owners = owners
 
 
 def _claim_row(name: str, key: FeatureKey) -> pl.DataFrame:

@@ -81,3 +81,28 @@ def _shares_tables(store: mx.MetadataStore, a: type[mx.Feature], b: type[mx.Feat
         inner = inner.inner
     name = getattr(inner, "table_name", None)
     return callable(name) and name(a.spec().key) == name(b.spec().key)
+
+
+SQL_KINDS = ["sqlalchemy", "postgres", "duckdb", "clickhouse"]
+
+
+@pytest.mark.parametrize("store_factory", SQL_KINDS, indirect=True)
+def test_a_claim_left_without_rows_lists_nothing_and_says_how_to_free_the_table(
+    store_factory: StoreFactory,
+) -> None:
+    """A first write of ``a`` killed after claiming its table (claims commit before rows): nothing is
+    listed, ``a`` can write again, a colliding ``b`` is told the table holds none of ``a``'s rows, and a
+    hard delete of ``a`` frees the table."""
+    a, b = _feature("x/a-b", mx.FeatureGraph()), _feature("x/a_b", mx.FeatureGraph())
+    with store_factory() as store:
+        store._claims.check(a.spec().key, claim=True)  # type: ignore[attr-defined]
+        assert store.list_features() == []
+        assert not store.has_feature(a)
+        with pytest.raises(TableNameCollisionError, match="holds none of its rows") as info:
+            store.write_metadata(b, _rows([3]))
+        assert "delete_metadata('x/a-b', soft=False)" in str(info.value)
+        store.delete_metadata(a, soft=False)  # from a's project: frees the table
+        store.write_metadata(b, _rows([3]))
+        assert store.list_features() == [b.spec().key]
+        with pytest.raises(TableNameCollisionError, match="already holds feature 'x/a_b'"):
+            store.write_metadata(a, _rows([1]))
