@@ -12,6 +12,7 @@
     │   └── CycleError                  the dependency graph has a cycle
     ├── VersioningError                 sample-level versions cannot be computed
     │   ├── MissingSamplesError         a root feature resolved without ``samples=``
+    │   ├── InvalidShardError           a ``shard=(i, n)`` out of range, or ids a shard cannot hash
     │   └── SchemaError                 a frame lacks a column or has the wrong shape
     ├── StoreError                      a metadata store refused or failed an operation
     │   ├── StoreClosedError            the store was used outside ``with store:``
@@ -103,6 +104,10 @@ class VersioningError(MetaxyError):
 
 class MissingSamplesError(VersioningError):
     """A root feature was resolved without ``samples=``."""
+
+
+class InvalidShardError(VersioningError):
+    """A ``shard=(i, n)`` is not a valid shard (``n < 1``, ``i`` outside ``0..n-1``) or its key cannot be hashed."""
 
 
 class SchemaError(VersioningError):

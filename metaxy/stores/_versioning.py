@@ -19,6 +19,7 @@ from metaxy.stores import _compat
 from metaxy.stores._logging import logged
 from metaxy.stores._read import Filters, as_filters
 from metaxy.stores._resolve import expected_samples, resolve_increment
+from metaxy.stores._shard import ShardSpec, check_sharded, with_shard
 from metaxy.stores._write import attach_provenance
 from metaxy.versioning.frames import FrameLike, to_polars
 from metaxy.versioning.increment import Increment
@@ -48,6 +49,7 @@ class StoreVersioning:
         samples: FrameLike | None = ...,
         filters: Filters = ...,
         lazy: Literal[False] = ...,
+        shard: ShardSpec = ...,
     ) -> Increment[pl.DataFrame]: ...
 
     @overload
@@ -58,11 +60,18 @@ class StoreVersioning:
         samples: FrameLike | None = ...,
         filters: Filters = ...,
         lazy: Literal[True],
+        shard: ShardSpec = ...,
     ) -> Increment[pl.LazyFrame]: ...
 
     @overload
     def resolve_update(
-        self, feature: FeatureLike, *, samples: FrameLike | None = ..., filters: Filters = ..., lazy: bool
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: bool,
+        shard: ShardSpec = ...,
     ) -> Increment[Any]: ...
 
     @logged("resolve_update")
@@ -73,6 +82,7 @@ class StoreVersioning:
         samples: FrameLike | None = None,
         filters: Filters = None,
         lazy: bool = False,
+        shard: ShardSpec = None,
         **legacy: Any,
     ) -> Increment[Any]:
         """Which samples of ``feature`` are new, stale or orphaned in this store.
@@ -84,6 +94,9 @@ class StoreVersioning:
             samples: the expected samples (required for root features; overrides upstream otherwise).
             filters: Polars expressions on the feature's sample columns restricting the increment.
             lazy: return lazy frames; nothing is computed until they are collected.
+            shard: ``(i, n)``: only the samples of shard ``i`` of ``n``, by a stable hash of the id
+                columns (under expansion: of the lineage's ``on`` columns). The ``n`` shards' increments
+                together are the whole increment, each sample in exactly one (docs/distributed.md#shards).
             legacy: Metaxy 0.1.x keywords, refused with the replacement named (docs/migrating.md).
         """
         _compat.check_resolve_arguments(legacy)
@@ -91,14 +104,14 @@ class StoreVersioning:
         key, graph = resolve_feature(feature)
         filters = _compat.target_filters(filters, key)
         _compat.refuse_narwhals(filters)
-        return resolve_increment(
-            cast("MetadataStore", self),
-            graph.plan(key),
-            graph,
-            samples=samples,
-            filters=as_filters(filters, where=self._where(key)),
-            lazy=lazy,
+        where = self._where(key)
+        exprs = with_shard(as_filters(filters, where=where), shard, key, graph, where=where)
+        store = cast("MetadataStore", self)
+        increment = resolve_increment(
+            store, graph.plan(key), graph, samples=samples, filters=exprs, lazy=lazy
         )
+        check_sharded(increment.new.lazy(), exprs, where=where)
+        return increment
 
     @logged("calculate_and_write_data_versions")
     def calculate_and_write_data_versions(self, feature: FeatureLike, sample_df: FrameLike) -> pl.DataFrame:

@@ -49,6 +49,7 @@ from metaxy.stores._read import (
 )
 from metaxy.stores._resolve import check_engine_choice, check_native_engine
 from metaxy.stores._samples import samples_filter
+from metaxy.stores._shard import ShardSpec, check_sharded, with_shard
 from metaxy.stores._types import EngineChoice, StoreOptions
 from metaxy.stores._versioning import StoreVersioning
 from metaxy.stores._write import conform_append, prepare_write
@@ -276,6 +277,7 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         history: bool = False,
         include_deleted: bool = False,
         allow_fallback: bool = True,
+        shard: ShardSpec = None,
     ) -> pl.LazyFrame:
         """The stored rows of ``feature`` as a ``pl.LazyFrame``.
 
@@ -283,23 +285,29 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         samples dropped, then ``filters`` applied. ``feature_version=`` reads another version,
         ``all_versions=True`` any version, ``history=True`` every stored row (no latest-row-wins).
         Falls through to the first fallback store holding the feature unless ``allow_fallback=False``.
+        ``shard=(i, n)`` keeps the samples of shard ``i`` of ``n`` (docs/distributed.md#shards).
 
         Raises:
             FeatureNotFoundError: nothing is stored for the feature in this store or its fallbacks.
+            InvalidShardError: ``shard`` is not ``(i, n)`` with ``0 <= i < n``.
         """
         self.require_open()
         key, graph = resolve_feature(feature)
         version = None if all_versions or history else (feature_version or graph.feature_version(key))
         ids = graph.spec(key).id_columns
+        exprs = with_shard(
+            as_filters(filters, where=self._where(key)), shard, key, graph, where=self._where(key)
+        )
         request = ReadRequest(
             key,
             tuple(ids),
             feature_version=version,
             latest=not history,
             include_deleted=include_deleted or history,
-            filters=as_filters(filters, where=self._where(key)),
+            filters=exprs,
         )
         lf = read_first(list(self._chain()) if allow_fallback else [self], request, graph.spec(key))
+        check_sharded(lf, exprs, where=self._where(key))
         return lf if columns is None else select_columns(lf, columns, where=self._where(key))
 
     @logged("provenance_digest")

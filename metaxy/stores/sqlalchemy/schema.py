@@ -248,6 +248,11 @@ class PostgresDialect(SQLDialect):
         return super().compare(op, left, right)
 
 
+#: Python functions a SQLite store registers on each connection (SQLite has no MD5 or hex parsing)
+SQLITE_MD5 = "metaxy_md5"
+SQLITE_HEX_TO_INT = "metaxy_hex_to_int"
+
+
 class _BacktickSQLite(SQLite):
     """SQLite quoting identifiers with backticks: a double-quoted name SQLite cannot resolve would be
     read as a string literal (``"vidoe_id" IS NOT NULL`` is true for every row); a backticked one is
@@ -275,6 +280,12 @@ class SQLiteDialect(SQLDialect):
 
     def struct_field(self, column: exp.Expr, field: str) -> exp.Expr:
         return function_call("json_extract", column, string_literal(f'$."{field}"'))
+
+    def md5_hex(self, text: exp.Expr) -> exp.Expr:
+        return function_call(SQLITE_MD5, text)  # SQLite has no MD5: the store registers this function
+
+    def hex_to_int(self, hex_text: exp.Expr) -> exp.Expr:
+        return function_call(SQLITE_HEX_TO_INT, hex_text)  # registered by the store too
 
     def ordered_join(self, value: exp.Expr, order_by: Sequence[exp.Expr]) -> exp.Expr:
         # SQLite (3.44+) puts ORDER BY after the separator argument

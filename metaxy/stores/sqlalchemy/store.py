@@ -8,6 +8,7 @@ filters pushed down) and decode back to Polars structs. Appends run in one trans
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
-from metaxy.stores.sqlalchemy.schema import PostgresDialect, SQLiteDialect
+from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
 from metaxy.versioning.sql import SQLDialect, to_sql_condition
 
 if TYPE_CHECKING:
@@ -451,6 +452,17 @@ def _own_sqlite_transactions(engine: sqlalchemy.Engine) -> None:
 
 def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+    # SQLite has no MD5: the shard rule's two functions, in Python (docs/distributed.md#shards)
+    dbapi_connection.create_function(SQLITE_MD5, 1, _md5_hex, deterministic=True)
+    dbapi_connection.create_function(SQLITE_HEX_TO_INT, 1, _hex_to_int, deterministic=True)
+
+
+def _md5_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(str(text).encode()).hexdigest()
+
+
+def _hex_to_int(digits: str | None) -> int | None:
+    return None if digits is None else int(digits, 16)
 
 
 def _begin_sqlite(conn: sqlalchemy.Connection) -> None:

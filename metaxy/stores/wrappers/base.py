@@ -10,6 +10,7 @@ import polars as pl
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._logging import logged
+from metaxy.stores._shard import ShardSpec
 from metaxy.stores.base import FeatureLike, Filters, FrameLike, MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
 
@@ -99,6 +100,7 @@ class WrappedMetadataStore(MetadataStore):
         samples: FrameLike | None = ...,
         filters: Filters = ...,
         lazy: Literal[False] = ...,
+        shard: ShardSpec = ...,
     ) -> Increment[pl.DataFrame]: ...
 
     @overload
@@ -109,11 +111,18 @@ class WrappedMetadataStore(MetadataStore):
         samples: FrameLike | None = ...,
         filters: Filters = ...,
         lazy: Literal[True],
+        shard: ShardSpec = ...,
     ) -> Increment[pl.LazyFrame]: ...
 
     @overload
     def resolve_update(
-        self, feature: FeatureLike, *, samples: FrameLike | None = ..., filters: Filters = ..., lazy: bool
+        self,
+        feature: FeatureLike,
+        *,
+        samples: FrameLike | None = ...,
+        filters: Filters = ...,
+        lazy: bool,
+        shard: ShardSpec = ...,
     ) -> Increment[Any]: ...
 
     @logged("resolve_update")
@@ -124,6 +133,7 @@ class WrappedMetadataStore(MetadataStore):
         samples: FrameLike | None = None,
         filters: Filters = None,
         lazy: bool = False,
+        shard: ShardSpec = None,
         **legacy: Any,
     ) -> Increment[Any]:
         return self._call(
@@ -133,6 +143,7 @@ class WrappedMetadataStore(MetadataStore):
             samples=samples,
             filters=filters,
             lazy=lazy,
+            shard=shard,
             **legacy,
         )
 

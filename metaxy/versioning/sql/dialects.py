@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 import sqlglot.expressions as exp
 
-from metaxy.exceptions import VersioningError
+from metaxy.exceptions import FilterPushdownError, VersioningError
 from metaxy.versioning.hashing import SEPARATOR, HashAlgorithm, HashSettings
+from metaxy.versioning.shard import HEX_DIGITS, Shard
 
 HashBuilder = Callable[[exp.Expr], exp.Expr]
 Comparison = Callable[..., exp.Expr]
@@ -131,6 +132,31 @@ class SQLDialect:
     def to_int64(self, value: exp.Expr) -> exp.Expr:
         """``value`` (a number) as a 64-bit signed integer."""
         return exp.cast(value, "BIGINT")
+
+    # -- shards (metaxy.versioning.shard) ----------------------------------------------------------
+
+    def shard_condition(self, columns: Sequence[str], shard: Shard) -> exp.Expr:
+        """Rows whose shard key (``columns``) falls into ``shard``: the rule of :mod:`metaxy.versioning.shard`.
+
+        Raises:
+            FilterPushdownError: the database has no MD5 (the shard is then filtered in Polars).
+        """
+        key = self.concat([self.to_text(exp.column(exp.to_identifier(c, quoted=True))) for c in columns])
+        digits = exp.Substring(
+            this=self.md5_hex(key), start=exp.Literal.number(1), length=exp.Literal.number(HEX_DIGITS)
+        )
+        number = exp.Mod(this=self.hex_to_int(digits), expression=exp.Literal.number(shard.count))
+        return exp.Paren(this=exp.EQ(this=exp.Paren(this=number), expression=exp.Literal.number(shard.index)))
+
+    def md5_hex(self, text: exp.Expr) -> exp.Expr:
+        """The MD5 of ``text``'s UTF-8 bytes as lowercase hex (the database's own, from ``hashers``)."""
+        builder = self.hashers.get(HashAlgorithm.MD5)
+        if builder is None:
+            raise FilterPushdownError(
+                f"{self.name} has no MD5 function for the shard rule.",
+                hint="The shard is filtered in Polars.",
+            )
+        return builder(text)
 
     # -- values and comparisons -------------------------------------------------------------------
 

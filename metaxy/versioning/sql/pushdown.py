@@ -20,6 +20,7 @@ import polars as pl
 import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError
+from metaxy.versioning.shard import ShardFilter
 from metaxy.versioning.sql.dialects import SQLDialect, bound_value
 
 Node = dict[str, Any]
@@ -41,6 +42,8 @@ def to_sql_condition(expr: pl.Expr, dialect: SQLDialect) -> exp.Expr:
     Raises:
         FilterPushdownError: ``expr`` uses something outside the supported subset.
     """
+    if isinstance(expr, ShardFilter):
+        return dialect.shard_condition(expr.columns, expr.shard)
     return _Translator(expr, dialect).node(_tree(expr), expr)
 
 
@@ -53,6 +56,12 @@ def split_filters(exprs: Sequence[pl.Expr], dialect: SQLDialect) -> tuple[list[e
     pushed: list[exp.Expr] = []
     local: list[pl.Expr] = []
     for expr in exprs:
+        if isinstance(expr, ShardFilter):
+            try:
+                pushed.append(dialect.shard_condition(expr.columns, expr.shard))
+            except FilterPushdownError:
+                local.append(expr)
+            continue
         for node, part in _conjuncts(_tree(expr), expr):
             try:
                 pushed.append(_Translator(expr, dialect).node(node, part))
