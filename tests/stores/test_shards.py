@@ -103,22 +103,30 @@ def _materialize(store: mx.MetadataStore, graph: mx.FeatureGraph, roots: dict[st
         store.write_metadata(name, todo.to_recompute())
 
 
-class Video(
-    mx.Feature, spec=mx.FeatureSpec(key="shard/video", id_columns=["vid"], fields=[mx.FieldSpec(key="f")])
-):
-    pass
+Lineage = tuple[type[mx.Feature], type[mx.Feature]]
 
 
-class Clip(
-    mx.Feature,
-    spec=mx.FeatureSpec(
-        key="shard/clip",
-        id_columns=["vid", "i"],
-        deps=[mx.FeatureDep(feature=Video, lineage=mx.LineageRelationship.expansion(on=["vid"]))],
-        fields=[mx.FieldSpec(key="f")],
-    ),
-):
-    pass
+@pytest.fixture
+def lineage() -> Lineage:
+    """A video and its clips (expansion on ``vid``), defined in the test's own graph."""
+
+    class Video(
+        mx.Feature, spec=mx.FeatureSpec(key="shard/video", id_columns=["vid"], fields=[mx.FieldSpec(key="f")])
+    ):
+        pass
+
+    class Clip(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="shard/clip",
+            id_columns=["vid", "i"],
+            deps=[mx.FeatureDep(feature=Video, lineage=mx.LineageRelationship.expansion(on=["vid"]))],
+            fields=[mx.FieldSpec(key="f")],
+        ),
+    ):
+        pass
+
+    return Video, Clip
 
 
 def _videos(ids: list[str], version: str = "1") -> pl.DataFrame:
@@ -129,7 +137,10 @@ def _clips(parents: pl.DataFrame, per_parent: int) -> pl.DataFrame:
     return parents.join(pl.DataFrame({"i": list(range(per_parent))}), how="cross")
 
 
-def test_expansion_shards_keep_a_parent_and_its_children_together(store: mx.MetadataStore) -> None:
+def test_expansion_shards_keep_a_parent_and_its_children_together(
+    store: mx.MetadataStore, lineage: Lineage
+) -> None:
+    Video, Clip = lineage
     ids = [f"v{k}" for k in range(12)]
     store.write_metadata(Video, _videos(ids))
     store.write_metadata(Clip, _clips(store.resolve_update(Clip).new, 3))
@@ -153,7 +164,8 @@ def test_expansion_shards_keep_a_parent_and_its_children_together(store: mx.Meta
 TRICKY = ["", "a|b", "it's", 'say "hi"', "back\\slash", "naïve ☃ 日本", "tab\tnew\nline", "%_like", "0", "-1"]
 
 
-def test_string_ids_shard_by_the_reference_rule(store: mx.MetadataStore) -> None:
+def test_string_ids_shard_by_the_reference_rule(store: mx.MetadataStore, lineage: Lineage) -> None:
+    Video, Clip = lineage
     store.write_metadata(Video, _videos(TRICKY))
     for count in (2, 5):
         shards = [_ids(store.read_metadata(Video, shard=(i, count)), ["vid"]) for i in range(count)]
@@ -177,7 +189,10 @@ def test_integer_ids_at_the_edges_shard_by_the_reference_rule(store: mx.Metadata
 
 
 @pytest.mark.parametrize("shard", [(3, 3), (0, 0), (-1, 2), "1/2"])
-def test_a_bad_shard_is_refused_before_anything_runs(store: mx.MetadataStore, shard: Any) -> None:
+def test_a_bad_shard_is_refused_before_anything_runs(
+    store: mx.MetadataStore, lineage: Lineage, shard: Any
+) -> None:
+    Video, Clip = lineage
     store.write_metadata(Video, _videos(["a"]))
     with pytest.raises(InvalidShardError, match="Hint:"):
         store.resolve_update(Clip, shard=shard)
