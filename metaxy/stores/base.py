@@ -169,6 +169,15 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         """Whether this store can compute the configured hash inside its own engine."""
         return False
 
+    def supports_concurrent_writers(self) -> bool:
+        """Whether many processes may append at once, each with its own store object (Ray and Dask
+        workers write directly); otherwise distributed writes go through one writer."""
+        return False
+
+    def is_in_process(self) -> bool:
+        """Whether the data lives in this process's memory, out of reach of any other process."""
+        return self.location == ":memory:"
+
     def _resolve_native(
         self,
         plan: FeaturePlan,

@@ -89,6 +89,12 @@ class ClickHouseMetadataStore(SQLMetadataStore):
         url = f"{head.partition('://')[0]}://***@{tail}" if sep else self.connection_url
         return f"{url} (database {self.database})"
 
+    def supports_concurrent_writers(self) -> bool:
+        return not self.connection_url.startswith("chdb://")  # chdb: one process per data directory
+
+    def is_in_process(self) -> bool:
+        return self.connection_url.startswith("chdb://") and ":memory:" in self.connection_url
+
     def exists(self) -> bool:
         """Whether the store's database exists: in the chdb data directory (its metadata file), or on
         the server (``True`` when the server cannot be asked: opening the store reports why). Nothing

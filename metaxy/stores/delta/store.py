@@ -100,6 +100,9 @@ class DeltaMetadataStore(MetadataStore):
             return Path(self.table_uri).exists()
         return object_root_exists(self.table_uri, self.storage_options)
 
+    def supports_concurrent_writers(self) -> bool:
+        return True  # each append is one Delta commit; a lost commit race is retried
+
     def _close_backend(self) -> None:
         self._open_tables.clear()  # deltalake holds no connection, only the tables' log state
 

@@ -167,6 +167,12 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 engine.dispose()
         return any(name.startswith(self.table_prefix) for name in names)
 
+    def supports_concurrent_writers(self) -> bool:
+        return not self.is_in_process()  # PostgreSQL transactions; SQLite file writers take turns on its lock
+
+    def is_in_process(self) -> bool:
+        return _is_sqlite_memory(self.connection_url)
+
     def _close_backend(self) -> None:
         if self._engine is None or _is_sqlite_memory(self.connection_url):
             return  # in-memory SQLite: the data lives as long as the store object, like ":memory:" stores

@@ -202,6 +202,12 @@ class WrappedMetadataStore(MetadataStore):
     def supports_native_versioning(self) -> bool:
         return self.inner.supports_native_versioning()
 
+    def supports_concurrent_writers(self) -> bool:
+        return self.inner.supports_concurrent_writers()
+
+    def is_in_process(self) -> bool:
+        return self.inner.is_in_process()
+
     def _resolve_native(
         self,
         plan: FeaturePlan,

@@ -1,0 +1,55 @@
+"""Real local clusters, started once per session: Ray (2 CPUs, no dashboard) and Dask (2 worker processes).
+
+Workers import metaxy and the test features from this checkout: its root goes first on their PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def worker_pythonpath() -> str:
+    return os.pathsep.join(p for p in [str(REPO), os.environ.get("PYTHONPATH", "")] if p)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'metaxy[ray]')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own, about its own settings
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": worker_pythonpath()}},
+        )
+        ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    distributed = pytest.importorskip(
+        "distributed", reason="dask is not installed (pip install 'metaxy[dask]')"
+    )
+    os.environ["PYTHONPATH"] = worker_pythonpath()  # worker processes inherit it
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
