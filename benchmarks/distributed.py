@@ -1,8 +1,9 @@
 """Distributed resolve + write on the ``simple`` graph (video → transcript): Ray and Dask with 1 and 2
 workers, on Delta and DuckDB, beside the single-process time, and the driver's peak RSS.
 
-Each cell runs in a fresh process (so peak RSS is that cell's); cluster start-up is not timed. A cell
-writes N videos, then times: resolve the transcripts' increment, add a text column, write it.
+Each cell runs in a fresh process (so peak RSS is that cell's driver); the N videos are written
+before, by the parent, and cluster start-up is not timed. A cell times: resolve the transcripts'
+increment, add a text column, write it; then checks nothing is left to do.
 
     python benchmarks/distributed.py                    # N = 100k and 1M
     python benchmarks/distributed.py --sizes 100000 --engines single,ray --workers 2
@@ -100,23 +101,27 @@ def run_dask(store: Any, transcript: Any, workers: int) -> int:
 RUNNERS = {"single": run_single, "ray": run_ray, "dask": run_dask}
 
 
-def cell(engine: str, kind: str, workers: int, n: int) -> dict[str, Any]:
-    """One measurement, in this process: prepare, start the engine, time resolve + write."""
-    video, transcript = define()
-    with tempfile.TemporaryDirectory(prefix="metaxy-bench-dist-") as tmp:
-        store = make_store(kind, Path(tmp))
-        with store() as opened:
-            opened.write_metadata(video, videos(n))
-        cluster = _start(engine, workers)
-        try:
-            started = time.perf_counter()
-            rows = RUNNERS[engine](store, transcript, workers)
-            seconds = time.perf_counter() - started
-        finally:
-            _stop(engine, cluster)
-        with store() as opened:
-            assert opened.resolve_update(transcript).is_empty
-        assert rows == n
+def prepare(kind: str, root: Path, n: int) -> None:
+    """Write the N videos (in the parent process: the measured driver never holds them)."""
+    video, _ = define()
+    with make_store(kind, root)() as opened:
+        opened.write_metadata(video, videos(n))
+
+
+def cell(engine: str, kind: str, workers: int, n: int, root: Path) -> dict[str, Any]:
+    """One measurement, in this process: start the engine, time resolve + write, check the result."""
+    _, transcript = define()
+    store = make_store(kind, root)
+    cluster = _start(engine, workers)
+    try:
+        started = time.perf_counter()
+        rows = RUNNERS[engine](store, transcript, workers)
+        seconds = time.perf_counter() - started
+    finally:
+        _stop(engine, cluster)
+    with store() as opened:
+        assert opened.resolve_update(transcript).is_empty
+    assert rows == n
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"engine": engine, "store": kind, "workers": workers, "n": n, "seconds": seconds, "rss_mib": rss}
 
@@ -156,8 +161,8 @@ def main() -> None:
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
-        engine, kind, workers, n = args.cell.split(",")
-        print(json.dumps(cell(engine, kind, int(workers), int(n))))
+        engine, kind, workers, n, root = args.cell.split(",")
+        print(json.dumps(cell(engine, kind, int(workers), int(n), Path(root))))
         return
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -165,9 +170,14 @@ def main() -> None:
             for engine in args.engines.split(","):
                 for workers in [1] if engine == "single" else [int(w) for w in args.workers.split(",")]:
                     spec = f"{engine},{kind},{workers},{n}"
-                    done = subprocess.run(
-                        [sys.executable, __file__, "--cell", spec], capture_output=True, text=True, cwd=ROOT
-                    )
+                    with tempfile.TemporaryDirectory(prefix="metaxy-bench-dist-") as tmp:
+                        prepare(kind, Path(tmp), n)
+                        done = subprocess.run(
+                            [sys.executable, __file__, "--cell", f"{spec},{tmp}"],
+                            capture_output=True,
+                            text=True,
+                            cwd=ROOT,
+                        )
                     if done.returncode:
                         print(f"{spec}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
                         continue
