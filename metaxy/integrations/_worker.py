@@ -8,13 +8,13 @@ connection ever crosses a process boundary.
 
 from __future__ import annotations
 
-import importlib
 import pickle
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
 import polars as pl
@@ -23,6 +23,7 @@ from metaxy.exceptions import IntegrationError, MetaxyError, StoreBackendError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.spec import FeatureSpec
+from metaxy.stores._drivers import import_driver
 from metaxy.stores._write import attach_provenance
 from metaxy.stores.base import MetadataStore
 from metaxy.versioning.increment import Increment
@@ -247,18 +248,6 @@ def version_block(store: MetadataStore, feature: Any, frame: pl.DataFrame) -> pl
     return attach_provenance(plan, frame, expected.lazy(), where=f"{store.name}, feature {key.to_string()!r}")
 
 
-def import_engine(module: str, extra: str) -> Any:
-    """Import a distributed engine, or say which extra installs it.
-
-    Raises:
-        MissingDependencyError: naming ``pip install 'metaxy[extra]'``.
-    """
-    from metaxy.exceptions import MissingDependencyError
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"metaxy.integrations.{extra} needs the Python package {module!r}, which is not installed.",
-            hint=f"pip install 'metaxy[{extra}]'",
-        ) from exc
+def import_engine(module: str, extra: str) -> ModuleType:
+    """Import a distributed engine, or say which extra installs it (:class:`MissingDependencyError`)."""
+    return import_driver(module, extra, needed_by=f"metaxy.integrations.{extra}")

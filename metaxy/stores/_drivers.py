@@ -8,12 +8,15 @@ from types import ModuleType
 from metaxy.exceptions import MissingDependencyError
 
 
-def import_driver(module: str, extra: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming ``pip install 'metaxy[extra]'``."""
+def import_driver(module: str, extra: str, needed_by: str = "This store") -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming ``pip install 'metaxy[extra]'``.
+
+    ``needed_by`` names what needs the package in the message (a store, by default).
+    """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(
-            f"This store needs the Python package {module.split('.')[0]!r}, which is not installed.",
+            f"{needed_by} needs the Python package {module.split('.')[0]!r}, which is not installed.",
             hint=f"pip install 'metaxy[{extra}]'",
         ) from exc

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.integrations.stores import WRITERS, StoreFactory, writer_store
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,8 +46,9 @@ def dask_client() -> Iterator[Any]:
         "distributed", reason="dask is not installed (pip install 'metaxy[dask]')"
     )
     os.environ["PYTHONPATH"] = worker_pythonpath()  # worker processes inherit it
+    # the HTTP endpoint on any free port: two xdist workers may each start a cluster
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     try:
@@ -53,3 +56,9 @@ def dask_client() -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.fixture(params=WRITERS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """One store per kind the cluster tests write to."""
+    return writer_store(request.param, tmp_path, request)

@@ -3,44 +3,18 @@ shard in the workers, and versions computed and written per partition."""
 
 from __future__ import annotations
 
-import importlib
-import uuid
-from collections.abc import Callable
-from functools import partial
-from pathlib import Path
-from types import ModuleType
-
 import polars as pl
 import pyarrow as pa
 import pytest
 
 import metaxy as mx
 from metaxy.exceptions import IntegrationError
+from tests.integrations.stores import StoreFactory, features
 
 dd = pytest.importorskip("dask.dataframe", reason="dask is not installed (pip install 'metaxy[dask]')")
 from metaxy.integrations.dask import DaskMetadataStore  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("dask_client")
-
-StoreFactory = Callable[[], mx.MetadataStore]
-WRITERS = ["delta", "duckdb", "postgres", "sqlite"]
-
-
-def features() -> ModuleType:
-    return importlib.import_module("tests.integrations.features")
-
-
-@pytest.fixture(params=WRITERS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    kind = request.param
-    if kind == "delta":
-        return partial(mx.DeltaMetadataStore, str(tmp_path / "delta"))
-    if kind == "duckdb":
-        return partial(mx.DuckDBMetadataStore, str(tmp_path / "meta.duckdb"))
-    if kind == "sqlite":
-        return partial(mx.SQLAlchemyMetadataStore, f"sqlite:///{tmp_path / 'meta.db'}")
-    url = request.getfixturevalue("postgres_url")
-    return partial(mx.SQLAlchemyMetadataStore, url, table_prefix=f"d{uuid.uuid4().hex[:10]}_")
 
 
 def to_polars(frame: object) -> pl.DataFrame:

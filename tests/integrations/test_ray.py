@@ -6,11 +6,8 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
-import uuid
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import polars as pl
@@ -18,6 +15,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import IntegrationError, InvalidShardError
+from tests.integrations.stores import StoreFactory, features, writer_store
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'metaxy[ray]')")
 from metaxy.integrations.ray import (  # noqa: E402
@@ -31,30 +29,6 @@ pytestmark = [
     pytest.mark.usefixtures("ray_cluster"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),  # Ray's notes about its own API
 ]
-
-StoreFactory = Callable[[], mx.MetadataStore]
-#: stores the workers write directly, and DuckDB (one file, one writer) through the writer actor
-WRITERS = ["delta", "duckdb", "postgres", "sqlite"]
-
-
-def features() -> ModuleType:
-    return importlib.import_module("tests.integrations.features")
-
-
-def shared_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreFactory:
-    if kind == "delta":
-        return partial(mx.DeltaMetadataStore, str(tmp_path / "delta"))
-    if kind == "duckdb":
-        return partial(mx.DuckDBMetadataStore, str(tmp_path / "meta.duckdb"))
-    if kind == "sqlite":
-        return partial(mx.SQLAlchemyMetadataStore, f"sqlite:///{tmp_path / 'meta.db'}")
-    url = request.getfixturevalue("postgres_url")
-    return partial(mx.SQLAlchemyMetadataStore, url, table_prefix=f"r{uuid.uuid4().hex[:10]}_")
-
-
-@pytest.fixture(params=WRITERS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    return shared_store(request.param, tmp_path, request)
 
 
 def collect(dataset: Any) -> pl.DataFrame:
@@ -131,7 +105,7 @@ def test_versions_are_computed_in_the_workers(store: StoreFactory) -> None:
 
 def test_a_failed_block_raises_or_is_reported(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     f = features()
-    store = shared_store("delta", tmp_path, request)
+    store = writer_store("delta", tmp_path, request)
     good = f.videos(range(10)).to_arrow()
     bad = f.videos(range(10, 20)).drop("metaxy_provenance_by_field").to_arrow()  # a root needs its versions
     dataset = ray.data.from_arrow([good, bad])

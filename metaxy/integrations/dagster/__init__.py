@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from metaxy.stores._drivers import import_driver
 
-import_driver("dagster", "dagster")  # a missing Dagster says which extra to install
+import_driver(
+    "dagster", "dagster", needed_by="metaxy.integrations.dagster"
+)  # a missing Dagster says which extra to install
 
 from metaxy.integrations.dagster.assets import (  # noqa: E402
     FeatureContext,

@@ -9,7 +9,8 @@ embedded chdb) is written by one actor, which the write tasks hand their blocks 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,28 +72,22 @@ class MetaxyDatasink(Datasink[WriteReport]):  # type: ignore[misc]
 
     def write(self, blocks: Iterable[Any], ctx: Any) -> WriteReport:
         report = WriteReport()
-        if self.concurrent:
-            key = self._feature.key
-            with self._feature.graph().use(), self._store.opened() as store:
-                for block in blocks:
-                    frame = _frame(block)
-                    _guarded(
-                        report,
-                        frame.height,
-                        self.continue_on_error,
-                        lambda f=frame: write_block(store, key, f),
-                    )
-        else:
-            writer = ray.get_actor(self._writer_name)
+        with ExitStack() as stack:
+            write_frame = self._frame_writer(stack)
             for block in blocks:
                 frame = _frame(block)
-                _guarded(
-                    report,
-                    frame.height,
-                    self.continue_on_error,
-                    lambda f=frame: ray.get(writer.write.remote(f)),
-                )
+                _guarded(report, frame.height, self.continue_on_error, lambda f=frame: write_frame(f))
         return report
+
+    def _frame_writer(self, stack: ExitStack) -> Callable[[pl.DataFrame], Any]:
+        """How this worker writes one block: into the store it opens, or through the single writer actor."""
+        if self.concurrent:
+            key = self._feature.key
+            stack.enter_context(self._feature.graph().use())
+            store = stack.enter_context(self._store.opened())
+            return lambda frame: write_block(store, key, frame)
+        writer = ray.get_actor(self._writer_name)
+        return lambda frame: ray.get(writer.write.remote(frame))
 
     def on_write_complete(self, write_result: WriteResult[WriteReport]) -> None:
         for part in write_result.write_returns:
