@@ -27,7 +27,11 @@
     │   ├── MissingDependencyError      a store's optional driver is not installed
     │   ├── SnapshotNotFoundError       no pushed graph snapshot has the requested id
     │   ├── MigrationError              a migration does not match the current definitions
-    │   └── StoreBackendError           the backend failed (transient or not)
+    │   ├── StoreBackendError           the backend failed (transient or not)
+    │   ├── DecryptionError             an encrypted value read with a wrong key, or tampered with
+    │   ├── AuthenticationError         an API key that belongs to no principal
+    │   ├── AccessDeniedError           a principal's roles do not grant the operation
+    │   └── AuditIntegrityError         the audit log's hash chain is broken (an edited or deleted entry)
     ├── CatalogError                    a materialization catalog failed
     │   └── CatalogNotFoundError        a catalog opened for reading does not exist at its location
     ├── ConfigError                     metaxy.toml / METAXY_* settings are invalid
@@ -38,6 +42,7 @@
     MetaxyWarning
     ├── PolarsFallbackWarning           the native engine was not usable, Polars computed instead
     ├── LocalFilterWarning              a filter ran locally instead of in the store
+    │   └── EncryptedFilterWarning      a filter on an encrypted column ran after decryption
     └── MetaxyDeprecationWarning        a Metaxy 0.1.x spelling was accepted; use the new one
 
 Every message says what failed, where, and ends with a ``Hint:`` line saying how to fix it.
@@ -178,6 +183,22 @@ class StoreBackendError(StoreError):
     """The backend failed. ``transient`` says whether retrying may help."""
 
 
+class DecryptionError(StoreError):
+    """An encrypted value cannot be decrypted: its key is not in the keyring, or it was tampered with."""
+
+
+class AuthenticationError(StoreError):
+    """An API key matches no configured principal."""
+
+
+class AccessDeniedError(StoreError):
+    """The principal's roles do not grant the permission an operation needs on a feature."""
+
+
+class AuditIntegrityError(StoreError):
+    """The audit log's hash chain does not verify: an entry was edited, deleted or inserted."""
+
+
 class CatalogError(MetaxyError):
     """A materialization catalog failed."""
 
@@ -212,6 +233,10 @@ class PolarsFallbackWarning(MetaxyWarning):
 
 class LocalFilterWarning(MetaxyWarning):
     """A filter could not be pushed into the store and ran locally."""
+
+
+class EncryptedFilterWarning(LocalFilterWarning):
+    """A filter names an encrypted column: it ran on decrypted rows, after reading, not in the store."""
 
 
 class MetaxyDeprecationWarning(MetaxyWarning, DeprecationWarning):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from metaxy.config.security import SecurityConfig
 from metaxy.constants import DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, MIN_HASH_TRUNCATION
 from metaxy.versioning.hashing import HashAlgorithm
 
@@ -64,6 +65,7 @@ class MetaxyConfig(BaseSettings):
     store: str | None = None
     stores: dict[str, StoreConfig] = Field(default_factory=dict)
     catalog: CatalogConfig | None = None
+    security: SecurityConfig | None = None
     hash_algorithm: HashAlgorithm = HashAlgorithm(DEFAULT_HASH_ALGORITHM)
     hash_truncation_length: int | None = Field(default=DEFAULT_HASH_TRUNCATION, ge=MIN_HASH_TRUNCATION)
 
