@@ -27,6 +27,7 @@
     │   ├── MissingDependencyError      a store's optional driver is not installed
     │   ├── SnapshotNotFoundError       no pushed graph snapshot has the requested id
     │   ├── MigrationError              a migration does not match the current definitions
+    │   ├── QueryError                  ``store.sql()`` got no single read statement, or the query failed
     │   ├── StoreBackendError           the backend failed (transient or not)
     │   ├── DecryptionError             an encrypted value read with a wrong key, or tampered with
     │   ├── AuthenticationError         an API key that belongs to no principal
@@ -177,6 +178,10 @@ class SnapshotNotFoundError(StoreError):
 
 class MigrationError(StoreError):
     """A migration was asked for versions that do not match the current feature definitions."""
+
+
+class QueryError(StoreError):
+    """A SQL query over stored metadata (``store.sql``) is not one read statement, or it failed."""
 
 
 class StoreBackendError(StoreError):

@@ -38,6 +38,7 @@ from metaxy.stores._empty import is_marked_empty, mark_empty
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._ops_api import StoreOperationsAPI
+from metaxy.stores._query import run_sql
 from metaxy.stores._read import (
     Filters,
     ReadRequest,
@@ -374,6 +375,20 @@ class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy0
         key, graph = resolve_feature(feature)
         version = graph.feature_version(key)
         return any(s._is_materialized(key, version) for s in (self._chain() if check_fallback else [self]))
+
+    @logged("sql")
+    def sql(self, query: str, *, graph: FeatureGraph | None = None) -> pl.DataFrame:
+        """Run one read-only SQL statement over the stored metadata (through DuckDB) and return its rows.
+
+        Each feature's latest rows (as ``read_metadata`` returns them, through the fallback chain) are
+        a view named by its table name (``video/raw`` is ``video__raw``); ``history.<table>`` holds
+        every stored row. ``graph`` defaults to the active graph. Needs ``metaxy[duckdb]``.
+
+        Raises:
+            QueryError: the query is not one ``SELECT``, names a feature with nothing stored, or fails.
+        """
+        self.require_open()
+        return run_sql(self, query, graph or FeatureGraph.get_active())
 
     @logged("list_features")
     def list_features(self) -> list[FeatureKey]:
