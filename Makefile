@@ -75,9 +75,15 @@ $(ANCHOR_VENV)/.installed-stamp:
 bench-compare: $(STAMP) $(ANCHOR_VENV)/.installed-stamp ## Metaxy 0.1.11 vs the floor vs ours, same cells (BENCH_N, default 100k)
 	$(PY) benchmarks/compare.py
 
-check: lint typecheck test ## Everything CI runs
+docs: $(STAMP) ## Build the documentation site into site/ (strict: broken links and references fail)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8000 with live reload
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+check: lint typecheck docs test ## Everything CI runs
 
 clean: ## Remove caches and build output
-	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info .stress-report.jsonl
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist site .cache test-artifacts *.egg-info .stress-report.jsonl
 
-.PHONY: help install demo demo-dagster test test-thorough stress lint format typecheck bench bench-compare check clean
+.PHONY: help install demo demo-dagster test test-thorough stress lint format typecheck docs docs-serve bench bench-compare check clean

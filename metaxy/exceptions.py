@@ -37,6 +37,7 @@
     │   └── CatalogNotFoundError        a catalog opened for reading does not exist at its location
     ├── ConfigError                     metaxy.toml / METAXY_* settings are invalid
     ├── IntegrationError                an integration (Dagster, Ray, Dask) cannot run as configured
+    ├── RequestError                    a read request (API, MCP) out of bounds: page size, lookup ids
     └── LegacyAPIError                  a Metaxy 0.1.x spelling with no equivalent here (names the replacement)
         └── LegacyImportError           an import from ``metaxy.ext`` (0.1.x's home of the stores)
 
@@ -218,6 +219,10 @@ class ConfigError(MetaxyError):
 
 class IntegrationError(MetaxyError):
     """An integration cannot run as configured (a Dagster partition without a column to filter, ...)."""
+
+
+class RequestError(MetaxyError):
+    """A read request to the web API or MCP server is out of bounds (page size, lookup ids)."""
 
 
 class LegacyAPIError(MetaxyError, TypeError):

@@ -16,7 +16,6 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("metadata", "rebase"): "metaxy migrate FEATURE",
     ("config",): "metaxy stores (configured stores); the settings are in metaxy.toml",
     ("lock",): "nothing: there are no lock files, every feature is defined in the project",
-    ("mcp",): "nothing: there is no MCP server",
     ("shell",): "python, then `import metaxy as mx` and `mx.init()`",
 }
 #: 0.1.x global options -> what to pass here
