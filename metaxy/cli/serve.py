@@ -9,6 +9,7 @@ import typer
 
 from metaxy.cli._app import app, state
 from metaxy.server.browse import MetadataBrowser
+from metaxy.stores.wrappers.auth import APIKeyBackend
 
 
 @app.command()
@@ -23,9 +24,16 @@ def serve(
         typer.Option("--api-key", envvar="METAXY_API_KEY", help="Require this key on every API call."),
     ] = None,
 ) -> None:
-    """Serve a read-only JSON API and a web page over the store (features, graph, status, samples)."""
+    """Serve a read-only JSON API and a web page over the store (features, graph, status, samples).
+
+    With a ``[security]`` table in metaxy.toml, callers authenticate with their principal's API key and
+    need the ``read`` permission; otherwise ``--api-key`` (if given) is the one key every call must send.
+    """
     cli = state(ctx)
     graph = cli.feature_graph()
+    security = cli.config.security
+    backend = APIKeyBackend.from_config(security) if security is not None else None
+    api_key = api_key or getattr(cli, "api_key", None)  # also the global --api-key, where there is one
     with cli.store(read_only=True) as store:
         from metaxy.server.run import serve as run_server
 
@@ -33,7 +41,14 @@ def serve(
             sys.stdout.write(f"metaxy serve: store {store.name} on {url} (API: {url}api/openapi.json)\n")
             sys.stdout.flush()
 
-        run_server(MetadataBrowser(store, graph), host=host, port=port, api_key=api_key, announce=announce)
+        run_server(
+            MetadataBrowser(store, graph),
+            host=host,
+            port=port,
+            api_key=None if backend is not None else api_key,
+            auth_backend=backend,
+            announce=announce,
+        )
 
 
 @app.command()

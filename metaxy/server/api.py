@@ -2,8 +2,9 @@
 
 Every route is a ``GET``: there is no way to write through the server. Errors are JSON documents
 ``{"error": {"type", "message", "hint"}, "status"}`` with a matching status code; the OpenAPI schema
-is served at ``/api/openapi.json``. With an API key configured every ``/api`` route asks for it in
-``X-API-Key`` (or ``Authorization: Bearer <key>``); the page's own files are public and carry no data.
+is served at ``/api/openapi.json``. With an API key or the project's ``[security]`` principals
+configured, every ``/api`` route asks for a key in ``X-API-Key`` (or ``Authorization: Bearer <key>``);
+the page's own files are public and carry no data.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from metaxy.exceptions import (
 )
 from metaxy.server import schemas
 from metaxy.server.browse import CURRENT, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MetadataBrowser
+from metaxy.stores.wrappers.auth import AuthBackend, Permission
 
 #: the page's files, shipped in the package (no build step, nothing fetched from elsewhere)
 STATIC = resources.files("metaxy.server") / "static"
@@ -46,27 +48,36 @@ _STATUS = [  # most specific first
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.Error, "description": "A request the store cannot answer (see the hint)."},
     401: {"model": schemas.Error, "description": "An API key is configured and the request lacks it."},
+    403: {"model": schemas.Error, "description": "The key's principal may not read metadata."},
     404: {"model": schemas.Error, "description": "Unknown feature or snapshot, or nothing stored."},
     422: {"model": schemas.Error, "description": "Invalid parameters, e.g. a page larger than allowed."},
 }
 
 
 class APIKeyCheck:
-    """Compares the request's key with the configured one in constant time (no key configured: open)."""
+    """Who may call the API: nobody is asked (no key, no backend), one key compared in constant time,
+    or an :class:`~metaxy.stores.wrappers.auth.AuthBackend` (the project's ``[security]`` principals)
+    whose principal must hold ``read``. 401 without a valid key, 403 for a principal who may not read.
+    """
 
-    def __init__(self, api_key: str | None) -> None:
+    def __init__(self, api_key: str | None = None, backend: AuthBackend | None = None) -> None:
         self._key = api_key.encode() if api_key else None
+        self._backend = backend
 
     def __call__(self, request: Request) -> None:
-        if self._key is None:
+        if self._key is None and self._backend is None:
             return
         given = request.headers.get("x-api-key") or _bearer(request.headers.get("authorization"))
-        if given is None or not hmac.compare_digest(given.encode(), self._key):
-            raise HTTPException(
-                401,
-                detail="missing or wrong API key" if given is None else "wrong API key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        if given is None:
+            raise HTTPException(401, detail="missing API key", headers={"WWW-Authenticate": "Bearer"})
+        if self._backend is not None:
+            principal = self._backend.verify(given)
+            if principal is None:
+                raise HTTPException(401, detail="wrong API key", headers={"WWW-Authenticate": "Bearer"})
+            if not self._backend.permits(principal, Permission.READ, None):
+                raise HTTPException(403, detail=f"principal {principal!r} may not read metadata")
+        elif self._key is not None and not hmac.compare_digest(given.encode(), self._key):
+            raise HTTPException(401, detail="wrong API key", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _bearer(header: str | None) -> str | None:
@@ -75,8 +86,13 @@ def _bearer(header: str | None) -> str | None:
     return None
 
 
-def create_app(browser: MetadataBrowser, *, api_key: str | None = None) -> FastAPI:
-    """The API and page over ``browser`` (whose store stays open while the app serves)."""
+def create_app(
+    browser: MetadataBrowser, *, api_key: str | None = None, auth_backend: AuthBackend | None = None
+) -> FastAPI:
+    """The API and page over ``browser`` (whose store stays open while the app serves).
+
+    ``auth_backend`` (the project's ``[security]`` principals) takes precedence over ``api_key``.
+    """
     app = FastAPI(
         title="metaxy",
         version=metaxy.__version__,
@@ -86,7 +102,9 @@ def create_app(browser: MetadataBrowser, *, api_key: str | None = None) -> FastA
         redoc_url=None,
     )
     _add_error_handlers(app)
-    router = APIRouter(prefix="/api", dependencies=[Depends(APIKeyCheck(api_key))], responses=_ERRORS)
+    router = APIRouter(
+        prefix="/api", dependencies=[Depends(APIKeyCheck(api_key, auth_backend))], responses=_ERRORS
+    )
     _add_feature_routes(router, browser)
     _add_store_routes(router, browser)
     app.include_router(router)
@@ -173,6 +191,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         hints = {
             401: "Send the key in the X-API-Key header (or Authorization: Bearer <key>).",
+            403: "Ask an admin for a role granting read ([security.roles] in metaxy.toml).",
             404: "The routes are listed in /api/openapi.json.",
             405: "The API is read-only: every route is a GET.",
         }

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from metaxy.exceptions import ConfigError
 from metaxy.server.browse import MetadataBrowser
 from metaxy.stores._drivers import import_driver
+from metaxy.stores.wrappers.auth import AuthBackend
 
 
 def is_loopback(host: str) -> bool:
@@ -46,17 +47,18 @@ def serve(
     host: str,
     port: int,
     api_key: str | None,
+    auth_backend: AuthBackend | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the API and page until interrupted; ``announce`` gets the URL once listening."""
     uvicorn = import_driver("uvicorn", "server", needed_by="metaxy serve")
     from metaxy.server.api import create_app  # fastapi, imported only when serving
 
-    app = create_app(browser, api_key=api_key)
+    app = create_app(browser, api_key=api_key, auth_backend=auth_backend)
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    if not is_loopback(host) and api_key is None:
+    if not is_loopback(host) and api_key is None and auth_backend is None:
         sys.stderr.write(
             f"Warning: serving on {host} without an API key: anyone who reaches this machine can read the metadata.\n"
         )

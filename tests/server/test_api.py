@@ -6,6 +6,7 @@ Every answer is checked against the response schema the server publishes in its 
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from metaxy.stores.wrappers.auth import generate_api_key, hash_api_key
 from tests.server.conftest import Served, start_server, stop_server
 
 
@@ -185,3 +187,32 @@ def test_an_api_key_is_required_when_configured(keyed: Served) -> None:
     assert get(keyed.url + "api/status", {"Authorization": "Bearer s3cret"})[0] == 200
     with urllib.request.urlopen(keyed.url, timeout=60) as page:  # the page itself carries no data
         assert page.status == 200
+
+
+@pytest.fixture(scope="module")
+def secured(web_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, str, str]]:
+    """The project with a ``[security]`` table: ``dashboard`` may read, ``loader`` may only write."""
+    root = tmp_path_factory.mktemp("secured") / "project"
+    shutil.copytree(web_project, root)
+    reader, writer = generate_api_key(), generate_api_key()
+    with (root / "metaxy.toml").open("a") as config:
+        config.write(
+            "\n[security.roles.reader]\nread = ['*']\n\n[security.roles.loader]\nwrite = ['video/*']\n\n"
+            f"[security.principals.dashboard]\nroles = ['reader']\napi_key_hash = '{hash_api_key(reader)}'\n\n"
+            f"[security.principals.loader]\nroles = ['loader']\napi_key_hash = '{hash_api_key(writer)}'\n"
+        )
+    served = start_server(root)
+    yield served, reader, writer
+    stop_server(served)
+
+
+def test_with_security_principals_authenticate_and_need_read(secured: tuple[Served, str, str]) -> None:
+    served, reader, writer = secured
+    assert get(served.url + "api/status")[0] == 401
+    assert get(served.url + "api/status", {"X-API-Key": "mxk_guess"})[0] == 401
+    code, body = get(served.url + "api/status", {"X-API-Key": writer})
+    assert code == 403
+    assert "'loader' may not read" in body["error"]["message"]
+    code, body = get(served.url + "api/features/video/raw", {"Authorization": f"Bearer {reader}"})
+    assert code == 200
+    assert body["key"] == "video/raw"
