@@ -42,6 +42,10 @@ def global_options(
     ] = None,
     store: Annotated[str | None, typer.Option("--store", help="Store name (default: the config's).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="METAXY_API_KEY", help="API key, when metaxy.toml has [security]."),
+    ] = None,
     fmt: Annotated[
         OutputFormat | None,
         typer.Option("--format", "-f", help="Output format of the command.", case_sensitive=False),
@@ -52,7 +56,9 @@ def global_options(
     ] = False,
 ) -> None:
     """Options every command understands, before or after the command name."""
-    ctx.obj = CliContext(config_path=config, store_name=store, debug=debug, graph=FeatureGraph.get_active())
+    ctx.obj = CliContext(
+        config_path=config, store_name=store, debug=debug, graph=FeatureGraph.get_active(), api_key=api_key
+    )
 
 
 def state(ctx: typer.Context) -> CliContext:

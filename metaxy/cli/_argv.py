@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 #: global options taking a value, and global flags
-GLOBAL_VALUE_OPTIONS = frozenset({"--config", "--store"})
+GLOBAL_VALUE_OPTIONS = frozenset({"--config", "--store", "--api-key"})
 GLOBAL_FLAGS = frozenset({"--debug"})
 FORMAT_OPTIONS = frozenset({"--format", "-f"})
 

@@ -10,6 +10,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.ops.stores import require_existing
 from metaxy.stores.base import MetadataStore
 from metaxy.stores.registry import store_from_config
+from metaxy.stores.wrappers.access import secured
 
 
 @dataclass
@@ -20,6 +21,7 @@ class CliContext:
     store_name: str | None = None
     debug: bool = False
     graph: FeatureGraph = field(default_factory=FeatureGraph)
+    api_key: str | None = field(default=None, repr=False)
     _config: MetaxyConfig | None = None
     _loaded: bool = False
 
@@ -44,4 +46,5 @@ class CliContext:
         refuses a store that does not exist, rather than creating an empty one.
         """
         store = store_from_config(self.config, name or self.store_name, read_only=read_only)
-        return require_existing(store) if read_only else store
+        store = require_existing(store) if read_only else store
+        return secured(store, self.config, self.api_key)

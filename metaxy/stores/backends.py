@@ -36,10 +36,11 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("sqlalchemy", "SQLAlchemyMetadataStore", "metaxy.stores.sqlalchemy", "sqlalchemy"),
     Backend("cached", "CachedMetadataStore", "metaxy.stores.wrappers.cached", None),
     Backend("instrumented", "InstrumentedMetadataStore", "metaxy.stores.wrappers.instrumented", None),
+    Backend("encrypted", "EncryptedMetadataStore", "metaxy.stores.wrappers.encrypted", "crypto"),
 )
 
 #: wrapper kinds: built around another store in code, not named as a ``type`` in configuration
-WRAPPER_KINDS = frozenset({"cached", "instrumented"})
+WRAPPER_KINDS = frozenset({"cached", "instrumented", "encrypted"})
 
 
 def backend_named(kind: str) -> Backend | None:
@@ -99,6 +100,7 @@ if TYPE_CHECKING:
     from metaxy.stores.memory import InMemoryMetadataStore
     from metaxy.stores.sqlalchemy import SQLAlchemyMetadataStore
     from metaxy.stores.wrappers.cached import CachedMetadataStore
+    from metaxy.stores.wrappers.encrypted import EncryptedMetadataStore
     from metaxy.stores.wrappers.instrumented import InstrumentedMetadataStore
 
 __all__ = [
@@ -106,6 +108,7 @@ __all__ = [
     "ClickHouseMetadataStore",
     "DeltaMetadataStore",
     "DuckDBMetadataStore",
+    "EncryptedMetadataStore",
     "InMemoryMetadataStore",
     "InstrumentedMetadataStore",
     "SQLAlchemyMetadataStore",
