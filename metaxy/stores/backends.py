@@ -37,10 +37,11 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("cached", "CachedMetadataStore", "metaxy.stores.wrappers.cached", None),
     Backend("instrumented", "InstrumentedMetadataStore", "metaxy.stores.wrappers.instrumented", None),
     Backend("encrypted", "EncryptedMetadataStore", "metaxy.stores.wrappers.encrypted", "crypto"),
+    Backend("secure", "SecureMetadataStore", "metaxy.stores.wrappers.secure", None),
 )
 
 #: wrapper kinds: built around another store in code, not named as a ``type`` in configuration
-WRAPPER_KINDS = frozenset({"cached", "instrumented", "encrypted"})
+WRAPPER_KINDS = frozenset({"cached", "instrumented", "encrypted", "secure"})
 
 
 def backend_named(kind: str) -> Backend | None:
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
     from metaxy.stores.wrappers.cached import CachedMetadataStore
     from metaxy.stores.wrappers.encrypted import EncryptedMetadataStore
     from metaxy.stores.wrappers.instrumented import InstrumentedMetadataStore
+    from metaxy.stores.wrappers.secure import SecureMetadataStore
 
 __all__ = [
     "CachedMetadataStore",
@@ -112,4 +114,5 @@ __all__ = [
     "InMemoryMetadataStore",
     "InstrumentedMetadataStore",
     "SQLAlchemyMetadataStore",
+    "SecureMetadataStore",
 ]

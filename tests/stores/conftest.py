@@ -88,6 +88,17 @@ def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore
     return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
 
 
+def secure_encrypted_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """The chain behind access checks (an admin) and encryption of a user column: no behaviour may change."""
+    from metaxy.stores.wrappers.auth import Grant, Permission, RolesTable
+
+    roles = RolesTable({"admin": [Grant(Permission.ADMIN, "*")]}, {"ci": ["admin"]})
+    encrypted = mx.EncryptedMetadataStore(
+        memory_chain(tmp_path, **kwargs), encryption_key=b"k" * 32, encrypted_columns=["text"]
+    )
+    return mx.SecureMetadataStore(encrypted, auth_backend=roles, principal="ci")
+
+
 def mock(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """The shipped failure-injecting double, with no failure set: it must behave like any store."""
     return MockMetadataStore(**kwargs)
@@ -106,6 +117,7 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "duckdb-md5-native": duckdb_md5_native,
     "duckdb-over-memory": duckdb_over_memory,
     "instrumented-cached-chain": instrumented_cached_chain,
+    "secure-encrypted-chain": secure_encrypted_chain,
     "mock": mock,
 }
 

@@ -1,4 +1,4 @@
-"""Keys, keyrings and encrypted tokens: ``mxe1:<algorithm>:<key id>:<base64url(nonce + ciphertext)>``.
+"""Keys, keyrings and encrypted tokens: ``mxe1:<algorithm>:<key id>:<base64(nonce + ciphertext)>``.
 
 Every value gets a fresh 96-bit random nonce; the authentication tag makes any change to a token (or
 decrypting it with another key) fail instead of returning garbage. The key id is the first 12 hex
@@ -7,12 +7,13 @@ digits of a SHA-256 of the key, so a token names the key it needs without reveal
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import polars as pl
 
 from metaxy.exceptions import ConfigError
 from metaxy.stores._drivers import import_driver
@@ -22,6 +23,9 @@ ALGORITHMS = {"aes-256-gcm": "a", "chacha20-poly1305": "c"}
 _BY_CODE = {code: name for name, code in ALGORITHMS.items()}
 TOKEN_VERSION = "mxe1"
 _NONCE = 12
+_TAG = 16
+#: ``mxe1:a:0123456789ab:``: every token starts with 20 characters naming its cipher and key
+PREFIX_LENGTH = len(TOKEN_VERSION) + 16
 _AAD = b"metaxy encrypted value v1"
 
 
@@ -87,7 +91,8 @@ class Keyring:
         for key in keys:
             unique.setdefault(key.id, key)
         self.keys = list(unique.values())
-        self._ciphers: dict[str, Any] = {}
+        self._by_id = unique
+        self._ciphers: dict[str, Any] = {}  # key id → the AEAD object of that key
 
     @property
     def primary(self) -> EncryptionKey:
@@ -100,50 +105,67 @@ class Keyring:
     def ids(self) -> list[str]:
         return [k.id for k in self.keys]
 
-    def encrypt(self, plains: Sequence[bytes | None]) -> list[str | None]:
-        """Each value as a token under the primary key (nulls stay null)."""
+    def encrypt(self, name: str, plains: Sequence[bytes | None]) -> pl.Series:
+        """Each value as a token under the primary key (nulls stay null), as a String series ``name``."""
         key = self.primary
-        seal, prefix = self._cipher(key).encrypt, key.prefix()
-        out: list[str | None] = []
-        for plain in plains:
-            if plain is None:
-                out.append(None)
-                continue
-            nonce = os.urandom(_NONCE)
-            out.append(prefix + base64.urlsafe_b64encode(nonce + seal(nonce, plain, _AAD)).decode())
-        return out
+        seal = self._cipher(key).encrypt
+        nonces = os.urandom(_NONCE * len(plains))
+        sealed = [
+            None if plain is None else nonces[i : i + _NONCE] + seal(nonces[i : i + _NONCE], plain, _AAD)
+            for i, plain in zip(range(0, len(nonces), _NONCE), plains, strict=True)
+        ]
+        encoded = pl.Series(name, sealed, dtype=pl.Binary).bin.encode("base64")
+        return (key.prefix() + encoded).alias(name)
 
-    def decrypt(self, token: str) -> bytes:
-        """The plaintext of one token.
+    def decrypt(self, tokens: pl.Series) -> list[bytes | None]:
+        """The plaintext of every token (``None`` for a null).
 
         Raises:
-            TokenError: not a token, a key id not in the ring, or a failed authentication check.
+            TokenError: not a token, a key id not in the ring, or a failed authentication check;
+                ``position`` says which value.
         """
-        parts = token.split(":", 3)
-        if len(parts) != 4 or parts[0] != TOKEN_VERSION or parts[1] not in _BY_CODE:
-            raise TokenError("the stored value is not an encrypted token")
-        _, code, key_id, body = parts
-        key = next((k for k in self.keys if k.id == key_id), None)
+        heads = tokens.str.slice(0, PREFIX_LENGTH).to_list()
+        bodies = tokens.str.slice(PREFIX_LENGTH).str.decode("base64", strict=False).to_list()
+        ciphers = {head: self._cipher_for(head) for head in set(heads) if head is not None}
+        out: list[bytes | None] = []
+        for position, (head, body) in enumerate(zip(heads, bodies, strict=True)):
+            if head is None:
+                out.append(None)
+                continue
+            try:
+                out.append(bytes(ciphers[head].decrypt(body[:_NONCE], body[_NONCE:], _AAD)))
+            except Exception as exc:  # InvalidTag, or a body that is not base64 / too short: tampered
+                reason = "not base64" if body is None else type(exc).__name__
+                raise TokenError(f"value {position} fails its authentication check ({reason})") from None
+        return out
+
+    def reencrypt(self, name: str, tokens: pl.Series) -> pl.Series:
+        """``tokens`` decrypted and encrypted again under the primary key."""
+        return self.encrypt(name, self.decrypt(tokens))
+
+    def _cipher_for(self, head: str) -> Any:
+        parts = head.split(":")
+        if len(parts) != 4 or parts[0] != TOKEN_VERSION or parts[1] not in _BY_CODE or parts[3]:
+            raise TokenError("a stored value is not an encrypted token")
+        _, code, key_id, _ = parts
+        key = self._by_id.get(key_id)
         if key is None or ALGORITHMS[key.algorithm] != code:
             raise TokenError(
-                f"it was encrypted with key {key_id} ({_BY_CODE[code]}), which is not in the keyring "
+                f"a value was encrypted with key {key_id} ({_BY_CODE[code]}), which is not in the keyring "
                 f"(keys: {', '.join(self.ids())})",
                 wrong_key=True,
             )
-        try:
-            raw = base64.urlsafe_b64decode(body.encode())
-            return bytes(self._cipher(key).decrypt(raw[:_NONCE], raw[_NONCE:], _AAD))
-        except Exception as exc:  # InvalidTag, a short or malformed body: tampered either way
-            raise TokenError(f"its authentication check failed ({type(exc).__name__})") from None
+        return self._cipher(key)
 
     def _cipher(self, key: EncryptionKey) -> Any:
-        cipher = self._ciphers.get(key.id)
+        slot = key.id + ALGORITHMS[key.algorithm]
+        cipher = self._ciphers.get(slot)
         if cipher is None:
             aead = import_driver(
                 "cryptography.hazmat.primitives.ciphers.aead", "crypto", needed_by="EncryptedMetadataStore"
             )
             cls = aead.AESGCM if key.algorithm == "aes-256-gcm" else aead.ChaCha20Poly1305
-            cipher = self._ciphers[key.id] = cls(key.secret)
+            cipher = self._ciphers[slot] = cls(key.secret)
         return cipher
 
 

@@ -141,9 +141,7 @@ class EncryptedMetadataStore(WrappedMetadataStore):
             )
         for column in columns:
             self._check_type(key, column, frame.schema[column])
-        return frame.with_columns(
-            pl.Series(c, self.keyring.encrypt(encode_values(frame[c])), dtype=pl.String) for c in columns
-        )
+        return frame.with_columns(self.keyring.encrypt(c, encode_values(frame[c])) for c in columns)
 
     def _check_type(self, key: FeatureKey, column: str, written: pl.DataType) -> None:
         """The append-schema rule for an encrypted column (the store itself only sees text)."""
@@ -308,9 +306,7 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         stale = scanned.filter(old).collect()
         if stale.height == 0:
             return 0
-        fresh = stale.with_columns(
-            pl.Series(c, self._reencrypt(key, c, stale[c]), dtype=pl.String) for c in columns
-        )
+        fresh = stale.with_columns(self._reencrypt(key, stale[c]) for c in columns)
         identity = [
             c
             for c, t in stale.schema.items()
@@ -324,9 +320,8 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         self.inner._delete_rows(key, old)
         return stale.height
 
-    def _reencrypt(self, key: FeatureKey, column: str, tokens: pl.Series) -> list[str | None]:
-        plains = [None if t is None else self._open(key, column, t) for t in tokens.to_list()]
-        return self.keyring.encrypt(plains)
+    def _reencrypt(self, key: FeatureKey, tokens: pl.Series) -> pl.Series:
+        return self.keyring.encrypt(tokens.name, self._open(key, tokens))
 
     # -- decryption -------------------------------------------------------------------------------
 
@@ -340,8 +335,7 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         return frame.with_columns(self._decrypt_column(key, frame[c]) for c in present)
 
     def _decrypt_column(self, key: FeatureKey, tokens: pl.Series) -> pl.Series:
-        plains = [None if t is None else self._open(key, tokens.name, t) for t in tokens.to_list()]
-        groups = decode_values(tokens.name, plains)
+        groups = decode_values(tokens.name, self._open(key, tokens))
         if not groups:
             return pl.Series(tokens.name, [None] * len(tokens), dtype=pl.String)
         if len(groups) == 1 and len(groups[0][2]) == len(tokens):
@@ -370,15 +364,15 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         every = pl.DataFrame({"__pos": list(range(length))})
         return every.join(pl.concat(parts), on="__pos", how="left").sort("__pos")[name]
 
-    def _open(self, key: FeatureKey, column: str, token: str) -> bytes:
+    def _open(self, key: FeatureKey, tokens: pl.Series) -> list[bytes | None]:
         try:
-            return self.keyring.decrypt(token)
+            return self.keyring.decrypt(tokens)
         except TokenError as exc:
             what = "a wrong key" if exc.wrong_key else "a tampered or corrupted value"
             raise DecryptionError(
-                f"{self._where(key)}: cannot decrypt column {column!r} ({what}): {exc}.",
+                f"{self._where(key)}: cannot decrypt column {tokens.name!r} ({what}): {exc}.",
                 hint="Open the store with the key the data was written with (keep old keys in the keyring "
-                "until rotate_key finishes); a value that fails its check was changed outside metaxy."
+                "until rotate_key finishes)."
                 if exc.wrong_key
                 else "The stored value was changed outside metaxy: restore it from a backup or rewrite the sample.",
             ) from None

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from metaxy.constants import SYSTEM_NAMESPACE
-from metaxy.exceptions import AccessDeniedError, MetaxyError
+from metaxy.exceptions import AccessDeniedError
 from metaxy.models.feature import resolve_feature
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
@@ -232,11 +232,8 @@ class SecureMetadataStore(WrappedMetadataStore):
 
     @catalog.setter
     def catalog(self, value: Any) -> None:
-        if value is not None:
-            raise MetaxyError(
-                "A SecureMetadataStore uses the wrapped store's catalog.",
-                hint="Give the catalog to the wrapped store.",
-            )
+        if "inner" in self.__dict__ and "principal" in self.__dict__ and value is not None:
+            self.inner.catalog = value  # the wrapped store records its writes; reads come through the guard
 
 
 class _GuardedCatalog:
