@@ -26,6 +26,8 @@ _NONCE = 12
 _TAG = 16
 #: ``mxe1:a:0123456789ab:``: every token starts with 20 characters naming its cipher and key
 PREFIX_LENGTH = len(TOKEN_VERSION) + 16
+#: a regular expression matching the start of a token
+TOKEN_START = rf"^{TOKEN_VERSION}:[{''.join(ALGORITHMS.values())}]:[0-9a-f]{{12}}:"
 _AAD = b"metaxy encrypted value v1"
 
 

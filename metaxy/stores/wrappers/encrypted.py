@@ -28,7 +28,15 @@ from metaxy.stores._read import ReadRequest, as_filters
 from metaxy.stores._shard import ShardSpec
 from metaxy.stores.base import FeatureLike, Filters, FrameLike, MetadataStore
 from metaxy.stores.schema_rule import cast_expr, supertype
-from metaxy.stores.wrappers._cipher import EncryptionKey, KeyLike, Keyring, TokenError, as_key, as_keyring
+from metaxy.stores.wrappers._cipher import (
+    TOKEN_START,
+    EncryptionKey,
+    KeyLike,
+    Keyring,
+    TokenError,
+    as_key,
+    as_keyring,
+)
 from metaxy.stores.wrappers._plain import decode_values, encode_values
 from metaxy.stores.wrappers.base import WrappedMetadataStore
 from metaxy.versioning.frames import to_polars
@@ -231,14 +239,37 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         increment = self.inner.resolve_update(
             feature, samples=samples, filters=filters, lazy=lazy, shard=shard, **legacy
         )
-        frames = [f.collect() if isinstance(f, pl.LazyFrame) else f for f in increment]
-        present = {c for f in frames for c in f.columns} & encrypted
-        if not present:
+        names = {c for f in increment for c in f.collect_schema().names()}
+        if not names & encrypted:
             return increment
-        new, stale, orphaned = (self._decrypt(key, f, sorted(present)) for f in frames)
+        frames = [f.collect() if isinstance(f, pl.LazyFrame) else f for f in increment]
+        new, stale, orphaned = (self._decrypt_tokens(key, f, encrypted) for f in frames)
         return (
             Increment(new.lazy(), stale.lazy(), orphaned.lazy()) if lazy else Increment(new, stale, orphaned)
         )
+
+    def _decrypt_tokens(self, key: FeatureKey, frame: pl.DataFrame, encrypted: set[str]) -> pl.DataFrame:
+        """Decrypt the tokens of ``encrypted`` columns, keeping plain values: an increment mixes stored
+        (encrypted) rows with the caller's ``samples`` (in clear)."""
+        columns = []
+        for name in sorted(encrypted & set(frame.columns)):
+            values = frame[name]
+            if values.dtype != pl.String:
+                continue
+            is_token = values.str.contains(TOKEN_START).fill_null(False)
+            if not is_token.any():
+                continue
+            if is_token.sum() == values.len() - values.null_count():
+                columns.append(self._decrypt_column(key, values))
+                continue
+            opened = self._decrypt_column(key, values.filter(is_token))
+            if opened.dtype != pl.String:
+                raise SchemaError(
+                    f"{self._where(key)}: column {name!r} mixes stored {opened.dtype} values with strings.",
+                    hint=f"Give {name!r} in samples as {opened.dtype}.",
+                )
+            columns.append(values.scatter(is_token.arg_true(), opened))
+        return frame.with_columns(columns) if columns else frame
 
     @logged("provenance_digest")
     def provenance_digest(self, feature: FeatureLike, *, filters: Filters = None) -> str:

@@ -358,3 +358,22 @@ def test_old_keys_in_the_ring_still_decrypt() -> None:
         assert sorted(both.read_metadata("video/raw").collect()["path"]) == [f"{SECRET}-1", f"{SECRET}-2"]
         tokens = inner.read_metadata("video/raw").sort("sample_uid").collect()["path"]
         assert [t.split(":")[2] for t in tokens] == [EncryptionKey(KEY_A).id, EncryptionKey(KEY_B).id]
+
+
+def test_a_root_increment_keeps_the_callers_clear_samples_and_decrypts_stored_rows() -> None:
+    store = EncryptedMetadataStore(
+        mx.InMemoryMetadataStore(), encryption_key=KEY_A, encrypted_columns=["path"]
+    )
+    with store:
+        store.write_metadata("video/raw", secret_videos([1, 2]))
+        samples = secret_videos([1, 2, 3]).with_columns(
+            pl.when(pl.col("sample_uid") == 2)
+            .then(pl.struct(audio=pl.lit("changed"), frames=pl.lit("f2")))
+            .otherwise(pl.col("metaxy_provenance_by_field"))
+            .alias("metaxy_provenance_by_field")
+        )
+        increment = store.resolve_update("video/raw", samples=samples)
+        assert increment.new["path"].to_list() == [f"{SECRET}-3"]
+        assert increment.stale["path"].to_list() == [f"{SECRET}-2"]
+        lazy = store.resolve_update("video/raw", samples=samples, lazy=True).collect()
+        assert lazy.new["path"].to_list() == [f"{SECRET}-3"]
