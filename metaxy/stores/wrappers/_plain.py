@@ -44,6 +44,14 @@ def decode_values(
 ) -> list[tuple[pl.DataType, pl.Series, list[int]]]:
     """Decoded values grouped by type: ``(type, series, positions)`` per type met (written types may
     differ when later writes widened a column); the caller combines them."""
+    present = [v for v in values if v is not None]
+    if all(v[:1] == b"s" for v in present):  # a string column: the common case, kept tight
+        strings = [None if v is None else v[1:].decode() for v in values]
+        return (
+            [(pl.String(), pl.Series(name, strings, dtype=pl.String), list(range(len(values))))]
+            if present
+            else []
+        )
     groups: dict[bytes, list[int]] = {}
     for i, value in enumerate(values):
         if value is not None:
