@@ -39,12 +39,16 @@ class CliContext:
             self._loaded = True
         return self.graph
 
-    def store(self, name: str | None = None, *, read_only: bool = False) -> MetadataStore:
+    def store(
+        self, name: str | None = None, *, read_only: bool = False, checked: bool = True
+    ) -> MetadataStore:
         """A (closed) store: ``name``, else ``--store``, else the config's default store.
 
         ``read_only=True`` (commands that only read) opens the whole fallback chain read-only and
-        refuses a store that does not exist, rather than creating an empty one.
+        refuses a store that does not exist, rather than creating an empty one. With a ``[security]``
+        table the store is checked for the principal of ``--api-key``; ``checked=False`` is for servers,
+        which check each request's key themselves.
         """
         store = store_from_config(self.config, name or self.store_name, read_only=read_only)
         store = require_existing(store) if read_only else store
-        return secured(store, self.config, self.api_key)
+        return secured(store, self.config, self.api_key) if checked else store

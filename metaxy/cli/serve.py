@@ -34,7 +34,7 @@ def serve(
     security = cli.config.security
     backend = APIKeyBackend.from_config(security) if security is not None else None
     api_key = api_key or getattr(cli, "api_key", None)  # also the global --api-key, where there is one
-    with cli.store(read_only=True) as store:
+    with cli.store(read_only=True, checked=False) as store:
         from metaxy.server.run import serve as run_server
 
         def announce(url: str) -> None:
@@ -56,7 +56,7 @@ def mcp(ctx: typer.Context) -> None:
     """Run a Model Context Protocol server on stdio with read-only tools over the store."""
     cli = state(ctx)
     graph = cli.feature_graph()
-    with cli.store(read_only=True) as store:
+    with cli.store(read_only=True, checked=False) as store:
         from metaxy.server.mcp_server import run_stdio
 
         run_stdio(MetadataBrowser(store, graph))
