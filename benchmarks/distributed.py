@@ -29,6 +29,10 @@ import polars as pl
 import metaxy as mx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path, and this file would shadow Dask's
+# ``distributed`` package.
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "benchmarks":
+    sys.path.pop(0)
 
 
 def define() -> tuple[type[mx.Feature], type[mx.Feature]]:
@@ -83,8 +87,10 @@ def run_ray(store: Any, transcript: Any, workers: int) -> int:
 
     source = MetaxyDatasource(transcript, store=store, num_shards=workers)
     sink = MetaxyDatasink(transcript, store=store)
+    # batch_size=None: one batch per block read (a shard), so one append per block, not one per
+    # 1024-row batch (each append is a Delta commit)
     ds = ray.data.read_datasource(source).map_batches(
-        lambda b: b.append_column("text", b.column("path")), batch_format="pyarrow"
+        lambda b: b.append_column("text", b.column("path")), batch_format="pyarrow", batch_size=None
     )
     ds.write_datasink(sink)
     return sink.report.rows_written

@@ -9,6 +9,7 @@ connection ever crosses a process boundary.
 from __future__ import annotations
 
 import pickle
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -98,8 +99,8 @@ class StoreRef:
             retried(store.open)
         except MetaxyError as exc:
             raise IntegrationError(
-                f"{where}: {store.name} at {store.location} cannot be opened on worker host "
-                f"{socket.gethostname()}: {exc.message}",
+                f"{where}: {store.name} at {store.location} cannot be opened on "
+                f"{'driver' if where == 'driver' else 'worker'} host {socket.gethostname()}: {exc.message}",
                 hint="Every worker opens the store itself: its location must be reachable from each worker "
                 "(a shared filesystem, an object store, a database server), with credentials there too.",
             ) from exc
@@ -158,6 +159,34 @@ class FeatureRef:
             graph.add_feature(spec)
         return graph
 
+    @contextmanager
+    def active(self) -> Iterator[FeatureGraph]:
+        """The shipped definitions as the active graph, for the work done inside the block.
+
+        The definitions travel, but code they refer to (a Python function in a ``FeatureDep`` filter)
+        travels by name: a module this process cannot import is named in the error.
+
+        Raises:
+            IntegrationError: the work needed a module this process cannot import.
+        """
+        graph = self.graph()
+        try:
+            with graph.use():
+                yield graph
+        except ModuleNotFoundError as exc:
+            # Polars re-raises it from inside a query: the name is only in the message's first line
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            found = re.search(r"No module named '([^']+)'", reason)
+            missing = exc.name or (found.group(1) if found else "the module")
+            place = f" (defined in {self.module!r})" if self.module else ""
+            raise IntegrationError(
+                f"feature {self.key!r}{place} needs module {missing!r}, which cannot be imported on "
+                f"host {socket.gethostname()}: {reason}.",
+                hint=f"Install {missing!r} on every worker and add it to metaxy.toml's entrypoints (on Ray, "
+                "runtime_env={'py_modules': [...]} ships it); or keep FeatureDep filters plain Polars "
+                "expressions.",
+            ) from exc
+
 
 def check_picklable(value: Any, *, what: str, where: str) -> None:
     """Refuse ``value`` now, on the driver, if it cannot be sent to workers.
@@ -202,7 +231,7 @@ def read_shard(
 ) -> pl.DataFrame:
     """One shard: the new and stale samples (``metaxy_status`` tells which) or the stored rows."""
     feature, chosen = feature_ref.key, list(filters) or None
-    with feature_ref.graph().use(), store_ref.opened(read_only=True) as store:
+    with feature_ref.active(), store_ref.opened(read_only=True) as store:
         if not incremental:
             lf = store.read_metadata(feature, filters=chosen, columns=columns, shard=shard)
             return retried(lf.collect)

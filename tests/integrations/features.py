@@ -43,7 +43,8 @@ def videos(ids: range | list[int], version: str = "1") -> pl.DataFrame:
 
 
 class DyingDeltaStore(mx.DeltaMetadataStore):
-    """A Delta store whose process dies right after an append while the ``flag`` file exists (once)."""
+    """A Delta store whose process dies right after an append while the ``flag`` file exists (once: the
+    first appender removes it)."""
 
     def __init__(self, table_uri: str, flag: str) -> None:
         super().__init__(table_uri)
@@ -51,6 +52,8 @@ class DyingDeltaStore(mx.DeltaMetadataStore):
 
     def _append(self, key: mx.FeatureKey, df: pl.DataFrame) -> None:
         super()._append(key, df)
-        if os.path.exists(self._flag):
-            os.remove(self._flag)
-            os._exit(1)  # the worker dies mid-task, after its first block is committed
+        try:
+            os.remove(self._flag)  # one process wins the flag, whichever worker appends first
+        except FileNotFoundError:
+            return
+        os._exit(1)  # the worker dies mid-task, after its first block is committed

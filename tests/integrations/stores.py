@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -33,3 +34,8 @@ def writer_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> S
         return partial(mx.SQLAlchemyMetadataStore, f"sqlite:///{tmp_path / 'meta.db'}")
     url = request.getfixturevalue("postgres_url")
     return partial(mx.SQLAlchemyMetadataStore, url, table_prefix=f"w{uuid.uuid4().hex[:10]}_")
+
+
+def driver_only_duckdb(path: str, driver_pid: int) -> mx.MetadataStore:
+    """A DuckDB file only the driver reaches: in any other process the path is on a disk not mounted there."""
+    return mx.DuckDBMetadataStore(path if os.getpid() == driver_pid else f"/not-mounted{path}")

@@ -13,6 +13,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "ray_pipeline" / "run_ray.py"
 
 
 @pytest.mark.usefixtures("ray_cluster")
+@pytest.mark.xdist_group("ray")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
 def test_the_ray_example_leaves_nothing_to_do() -> None:
     seen = runpy.run_path(str(EXAMPLE))["main"]()

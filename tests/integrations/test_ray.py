@@ -27,6 +27,7 @@ from metaxy.integrations.ray import (  # noqa: E402
 
 pytestmark = [
     pytest.mark.usefixtures("ray_cluster"),
+    pytest.mark.xdist_group("ray"),  # one Ray cluster per test run, on one xdist worker
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),  # Ray's notes about its own API
 ]
 
@@ -37,6 +38,7 @@ def collect(dataset: Any) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
+@pytest.mark.parametrize("store", ["duckdb", "postgres"], indirect=True)  # test_random_graphs: the others
 def test_the_increment_read_through_ray_equals_the_single_process_one(store: StoreFactory) -> None:
     f = features()
     with store() as opened:
@@ -82,6 +84,7 @@ def test_resolve_map_sink_then_nothing_is_left(store: StoreFactory) -> None:
         assert opened.resolve_update(f.Transcript).is_empty
 
 
+@pytest.mark.parametrize("store", ["delta", "duckdb"], indirect=True)  # workers write; one writer actor
 def test_versions_are_computed_in_the_workers(store: StoreFactory) -> None:
     f = features()
     with store() as opened:
@@ -197,6 +200,21 @@ def test_a_feature_definition_that_cannot_travel_names_its_module(tmp_path: Path
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("local_features", None)
+
+
+def test_a_feature_needing_a_module_workers_cannot_import_names_it(
+    tmp_path: Path, driver_only_features: tuple[str, Any, Any]
+) -> None:
+    module, up, down = driver_only_features
+    store = partial(mx.DeltaMetadataStore, str(tmp_path / "delta"))
+    rows = pl.DataFrame({"sample_uid": [1, 2], "metaxy_provenance_by_field": [{"a": "x"}] * 2})
+    with down.graph().use(), store() as opened:
+        opened.write_metadata(up, rows)
+        assert opened.resolve_update(down).new.height == 2  # the driver imports the module
+    source = MetaxyDatasource(down, store=store, num_shards=2)
+    with pytest.raises(Exception, match=f"needs module '{module}'") as info:
+        ray.data.read_datasource(source).materialize()
+    assert "entrypoints" in str(info.value)
 
 
 def test_a_bad_shard_count_is_refused(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ class DaskMetadataStore:
         """
         ref = FeatureRef.of(feature, where="DaskMetadataStore")
         exprs = as_filters(filters, where=f"DaskMetadataStore({ref.key!r})")
-        count = Shard.coerce((0, num_shards or _threads()), where=f"DaskMetadataStore({ref.key!r})").count
+        count = Shard.coerce(
+            (0, _threads() if num_shards is None else num_shards), where=f"DaskMetadataStore({ref.key!r})"
+        ).count
         empty = _empty_increment(self._store, ref, exprs)
         shards = [
             dask.delayed(_resolve_shard)(self._store, ref, Shard(i, count), exprs) for i in range(count)
@@ -89,7 +91,7 @@ class DaskMetadataStore:
 def _resolve_shard(
     store_ref: StoreRef, ref: FeatureRef, shard: Shard, filters: tuple[pl.Expr, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    with ref.graph().use(), store_ref.opened(read_only=True) as store:
+    with ref.active(), store_ref.opened(read_only=True) as store:
         increment = retried(lambda: store.resolve_update(ref.key, filters=list(filters) or None, shard=shard))
     return _pandas(increment.new), _pandas(increment.stale), _pandas(increment.orphaned)
 
@@ -97,7 +99,7 @@ def _resolve_shard(
 def _empty_increment(
     store_ref: StoreRef, ref: FeatureRef, filters: tuple[pl.Expr, ...]
 ) -> Increment[pd.DataFrame]:
-    with ref.graph().use(), store_ref.opened(read_only=True, where="driver") as store:
+    with ref.active(), store_ref.opened(read_only=True, where="driver") as store:
         lazy = store.resolve_update(ref.key, filters=list(filters) or None, lazy=True)
         parts = [_pandas(pl.DataFrame(schema=getattr(lazy, part).collect_schema())) for part in PARTS]
     return Increment(*parts)
@@ -107,7 +109,7 @@ def _version_partition(
     partition: pd.DataFrame, store_ref: StoreRef, ref: FeatureRef, lock: str | None, *, write: bool
 ) -> pd.DataFrame:
     frame = _polars(partition)
-    with ref.graph().use():
+    with ref.active():
         with store_ref.opened(read_only=True) as store:
             versioned = version_block(store, ref.key, frame)
         if write and versioned.height:
@@ -122,7 +124,7 @@ def _write_partition(
     frame = _polars(partition)
     if not frame.height:
         return pd.Series([0], dtype="int64")
-    with ref.graph().use(), _cluster_lock(lock), store_ref.opened() as store:
+    with ref.active(), _cluster_lock(lock), store_ref.opened() as store:
         return pd.Series([write_block(store, ref.key, frame)], dtype="int64")
 
 

@@ -83,7 +83,7 @@ class MetaxyDatasink(Datasink[WriteReport]):  # type: ignore[misc]
         """How this worker writes one block: into the store it opens, or through the single writer actor."""
         if self.concurrent:
             key = self._feature.key
-            stack.enter_context(self._feature.graph().use())
+            stack.enter_context(self._feature.active())
             store = stack.enter_context(self._store.opened())
             return lambda frame: write_block(store, key, frame)
         writer = ray.get_actor(self._writer_name)
@@ -125,10 +125,9 @@ class _SingleWriter:
 
     def __init__(self, store: StoreRef, feature: FeatureRef) -> None:
         self._store = store
-        self._key = feature.key
-        self._graph = feature.graph()
+        self._feature = feature
 
     def write(self, frame: pl.DataFrame) -> int:
         # opened per block: between blocks other processes (readers of the same file) get their turn
-        with self._graph.use(), self._store.opened() as store:
-            return write_block(store, self._key, frame)
+        with self._feature.active(), self._store.opened() as store:
+            return write_block(store, self._feature.key, frame)

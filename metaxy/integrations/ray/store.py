@@ -42,5 +42,5 @@ class RayMetadataStore:
 def _version(batch: pa.Table, store_ref: StoreRef, feature_ref: FeatureRef) -> pa.Table:
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
-    with feature_ref.graph().use(), store_ref.opened(read_only=True) as store:
+    with feature_ref.active(), store_ref.opened(read_only=True) as store:
         return version_block(store, feature_ref.key, frame).to_arrow()
