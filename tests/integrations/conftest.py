@@ -41,14 +41,26 @@ def ray_cluster() -> Iterator[Any]:
                 )
                 break
             except Exception as exc:  # Ray waits a fixed 30 s for its raylet: too short on a loaded machine
-                ray.shutdown()
                 if attempt == 2 or "timed out during startup" not in str(exc):
                     raise
+                _stop_half_started_node(exc)
         ray.data.DataContext.get_current().enable_progress_bars = False
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _stop_half_started_node(exc: BaseException) -> None:
+    """Stop the processes of a Ray node that timed out starting: ``ray.init`` keeps no handle on them
+    (``ray.shutdown`` would not stop them), the failed ``Node`` is only in the traceback."""
+    tb = exc.__traceback__
+    while tb is not None:
+        node = tb.tb_frame.f_locals.get("self")
+        if type(node).__name__ == "Node" and hasattr(node, "kill_all_processes"):
+            node.kill_all_processes(check_alive=False, allow_graceful=False, wait=True)
+            return
+        tb = tb.tb_next
 
 
 @pytest.fixture(scope="session")

@@ -130,13 +130,15 @@ def test_ray_increments_equal_the_single_process_ones(
 
 
 def through_dask(store: Any, name: str) -> dict[str, pl.DataFrame]:
+    import dask
+
     from metaxy.integrations.dask import DaskMetadataStore
 
     increment = DaskMetadataStore(store).resolve_update(name, num_shards=2)
+    computed = dask.compute(increment.new, increment.stale, increment.orphaned)  # each shard resolved once
     parts = {}
-    for part in ("new", "stale", "orphaned"):
-        computed = getattr(increment, part).compute()
-        frame = pl.from_arrow(pa.Table.from_pandas(computed, preserve_index=False))
+    for part, pandas in zip(("new", "stale", "orphaned"), computed, strict=True):
+        frame = pl.from_arrow(pa.Table.from_pandas(pandas, preserve_index=False))
         assert isinstance(frame, pl.DataFrame)
         parts[part] = frame
     return parts
