@@ -123,12 +123,13 @@ def cell(engine: str, kind: str, workers: int, n: int, root: Path) -> dict[str, 
         started = time.perf_counter()
         rows = RUNNERS[engine](store, transcript, workers)
         seconds = time.perf_counter() - started
+        # the driver's peak so far: the check below resolves in this process, as a single process would
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     finally:
         _stop(engine, cluster)
     with store() as opened:
         assert opened.resolve_update(transcript).is_empty
     assert rows == n
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"engine": engine, "store": kind, "workers": workers, "n": n, "seconds": seconds, "rss_mib": rss}
 
 
