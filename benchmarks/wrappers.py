@@ -55,6 +55,7 @@ class Transcript(
 
 
 def make_backend(root: Path) -> mx.MetadataStore:
+    root.mkdir(parents=True, exist_ok=True)
     if BACKEND == "memory":
         return mx.InMemoryMetadataStore()
     if BACKEND == "duckdb":
