@@ -40,6 +40,8 @@ class ReadRequest:
         latest: keep the latest row per id (by ``metaxy_updated_at``); False reads the history.
         include_deleted: keep soft-deleted samples (their tombstones included).
         filters: Polars conditions applied last (a filter never resurrects an older row).
+        prune: conditions the caller applies itself to the rows read; a partitioned store may use
+            them to skip partitions (see :mod:`metaxy.stores._partitioning`), others ignore them.
     """
 
     key: FeatureKey
@@ -48,6 +50,7 @@ class ReadRequest:
     latest: bool = True
     include_deleted: bool = False
     filters: tuple[pl.Expr, ...] = ()
+    prune: tuple[pl.Expr, ...] = ()
 
     @classmethod
     def history(cls, key: FeatureKey, feature_version: str | None = None) -> ReadRequest:

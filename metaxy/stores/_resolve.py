@@ -94,7 +94,7 @@ def resolve_increment(
         increment = store._resolve_native(plan, versions, filters, lazy=lazy)
         if increment is not None:
             return increment
-    current = store._read_rows(ReadRequest(plan.key, tuple(plan.spec.id_columns)))
+    current = store._read_rows(ReadRequest(plan.key, tuple(plan.spec.id_columns), prune=tuple(filters)))
     upstream = _read_upstream(plan, holders, versions)
     engine = PolarsEngine(store.hash_settings)
     if lazy:

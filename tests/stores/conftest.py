@@ -44,6 +44,11 @@ def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataS
     return mx.DeltaMetadataStore(uri, storage_options=server.storage_options(), **kwargs)
 
 
+def delta_partitioned(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """Delta tables partitioned by feature version (the one column every write carries)."""
+    return mx.DeltaMetadataStore(tmp_path / "delta", partition_cols=["metaxy_feature_version"], **kwargs)
+
+
 def sqlite_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """A chain mixing store types: SQLite in front of an in-memory production store."""
     hashing = {k: v for k, v in kwargs.items() if k.startswith("hash")}
@@ -111,6 +116,7 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "clickhouse": clickhouse,
     "clickhouse-server": clickhouse_server,
     "delta-s3": delta_s3,
+    "delta-partitioned": delta_partitioned,
     "memory-chain": memory_chain,
     "sqlite-chain": sqlite_chain,
     "postgres": postgres,

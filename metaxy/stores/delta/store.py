@@ -13,12 +13,23 @@ from typing import Any, Self, Unpack
 
 import polars as pl
 
+from metaxy.constants import FEATURE_VERSION, PREFIX, SYSTEM_NAMESPACE
 from metaxy.exceptions import MetaxyError, SchemaError, StoreBackendError
+from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._errors import backend_error, first_line
 from metaxy.stores._layout import normalize_stored
 from metaxy.stores._object_fs import list_delta_tables, object_root_exists
+from metaxy.stores._partitioning import (
+    Partitioning,
+    check_no_moves,
+    parse_overrides,
+    partitioning_for,
+    prunable,
+)
+from metaxy.stores._read import ReadRequest, all_of, as_filters, read_scanned
 from metaxy.stores.base import MetadataStore, StoreOptions
 from metaxy.stores.delta.log import LoadedTable, commit_hooks
 from metaxy.stores.delta.schema import identity_columns, storage_type, widened_columns
@@ -36,7 +47,13 @@ class DeltaMetadataStore(MetadataStore):
     Args:
         table_uri: root of the tables: a local path, ``file://...`` or an object-store URI such as
             ``s3://bucket/prefix``.
-        partition_cols: columns new tables are partitioned by (existing tables keep theirs).
+        partition_cols: columns new tables are partitioned by, outermost first (existing tables keep
+            theirs), e.g. ``["dataset", "year", "month", "day"]``.
+        time_partitioning: ``(column, grain)``: the time levels ``year``, ``month``, ``day``, ``hour``
+            (down to ``grain``) are derived from a timestamp column at write time and partition the
+            table, in their place in ``partition_cols`` or after it.
+        partitioning: per-feature overrides, by feature key: ``{"video/raw": {"partition_cols":
+            [...], "time_partitioning": (...)}}`` (``{}``: that feature's table is not partitioned).
         storage_options: object-store settings passed to deltalake (e.g. ``AWS_ENDPOINT_URL``,
             ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``).
         **store_kwargs: the options every store takes (``fallback_stores``, ``hash_algorithm``, ...).
@@ -60,12 +77,16 @@ class DeltaMetadataStore(MetadataStore):
         table_uri: str | Path,
         *,
         partition_cols: Sequence[str] | None = None,
+        time_partitioning: tuple[str, str] | Sequence[str] | None = None,
+        partitioning: Mapping[str, Mapping[str, Any]] | None = None,
         storage_options: Mapping[str, str] | None = None,
         **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         super().__init__(**store_kwargs)
         self.table_uri = _normalize_root(table_uri)
-        self.partition_cols = list(partition_cols) if partition_cols else None
+        self.partitioning = Partitioning.build(partition_cols, time_partitioning, where=self.name)
+        self.partitioning_overrides = parse_overrides(partitioning, where=self.name)
+        self.partition_cols = list(self.partitioning.columns) if self.partitioning else None
         self.storage_options = dict(storage_options) if storage_options else None
         self._open_tables: dict[str, LoadedTable] = {}  # path -> table, kept current incrementally
 
@@ -159,15 +180,16 @@ class DeltaMetadataStore(MetadataStore):
         if table is not None:
             append_table(table, frame)
             return
+        layout = self.partitioning_of(key)
         partition_by = None
-        if self.partition_cols:
-            missing = [c for c in self.partition_cols if c not in frame.columns]
+        if layout is not None:
+            missing = [c for c in layout.columns if c not in frame.columns]
             if missing:
                 raise SchemaError(
                     f"{self._where(key)}: partition column(s) {missing} are not in the written frame.",
                     hint="Use partition_cols that every write of this feature carries (e.g. an id column).",
                 )
-            partition_by = self.partition_cols
+            partition_by = list(layout.columns)
         append_table(
             self.table_path(key), frame, partition_by=partition_by, storage_options=self.storage_options
         )
@@ -194,11 +216,76 @@ class DeltaMetadataStore(MetadataStore):
 
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         table = self._table(key)
-        if table is None:
-            return None
+        return None if table is None else self._scan_table(table)
+
+    def _scan_table(self, table: Any) -> pl.LazyFrame:
         # scan the version just resolved, so one read sees one snapshot
         lf = pl.scan_delta(table.table_uri, version=table.version(), storage_options=self.storage_options)
         return normalize_stored(lf)
+
+    # -- partitions -----------------------------------------------------------------------------
+
+    def partitioning_of(self, key: FeatureKey) -> Partitioning | None:
+        """The layout new tables of ``key`` get: its override in ``partitioning``, else the store's
+        (metaxy's own tables are never partitioned)."""
+        if key.parts[0] == SYSTEM_NAMESPACE:
+            return None
+        return partitioning_for(key, self.partitioning, self.partitioning_overrides)
+
+    def _conform(self, key: FeatureKey, frame: pl.DataFrame) -> pl.DataFrame:
+        layout = self.partitioning_of(key)
+        if layout is not None:
+            frame = layout.derive(frame, where=self._where(key))
+        return super()._conform(key, frame)
+
+    def _write_prepared(self, plan: FeaturePlan, frame: pl.DataFrame) -> None:
+        table = self._table(plan.key)
+        movable = [c for c in _stable_partitions(table) if c not in plan.spec.id_columns]
+        if movable and table is not None:
+            layout = self.partitioning_of(plan.key)
+            written = frame if layout is None else layout.derive(frame, where=self._where(plan.key))
+            stored = self._scan_table(table)
+            check_no_moves(stored, written, plan.spec.id_columns, movable, where=self._where(plan.key))
+        super()._write_prepared(plan, frame)
+
+    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
+        table = self._table(request.key)
+        if table is None:
+            return None
+        lf = self._scan_table(table)
+        skip = all_of(prunable((*request.filters, *request.prune), _stable_partitions(table)))
+        if skip is not None:  # before latest-row-wins: Polars skips the partitions it excludes
+            lf = lf.filter(skip)
+        return read_scanned(lf, request)
+
+    def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
+        # answered from the Delta log when it can be (a probe that opens no data file, so a pruned
+        # read opens only its partitions): per-file row counts, partition values and min/max stats
+        table = None if self.catalog is not None else self._table(key)
+        if table is None:
+            return self.catalog is not None and super()._holds(key, feature_version)
+        answer = holds_version(pl.DataFrame(table.get_add_actions(flatten=True)), feature_version)
+        return super()._holds(key, feature_version) if answer is None else answer
+
+    def partition_files(self, feature: FeatureLike, *, filters: Any = None) -> tuple[int, int]:
+        """``(files read, files in the table)`` for a read of ``feature`` with ``filters``.
+
+        Counted from the Delta log: the data files of the partitions that the filters on partition
+        columns select (:mod:`metaxy.stores._partitioning` says which filters prune), and all of
+        them. ``(0, 0)`` before the first write.
+        """
+        self.require_open()
+        key, _ = resolve_feature(feature)
+        table = self._table(key)
+        if table is None:
+            return 0, 0
+        exprs = as_filters(filters, where=self._where(key))
+        files = pl.DataFrame(table.get_add_actions(flatten=True))
+        skip = all_of(prunable(exprs, _stable_partitions(table)))
+        if skip is None:
+            return files.height, files.height
+        values = files.select(pl.col(f"partition.{c}").alias(c) for c in table.metadata().partition_columns)
+        return values.filter(skip).height, files.height
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         table = self._table(key)
@@ -252,6 +339,30 @@ def _load_table(path: str, storage_options: Mapping[str, str] | None) -> Any | N
         return deltalake.DeltaTable(path, storage_options=dict(storage_options) if storage_options else None)
     except deltalake.exceptions.TableNotFoundError:
         return None
+
+
+def holds_version(files: pl.DataFrame, version: str | None) -> bool | None:
+    """Whether the table whose data files (add actions) are ``files`` has rows at ``version`` (any
+    when None), from the log alone; None when only reading the files can tell."""
+    files = files.filter(pl.col("num_records").fill_null(1) > 0)
+    if version is None or files.height == 0:
+        return files.height > 0
+    part, lo, hi = (f"{p}.{FEATURE_VERSION}" for p in ("partition", "min", "max"))
+    if part in files.columns:
+        return bool((files[part] == version).any())
+    if lo not in files.columns or hi not in files.columns:
+        return None
+    if files.filter((pl.col(lo) == version) & (pl.col(hi) == version)).height:
+        return True
+    outside = (pl.col(lo) > version) | (pl.col(hi) < version)
+    return None if files.filter(~outside.fill_null(False)).height else False
+
+
+def _stable_partitions(table: Any | None) -> list[str]:
+    """The table's partition columns a sample keeps (system columns excluded): the prunable ones."""
+    if table is None:
+        return []
+    return [c for c in table.metadata().partition_columns if not c.startswith(PREFIX)]
 
 
 def _schema(table: Any | None) -> pl.Schema | None:
