@@ -20,6 +20,7 @@ import polars as pl
 from metaxy.constants import PREFIX
 from metaxy.exceptions import ConfigError, SchemaError
 from metaxy.models.keys import FeatureKey
+from metaxy.versioning.shard import ShardFilter, shard_number
 
 #: the time levels ``time_partitioning`` derives, coarsest first; a grain derives itself and the coarser
 TIME_GRAINS: tuple[str, ...] = ("year", "month", "day", "hour")
@@ -33,11 +34,20 @@ class Partitioning:
         columns: the partition columns, outermost first (derived time levels included).
         time_source: the timestamp (or date) column the time levels are derived from.
         time_grain: the finest time level (``"year"``, ``"month"``, ``"day"`` or ``"hour"``).
+        shard_buckets: ``B``: a column ``shard_B`` holds each sample's shard of ``B`` (the shard rule
+            of :mod:`metaxy.versioning.shard`), so that ``shard=(i, n)`` with ``n`` dividing ``B``
+            reads ``B / n`` of its partitions.
     """
 
     columns: tuple[str, ...]
     time_source: str | None = None
     time_grain: str | None = None
+    shard_buckets: int | None = None
+
+    @property
+    def shard_column(self) -> str | None:
+        """The derived shard column (``"shard_16"``), or None."""
+        return None if self.shard_buckets is None else shard_column(self.shard_buckets)
 
     @property
     def time_levels(self) -> tuple[str, ...]:
@@ -48,7 +58,12 @@ class Partitioning:
 
     @classmethod
     def build(
-        cls, partition_cols: Sequence[str] | None, time_partitioning: Any, *, where: str
+        cls,
+        partition_cols: Sequence[str] | None,
+        time_partitioning: Any,
+        shard_buckets: int | None = None,
+        *,
+        where: str,
     ) -> Partitioning | None:
         """The layout from the store options (None: not partitioned).
 
@@ -71,9 +86,17 @@ class Partitioning:
             columns += [
                 level for level in TIME_GRAINS[: TIME_GRAINS.index(grain) + 1] if level not in columns
             ]
+        if shard_buckets is not None:
+            if isinstance(shard_buckets, bool) or not isinstance(shard_buckets, int) or shard_buckets < 2:
+                raise ConfigError(
+                    f"{where}: shard_buckets={shard_buckets!r} is not an integer of at least 2.",
+                    hint="Use a power of two such as 16: shard=(i, n) prunes for every n dividing it.",
+                )
+            if shard_column(shard_buckets) not in columns:
+                columns.append(shard_column(shard_buckets))
         if not columns:
             return None
-        return cls(tuple(columns), source, grain)
+        return cls(tuple(columns), source, grain, shard_buckets)
 
     def derive(self, frame: pl.DataFrame, *, where: str) -> pl.DataFrame:
         """``frame`` with the time levels computed from the time source (a written frame).
@@ -143,22 +166,65 @@ def parse_overrides(options: Mapping[str, Any] | None, *, where: str) -> dict[st
     parsed: dict[str, Partitioning | None] = {}
     for name, entry in (options or {}).items():
         here = f"{where}, partitioning[{name!r}]"
-        if not isinstance(entry, Mapping) or set(entry) - {"partition_cols", "time_partitioning"}:
+        if not isinstance(entry, Mapping) or set(entry) - set(_OPTIONS):
             raise ConfigError(
                 f"{here}: {entry!r} is not a table of partition_cols and/or time_partitioning.",
                 hint='Write e.g. partitioning = {"video/raw" = {partition_cols = ["dataset"]}}.',
             )
         key = FeatureKey(name).to_string()
-        parsed[key] = Partitioning.build(
-            entry.get("partition_cols"), entry.get("time_partitioning"), where=here
-        )
+        parsed[key] = Partitioning.build(*(entry.get(o) for o in _OPTIONS), where=here)
     return parsed
+
+
+_OPTIONS = ("partition_cols", "time_partitioning", "shard_buckets")
+
+
+def shard_column(buckets: int) -> str:
+    """The name of the column holding a sample's shard of ``buckets``."""
+    return f"shard_{buckets}"
+
+
+def with_shard_column(frame: pl.DataFrame, layout: Partitioning | None, keys: Sequence[str]) -> pl.DataFrame:
+    """``frame`` with the shard column of ``layout`` computed from the versioning ``keys`` (kept when
+    the frame carries it: rows written back keep their shard)."""
+    column = None if layout is None else layout.shard_column
+    if column is None or layout is None or layout.shard_buckets is None or column in frame.columns:
+        return frame
+    if not keys or not all(k in frame.columns for k in keys):
+        return frame
+    bucket = shard_number(keys) % layout.shard_buckets
+    return frame.with_columns(bucket.cast(pl.Int32).alias(column))
+
+
+def shard_pruning(expr: pl.Expr, partitions: Sequence[str]) -> pl.Expr | None:
+    """The partition filter a shard filter becomes on a table partitioned by a shard column whose
+    bucket count the shard count divides (None otherwise). Rows without a shard (copied in from
+    another store) are always read."""
+    if not isinstance(expr, ShardFilter):
+        return None
+    for name in partitions:
+        buckets = _buckets_of(name)
+        if buckets is not None and buckets % expr.shard.count == 0:
+            column = pl.col(name)
+            return (column % expr.shard.count == expr.shard.index) | column.is_null()
+    return None
+
+
+def is_shard_column(name: str) -> bool:
+    """Whether ``name`` is a derived shard column (``shard_16``)."""
+    return _buckets_of(name) is not None
+
+
+def _buckets_of(name: str) -> int | None:
+    prefix, _, digits = name.partition("_")
+    return int(digits) if prefix == "shard" and digits.isdigit() else None
 
 
 def prunable(exprs: Sequence[pl.Expr], stable: Sequence[str]) -> list[pl.Expr]:
     """The filters of ``exprs`` that name only ``stable`` partition columns (safe before latest-row-wins)."""
     allowed = set(stable)
-    return [e for e in exprs if (names := set(e.meta.root_names())) and names <= allowed]
+    found = [e for e in exprs if (names := set(e.meta.root_names())) and names <= allowed]
+    return found + [p for e in exprs if (p := shard_pruning(e, stable)) is not None]
 
 
 def check_no_moves(

@@ -76,11 +76,15 @@ class ShardFilter(pl.Expr):
     columns: tuple[str, ...]
 
 
+def shard_number(columns: Sequence[str]) -> pl.Expr:
+    """The unsigned 32-bit number of the shard key of ``columns`` (its shard of ``n`` is this mod ``n``)."""
+    key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=SEPARATOR)
+    return key.nchash.md5().str.slice(0, HEX_DIGITS).str.to_integer(base=16)  # type: ignore[attr-defined,no-any-return]
+
+
 def shard_filter(shard: Shard, columns: Sequence[str]) -> ShardFilter:
     """The filter keeping the rows of ``shard`` by the shard key of ``columns``."""
-    key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=SEPARATOR)
-    number = key.nchash.md5().str.slice(0, HEX_DIGITS).str.to_integer(base=16)  # type: ignore[attr-defined]
-    expr = number % shard.count == shard.index
+    expr = shard_number(columns) % shard.count == shard.index
     selected = cast(ShardFilter, ShardFilter._from_pyexpr(expr._pyexpr))
     selected.shard = shard
     selected.columns = tuple(columns)

@@ -45,8 +45,10 @@ def delta_s3(tmp_path: Path, *, server: S3Server, **kwargs: Any) -> mx.MetadataS
 
 
 def delta_partitioned(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
-    """Delta tables partitioned by feature version (the one column every write carries)."""
-    return mx.DeltaMetadataStore(tmp_path / "delta", partition_cols=["metaxy_feature_version"], **kwargs)
+    """Delta tables partitioned by feature version (the one column every write carries) and shard."""
+    return mx.DeltaMetadataStore(
+        tmp_path / "delta", partition_cols=["metaxy_feature_version"], shard_buckets=4, **kwargs
+    )
 
 
 def sqlite_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:

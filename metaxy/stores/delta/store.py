@@ -16,6 +16,7 @@ import polars as pl
 from metaxy.constants import FEATURE_VERSION, PREFIX, SYSTEM_NAMESPACE
 from metaxy.exceptions import MetaxyError, SchemaError, StoreBackendError
 from metaxy.models.feature import FeatureLike, resolve_feature
+from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._drivers import import_driver
@@ -25,15 +26,19 @@ from metaxy.stores._object_fs import list_delta_tables, object_root_exists
 from metaxy.stores._partitioning import (
     Partitioning,
     check_no_moves,
+    is_shard_column,
     parse_overrides,
     partitioning_for,
     prunable,
+    with_shard_column,
 )
 from metaxy.stores._read import ReadRequest, all_of, as_filters, read_scanned
+from metaxy.stores._shard import ShardSpec, with_shard
 from metaxy.stores.base import MetadataStore, StoreOptions
 from metaxy.stores.delta.log import LoadedTable, commit_hooks
 from metaxy.stores.delta.schema import identity_columns, storage_type, widened_columns
 from metaxy.stores.schema_rule import DType, cast_expr
+from metaxy.versioning.lineage import versioning_keys
 
 TABLE_SUFFIX = ".delta"
 #: attempts of an append whose commit loses a race deltalake does not resolve (creating the table,
@@ -52,6 +57,9 @@ class DeltaMetadataStore(MetadataStore):
         time_partitioning: ``(column, grain)``: the time levels ``year``, ``month``, ``day``, ``hour``
             (down to ``grain``) are derived from a timestamp column at write time and partition the
             table, in their place in ``partition_cols`` or after it.
+        shard_buckets: ``B``: partition by each sample's shard of ``B`` too (a derived column
+            ``shard_B``), so that a read or resolution with ``shard=(i, n)``, ``n`` dividing ``B``,
+            reads ``B / n`` of the shard partitions.
         partitioning: per-feature overrides, by feature key: ``{"video/raw": {"partition_cols":
             [...], "time_partitioning": (...)}}`` (``{}``: that feature's table is not partitioned).
         storage_options: object-store settings passed to deltalake (e.g. ``AWS_ENDPOINT_URL``,
@@ -78,13 +86,16 @@ class DeltaMetadataStore(MetadataStore):
         *,
         partition_cols: Sequence[str] | None = None,
         time_partitioning: tuple[str, str] | Sequence[str] | None = None,
+        shard_buckets: int | None = None,
         partitioning: Mapping[str, Mapping[str, Any]] | None = None,
         storage_options: Mapping[str, str] | None = None,
         **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         super().__init__(**store_kwargs)
         self.table_uri = _normalize_root(table_uri)
-        self.partitioning = Partitioning.build(partition_cols, time_partitioning, where=self.name)
+        self.partitioning = Partitioning.build(
+            partition_cols, time_partitioning, shard_buckets, where=self.name
+        )
         self.partitioning_overrides = parse_overrides(partitioning, where=self.name)
         self.partition_cols = list(self.partitioning.columns) if self.partitioning else None
         self.storage_options = dict(storage_options) if storage_options else None
@@ -236,11 +247,22 @@ class DeltaMetadataStore(MetadataStore):
         layout = self.partitioning_of(key)
         if layout is not None:
             frame = layout.derive(frame, where=self._where(key))
+            graph = FeatureGraph.get_active()
+            keys = versioning_keys(graph.plan(key)) if key in graph else ()
+            frame = with_shard_column(frame, layout, keys)  # rows of an unknown feature: no shard
         return super()._conform(key, frame)
 
+    def _derived_columns(self, key: FeatureKey, table: Any) -> list[str]:
+        """The table's partition columns the store computes (time levels, shard): storage only."""
+        layout = self.partitioning_of(key)
+        levels = layout.time_levels if layout is not None else ()
+        return [c for c in table.metadata().partition_columns if c in levels or is_shard_column(c)]
+
     def _write_prepared(self, plan: FeaturePlan, frame: pl.DataFrame) -> None:
+        frame = with_shard_column(frame, self.partitioning_of(plan.key), versioning_keys(plan))
         table = self._table(plan.key)
-        movable = [c for c in _stable_partitions(table) if c not in plan.spec.id_columns]
+        ids = plan.spec.id_columns
+        movable = [c for c in _stable_partitions(table) if c not in ids and not is_shard_column(c)]
         if movable and table is not None:
             layout = self.partitioning_of(plan.key)
             written = frame if layout is None else layout.derive(frame, where=self._where(plan.key))
@@ -256,7 +278,9 @@ class DeltaMetadataStore(MetadataStore):
         skip = all_of(prunable((*request.filters, *request.prune), _stable_partitions(table)))
         if skip is not None:  # before latest-row-wins: Polars skips the partitions it excludes
             lf = lf.filter(skip)
-        return read_scanned(lf, request)
+        lf = read_scanned(lf, request)
+        derived = self._derived_columns(request.key, table)
+        return lf.drop(derived) if derived else lf
 
     def _holds(self, key: FeatureKey, feature_version: str | None) -> bool:
         # answered from the Delta log when it can be (a probe that opens no data file, so a pruned
@@ -267,19 +291,22 @@ class DeltaMetadataStore(MetadataStore):
         answer = holds_version(pl.DataFrame(table.get_add_actions(flatten=True)), feature_version)
         return super()._holds(key, feature_version) if answer is None else answer
 
-    def partition_files(self, feature: FeatureLike, *, filters: Any = None) -> tuple[int, int]:
-        """``(files read, files in the table)`` for a read of ``feature`` with ``filters``.
+    def partition_files(
+        self, feature: FeatureLike, *, filters: Any = None, shard: ShardSpec = None
+    ) -> tuple[int, int]:
+        """``(files read, files in the table)`` for a read of ``feature`` with ``filters`` and ``shard``.
 
         Counted from the Delta log: the data files of the partitions that the filters on partition
         columns select (:mod:`metaxy.stores._partitioning` says which filters prune), and all of
         them. ``(0, 0)`` before the first write.
         """
         self.require_open()
-        key, _ = resolve_feature(feature)
+        key, graph = resolve_feature(feature)
         table = self._table(key)
         if table is None:
             return 0, 0
-        exprs = as_filters(filters, where=self._where(key))
+        where = self._where(key)
+        exprs = with_shard(as_filters(filters, where=where), shard, key, graph, where=where)
         files = pl.DataFrame(table.get_add_actions(flatten=True))
         skip = all_of(prunable(exprs, _stable_partitions(table)))
         if skip is None:

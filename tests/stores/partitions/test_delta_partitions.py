@@ -15,6 +15,7 @@ import metaxy as mx
 from metaxy.config import load_config
 from metaxy.exceptions import ConfigError, SchemaError
 from metaxy.stores.registry import store_from_config
+from metaxy.versioning.shard import shard_of
 from tests.stores.graphs import video_graph
 
 
@@ -67,12 +68,13 @@ def test_time_levels_are_derived_at_write_time_and_partition_the_table(store: mx
         _fill(store, g.video)
         table = DeltaTable(store.table_path(mx.FeatureKey("video/raw")))
         assert table.metadata().partition_columns == ["dataset", "year", "month", "day"]
-        rows = store.read_metadata(g.video).collect()
-    assert sorted(set(zip(rows["dataset"], rows["day"], strict=True))) == [
-        (d, day) for d in ("a", "b") for day in (1, 2, 3)
-    ]
-    assert set(rows["year"]) == {2024}
-    assert set(rows["month"]) == {3}
+        day_two = store.read_metadata(g.video, filters=pl.col("day") == 2).collect()
+        assert "day" not in day_two.columns  # storage columns: reads leave them out
+    stored = pl.read_delta(store.table_path(mx.FeatureKey("video/raw")))
+    assert sorted(
+        set(zip(stored["dataset"], stored["year"], stored["month"], stored["day"], strict=True))
+    ) == [(d, 2024, 3, day) for d in ("a", "b") for day in (1, 2, 3)]
+    assert sorted(day_two["sample_uid"]) == [2, 3, 8, 9]
 
 
 def test_reads_open_only_the_partitions_their_filters_select(store: mx.DeltaMetadataStore) -> None:
@@ -116,7 +118,9 @@ def test_a_write_moving_a_sample_to_another_partition_is_refused(store: mx.Delta
         store.write_metadata(g.video, captures([1], dataset="a", day=1, audio="new"))  # same partition
         store.delete_metadata(g.video, filters=pl.col("sample_uid") == 1, soft=False)
         store.write_metadata(g.video, captures([1], dataset="a", day=2))  # hard-deleted first
-        assert store.read_metadata(g.video).collect()["day"].to_list() == [2]
+        assert store.read_metadata(g.video, filters=pl.col("day") == 2).collect()["sample_uid"].to_list() == [
+            1
+        ]
 
 
 def test_a_soft_deleted_sample_stays_hidden_in_a_pruned_read(store: mx.DeltaMetadataStore) -> None:
@@ -193,3 +197,25 @@ def test_a_time_source_that_is_missing_or_null_is_refused(store: mx.DeltaMetadat
         )
         with pytest.raises(SchemaError, match="is null in 1 row"):
             store.write_metadata(g.video, nulls)
+
+
+def test_shard_reads_open_only_their_shard_partitions(tmp_path: Path) -> None:
+    g = video_graph()
+    store = mx.DeltaMetadataStore(tmp_path / "delta", shard_buckets=8)
+    with store:
+        for start in range(0, 64, 16):  # four appends: up to 8 files each, one per shard partition
+            store.write_metadata(g.video, captures(list(range(start, start + 16)), dataset="a", day=1))
+        buckets = [{shard_of([i], 8) for i in range(start, start + 16)} for start in range(0, 64, 16)]
+        files = sum(len(b) for b in buckets)  # one file per shard partition an append wrote to
+        in_shard = sum(len(b & {1, 5}) for b in buckets)  # shard 1 of 4 = shards 1 and 5 of 8
+        assert store.partition_files(g.video, shard=(1, 4)) == (in_shard, files)
+        assert in_shard < files / 3
+        assert store.partition_files(g.video, shard=(0, 3)) == (files, files)  # 3 does not divide 8
+        _remove_files_outside(store, "video/raw", pl.col("shard_8") % 4 == 1)
+        rows = store.read_metadata(g.video, shard=(1, 4)).collect()
+        expected = [i for i in range(64) if shard_of([i], 4) == 1]
+        assert sorted(rows["sample_uid"]) == expected
+        increment = store.resolve_update(
+            g.video, samples=captures(expected, dataset="a", day=1), shard=(1, 4)
+        )
+    assert increment.new.height == increment.stale.height == increment.orphaned.height == 0
