@@ -14,6 +14,7 @@ from rich.table import Table
 from metaxy.cli._app import FormatOption, app, is_json, metadata_app, state
 from metaxy.cli.features import resolve_key
 from metaxy.cli.output import OutputFormat, console, emit_json
+from metaxy.cli.partitions import show_partitions
 from metaxy.exceptions import MetaxyError, SchemaError
 from metaxy.models.keys import FeatureKey
 from metaxy.ops.copy import copy_metadata
@@ -83,8 +84,21 @@ def status(
 
 
 @app.command()
-def stats(ctx: typer.Context, features: FeatureArgs = None, fmt: FormatOption = OutputFormat.TEXT) -> None:
+def stats(
+    ctx: typer.Context,
+    features: FeatureArgs = None,
+    partitions: Annotated[
+        str | None,
+        typer.Option(
+            "--partitions", help="Show FEATURE's partitions and the advisor's columns.", metavar="FEATURE"
+        ),
+    ] = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> None:
     """Per feature: fields, live samples, stored rows, stored versions, last materialization."""
+    if partitions is not None:
+        show_partitions(ctx, partitions, fmt)
+        return
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = [resolve_key(graph, f) for f in features] if features else graph.topological_order()

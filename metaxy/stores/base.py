@@ -38,6 +38,7 @@ from metaxy.stores._empty import is_marked_empty, mark_empty
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._ops_api import StoreOperationsAPI
+from metaxy.stores._partition_api import StorePartitionsAPI
 from metaxy.stores._query import run_sql
 from metaxy.stores._read import (
     Filters,
@@ -74,7 +75,9 @@ __all__ = [
 ]
 
 
-class MetadataStore(StoreLifecycle, StoreVersioning, StoreOperationsAPI, Metaxy011StoreAPI, ABC):
+class MetadataStore(
+    StoreLifecycle, StoreVersioning, StoreOperationsAPI, StorePartitionsAPI, Metaxy011StoreAPI, ABC
+):
     """Append-only storage of feature metadata, with versioning and increments on top.
 
     Stores are context managers: ``with store: ...`` opens the store and its fallbacks (nesting is

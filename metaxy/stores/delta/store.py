@@ -291,6 +291,11 @@ class DeltaMetadataStore(MetadataStore):
         answer = holds_version(pl.DataFrame(table.get_add_actions(flatten=True)), feature_version)
         return super()._holds(key, feature_version) if answer is None else answer
 
+    def partition_columns(self, feature: FeatureLike) -> list[str]:
+        self.require_open()
+        table = self._table(resolve_feature(feature)[0])
+        return [] if table is None else list(table.metadata().partition_columns)
+
     def partition_files(
         self, feature: FeatureLike, *, filters: Any = None, shard: ShardSpec = None
     ) -> tuple[int, int]:

@@ -162,6 +162,14 @@ class WrappedMetadataStore(MetadataStore):
 
     # -- backend primitives and hooks, forwarded (used when this store sits in a fallback chain) ------
 
+    def partition_columns(self, feature: FeatureLike) -> list[str]:
+        return self.inner.partition_columns(feature)
+
+    def partition_files(
+        self, feature: FeatureLike, *, filters: Any = None, shard: Any = None
+    ) -> tuple[int, int] | None:
+        return self.inner.partition_files(feature, filters=filters, shard=shard)
+
     def _open_backend(self) -> None:
         self.inner.open()
 

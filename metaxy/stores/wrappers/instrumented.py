@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
+
+import polars as pl
 
 from metaxy.exceptions import ConfigError
 from metaxy.stores._drivers import import_driver
@@ -64,8 +67,15 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
         self.metrics = StoreMetrics()
         self._clock = clock
         self._tracer = _resolve_tracer(tracer)
+        self._filter_columns: Counter[str] = Counter()
+
+    def recent_filter_columns(self) -> Counter[str]:
+        """How many reads, resolutions and deletes filtered on each column (the partition advisor's
+        input), since the wrapper was built or its metrics were reset."""
+        return Counter(self._filter_columns)
 
     def _call(self, operation: str, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        self._count_filters(kwargs.get("filters"))
         start = self._clock()
         with self._span(operation) as span:
             try:
@@ -93,6 +103,12 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
                 )
         return result
 
+    def _count_filters(self, filters: Any) -> None:
+        exprs = [filters] if isinstance(filters, pl.Expr) else filters
+        if isinstance(exprs, list | tuple):
+            named = {n for e in exprs if isinstance(e, pl.Expr) for n in e.meta.root_names()}
+            self._filter_columns.update(named)
+
     def _span(self, operation: str) -> AbstractContextManager[Any]:
         if self._tracer is None:
             return nullcontext()
@@ -118,6 +134,7 @@ class InstrumentedMetadataStore(WrappedMetadataStore):
     def reset_metrics(self) -> None:
         """Start counting from zero."""
         self.metrics.reset()
+        self._filter_columns.clear()
 
     def cache_stats(self) -> dict[str, Any] | None:
         """Hits, misses and hit rate of the first cache among the wrapped stores (``None`` without one)."""
