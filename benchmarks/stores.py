@@ -40,6 +40,7 @@ CONFIGS: tuple[StoreConfig, ...] = (
         hash_algorithm="md5",
     ),
     StoreConfig("delta", "DeltaMetadataStore", lambda d: {"table_uri": str(d / "delta")}),
+    StoreConfig("iceberg", "IcebergMetadataStore", lambda d: {"warehouse": str(d / "iceberg")}),
     StoreConfig(
         "clickhouse-chdb",
         "ClickHouseMetadataStore",

@@ -32,6 +32,7 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("memory", "InMemoryMetadataStore", "metaxy.stores.memory", None),
     Backend("duckdb", "DuckDBMetadataStore", "metaxy.stores.duckdb", "duckdb"),
     Backend("delta", "DeltaMetadataStore", "metaxy.stores.delta", "delta"),
+    Backend("iceberg", "IcebergMetadataStore", "metaxy.stores.iceberg", "iceberg"),
     Backend("clickhouse", "ClickHouseMetadataStore", "metaxy.stores.clickhouse", "clickhouse"),
     Backend("sqlalchemy", "SQLAlchemyMetadataStore", "metaxy.stores.sqlalchemy", "sqlalchemy"),
     Backend("cached", "CachedMetadataStore", "metaxy.stores.wrappers.cached", None),
@@ -98,6 +99,7 @@ if TYPE_CHECKING:
     from metaxy.stores.clickhouse import ClickHouseMetadataStore
     from metaxy.stores.delta import DeltaMetadataStore
     from metaxy.stores.duckdb import DuckDBMetadataStore
+    from metaxy.stores.iceberg import IcebergMetadataStore
     from metaxy.stores.memory import InMemoryMetadataStore
     from metaxy.stores.sqlalchemy import SQLAlchemyMetadataStore
     from metaxy.stores.wrappers.cached import CachedMetadataStore
@@ -111,6 +113,7 @@ __all__ = [
     "DeltaMetadataStore",
     "DuckDBMetadataStore",
     "EncryptedMetadataStore",
+    "IcebergMetadataStore",
     "InMemoryMetadataStore",
     "InstrumentedMetadataStore",
     "SQLAlchemyMetadataStore",
