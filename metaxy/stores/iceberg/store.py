@@ -16,7 +16,13 @@ from typing import Any, Self, Unpack
 import polars as pl
 
 from metaxy.constants import FEATURE_VERSION, PREFIX, SYSTEM_NAMESPACE
-from metaxy.exceptions import ConfigError, MetaxyError, SchemaError, StoreBackendError
+from metaxy.exceptions import (
+    ConfigError,
+    MetaxyError,
+    SchemaError,
+    StoreBackendError,
+    TableNameCollisionError,
+)
 from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
@@ -173,9 +179,10 @@ class IcebergMetadataStore(MetadataStore):
             return None
         owner = table.properties.get(KEY_PROPERTY)
         if owner is not None and owner != key.to_string():
-            raise StoreBackendError(
-                f"{self._where(key)}: table {'.'.join(self.table_identifier(key))} holds feature {owner!r}.",
-                hint="Feature keys whose parts join to the same table name cannot share a store.",
+            raise TableNameCollisionError(
+                f"{self._where(key)}: table {'.'.join(self.table_identifier(key))} holds feature {owner!r}; "
+                f"{key.to_string()!r} maps to the same table name.",
+                hint="Rename one of the two features, or keep them in different stores or namespaces.",
             )
         return table
 

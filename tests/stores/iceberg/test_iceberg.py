@@ -136,18 +136,23 @@ def test_concurrent_appends_from_two_processes_all_land(location: dict[str, Any]
         )
         for start in (0, 100)
     ]
-    for proc in writers:
-        _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err.decode()
+    try:
+        for proc in writers:
+            _, err = proc.communicate(timeout=900)
+            assert proc.returncode == 0, err.decode()
+    finally:
+        for proc in writers:
+            proc.kill()
+            proc.communicate()
     g = video_graph()
     with mx.IcebergMetadataStore(
         location["warehouse"], catalog_uri=catalog_uri, storage_options=options
     ) as store:
         ids = sorted(store.read_metadata(g.video).collect()["sample_uid"].to_list())
         table = store._table(mx.FeatureKey("video/raw"))
-    assert ids == [*range(6), *range(100, 106)]
+    assert ids == [*range(4), *range(100, 104)]
     assert table is not None
-    assert len(table.snapshots()) == 12  # one snapshot per append, none lost
+    assert len(table.snapshots()) == 8  # one snapshot per append, none lost
 
 
 def test_any_pyiceberg_catalog_by_its_properties(tmp_path: Path) -> None:
