@@ -164,9 +164,13 @@ class IcebergMetadataStore(MetadataStore):
         if engine is not None:  # the SQL catalog's connection pool
             engine.dispose()
 
+    def table_name(self, key: FeatureKey) -> str:
+        """The table of ``key`` in the namespace: parts joined by ``__`` (as Metaxy 0.1.11 names them)."""
+        return key.to_table_name()
+
     def table_identifier(self, key: FeatureKey) -> tuple[str, str]:
         """``(namespace, table)`` of ``key`` (``("metaxy", "video__raw")``)."""
-        return self.namespace, key.to_table_name()  # Metaxy 0.1.11 names its Iceberg tables so
+        return self.namespace, self.table_name(key)
 
     def _table(self, key: FeatureKey) -> Any | None:
         """The table of ``key`` at its latest snapshot, or None when it was never created."""

@@ -127,7 +127,7 @@ def test_concurrent_appends_from_two_processes_all_land(location: dict[str, Any]
                 "tests.stores.iceberg.writer",
                 *args,
                 str(start),
-                "6",
+                "4",
                 json.dumps(options),
             ],
             cwd=ROOT,
