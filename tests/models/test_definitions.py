@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import pytest
 
@@ -46,6 +47,31 @@ def test_errors_survive_pickling_with_their_hint() -> None:
     assert isinstance(err, InvalidKeyError)
     assert err.hint == "fix it"
     assert "Hint: fix it" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: mx.FeatureDep(feature="a", bogus=1), r"FeatureDep: unknown argument\(s\) 'bogus'"),
+        (
+            lambda: mx.FeatureSpec(key="a", dep=["b"]),
+            r"FeatureSpec: unknown argument\(s\) 'dep'(.|\n)*Did you mean 'deps'",
+        ),
+        (
+            lambda: mx.FieldSpec(key="a", code_verison="2"),
+            r"FieldSpec: unknown argument\(s\) 'code_verison'(.|\n)*Did you mean 'code_version'",
+        ),
+        (lambda: mx.FieldDep("a", fieldz=["x"]), r"FieldDep: unknown argument\(s\) 'fieldz'"),
+    ],
+)
+def test_unknown_keyword_arguments_are_refused_naming_them(build: Callable[[], object], message: str) -> None:
+    with pytest.raises(DefinitionError, match=message) as info:
+        build()
+    assert "takes" in str(info.value.hint)
+
+
+def test_the_0_1_spelling_select_is_still_accepted() -> None:
+    assert mx.FeatureDep(feature="a", select=["path"]).columns == ("path",)
 
 
 def test_duplicate_field_names_the_feature_and_field() -> None:
