@@ -13,7 +13,15 @@ from collections.abc import Sequence
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from metaxy.cli import features, security, serve, snapshots, sql, store_commands  # noqa: F401  (registers the commands)
+from metaxy.cli import (  # noqa: F401  (registers the commands)
+    failures,
+    features,
+    security,
+    serve,
+    snapshots,
+    sql,
+    store_commands,
+)
 from metaxy.cli._app import app
 from metaxy.cli._argv import reorder_global_options
 from metaxy.cli._legacy import check_legacy_names

@@ -37,6 +37,7 @@ from metaxy.stores._digest import NO_SAMPLES, stored_digest
 from metaxy.stores._empty import is_marked_empty, mark_empty
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
+from metaxy.stores._lookup import lookup
 from metaxy.stores._ops_api import StoreOperationsAPI
 from metaxy.stores._partition_api import StorePartitionsAPI
 from metaxy.stores._query import run_sql
@@ -338,6 +339,23 @@ class MetadataStore(
         """
         self.require_open()
         return stored_digest(self, feature, filters)
+
+    @logged("lookup")
+    def lookup(
+        self, ids: Mapping[str, Any] | None = None, /, *, graph: FeatureGraph | None = None, **id_values: Any
+    ) -> pl.DataFrame:
+        """One sample across the graph: per feature, stored or not, current, stale and why, failed, orphaned.
+
+        ``store.lookup(sample_uid=42)`` (or ``store.lookup({"sample_uid": 42})`` for id columns that
+        are not Python names) returns one row per feature keyed by those ids and sample; the columns
+        are :data:`metaxy.stores._lookup.LOOKUP_SCHEMA` (docs/failures.md#lookup). ``graph`` defaults to
+        the active graph.
+
+        Raises:
+            VersioningError: no id given, or no feature has any of the given id columns.
+        """
+        self.require_open()
+        return lookup(self, graph or FeatureGraph.get_active(), {**(ids or {}), **id_values})
 
     def _digest_sums(self, request: ReadRequest) -> DigestSums:
         """The digest aggregates over ``request``'s rows; SQL stores override this to run it natively."""
