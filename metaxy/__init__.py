@@ -30,7 +30,7 @@ from metaxy.models.feature import FeatureLike
 from metaxy.ops.impact import count_impact
 from metaxy.ops.migrate import MigrationReport, migrate_data_versions
 from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
-from metaxy.stores import LAZY_STORES, MetadataStore, backends
+from metaxy.stores import LAZY_STORES, MetadataStore, RetryPolicy, backends
 from metaxy.versioning import HashAlgorithm, Increment
 from metaxy.versioning.frames import FrameLike
 
@@ -63,6 +63,7 @@ __all__ = [
     "MetaxyError",
     "MigrationReport",
     "PostgresCatalog",
+    "RetryPolicy",
     "SQLiteCatalog",
     "__version__",
     "count_impact",

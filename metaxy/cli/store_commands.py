@@ -48,7 +48,7 @@ def status(
     ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Per feature: samples new, stale and orphaned in the store (what resolve_update would return)."""
+    """Per feature: samples new, stale, orphaned and failed in the store (what resolve_update returns)."""
     cli = state(ctx)
     graph = cli.feature_graph()
     keys = graph.topological_order([resolve_key(graph, f) for f in features] if features else None)
@@ -65,13 +65,21 @@ def status(
         emit_json("status", {"store": name, "in_sync": in_sync, "features": [r.to_dict() for r in rows]})
     else:
         table = Table(
-            "feature", "stored", "new", "stale", "orphaned", "state", title=f"status of store {name}"
+            "feature",
+            "stored",
+            "new",
+            "stale",
+            "orphaned",
+            "failed",
+            "state",
+            title=f"status of store {name}",
         )
         for r in rows:
             label = (
                 r.key.to_string() + (" (root)" if r.is_root else "") + ("*" if r.unit == "parents" else "")
             )
-            table.add_row(label, str(r.stored), str(r.new), str(r.stale), str(r.orphaned), r.state)
+            counts = (r.stored, r.new, r.stale, r.orphaned, r.failed)
+            table.add_row(label, *map(str, counts), r.state)
         console().print(table)
         if any(r.unit == "parents" for r in rows):
             console().print(

@@ -39,6 +39,7 @@ class FeatureStatus:
     orphaned: int
     state: str
     unit: str = "samples"
+    failed: int = 0
 
     @property
     def in_sync(self) -> bool:
@@ -54,6 +55,7 @@ class FeatureStatus:
             "orphaned": self.orphaned,
             "state": self.state,
             "unit": self.unit,
+            "failed": self.failed,
         }
 
 
@@ -70,9 +72,18 @@ def feature_status(store: MetadataStore, key: FeatureKey, graph: FeatureGraph) -
     except FeatureNotFoundError:
         outdated = _count_outdated(store, key, plan.feature_version)
         return FeatureStatus(key, plan.is_root, stored, 0, outdated, 0, "upstream-missing", unit)
-    state = "to-do" if any(counts.values()) else "in-sync"
+    todo = counts["new"] or counts["stale"] or counts["orphaned"]
+    state = "to-do" if todo else "in-sync"
     return FeatureStatus(
-        key, plan.is_root, stored, counts["new"], counts["stale"], counts["orphaned"], state, unit
+        key,
+        plan.is_root,
+        stored,
+        counts["new"],
+        counts["stale"],
+        counts["orphaned"],
+        state,
+        unit,
+        counts["failed"],
     )
 
 

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from metaxy.stores import backends
+from metaxy.stores._failures import RetryPolicy
 from metaxy.stores.base import MetadataStore
 
 if TYPE_CHECKING:  # every store class of the backend table, typed precisely (backends.__all__)
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # every store class of the backend table, typed precisely (ba
 #: public store class -> module defining it (imported on first use), from the backend table
 LAZY_STORES: dict[str, str] = {b.class_name: b.module for b in backends.BACKENDS}
 
-__all__ = ["MetadataStore"]
+__all__ = ["MetadataStore", "RetryPolicy"]
 __all__ += backends.__all__
 __all__.sort()
 

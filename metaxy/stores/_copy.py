@@ -23,6 +23,7 @@ from metaxy.exceptions import StoreError
 from metaxy.models.feature import resolve_feature
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
+from metaxy.stores._failures import copy_errors, features_with_errors
 from metaxy.stores._read import ReadRequest
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ def copy_rows(
         if frame.height:
             target._append_registered(key, frame)
         copied[key] = frame.height
+    failing = features_with_errors(source) if features is None else keys
+    for key in dict.fromkeys([*keys, *failing]):  # failed attempts travel with their feature
+        copy_errors(target, source, key)
     return copied
 
 

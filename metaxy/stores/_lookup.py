@@ -127,22 +127,34 @@ def _lookup_feature(store: MetadataStore, plan: FeaturePlan, ids: Mapping[str, A
         return found or [_absent(label, given, "upstream-missing", reason)]
     result = []
     stale = {_ids(r, keys): r for r in increment.stale.iter_rows(named=True)}
+    failed = {_ids(r, keys): r for r in increment.failed.iter_rows(named=True)}
     orphaned = {_ids(r, id_columns) for r in increment.orphaned.iter_rows(named=True)}
     for record in _records(stored):
         if _ids(record, id_columns) in orphaned:
             result.append(_row(label, record, id_columns, "orphaned"))
+        elif (error := failed.pop(_ids(record, keys), None)) is not None:
+            result.append(_failed(_stale_row(store, plan, label, record, error, id_columns), error))
         elif (expected := stale.get(_ids(record, keys))) is not None:
             result.append(_stale_row(store, plan, label, record, expected, id_columns))
         else:
             row = _row(label, record, id_columns, "current")
             row["expected_provenance"] = record.get(PROVENANCE)
             result.append(row)
-    for record in increment.new.iter_rows(named=True):
-        row = _row(label, {}, id_columns, "new")
+    not_stored = [(r, "new") for r in increment.new.iter_rows(named=True)]
+    for record, status in [*not_stored, *[(r, "failed") for r in failed.values()]]:
+        row = _row(label, {}, id_columns, status)
         row["sample"] = _sample_text(record, [c for c in id_columns if c in record])
         row["expected_provenance"] = record.get(PROVENANCE)
-        result.append(row)
+        result.append(_failed(row, record) if status == "failed" else row)
     return result or [_absent(label, given, "absent", None)]
+
+
+def _failed(row: dict[str, Any], error: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` as a failed sample: its latest error at the current provenance and the attempts."""
+    row["status"] = "failed"
+    row["error_type"], row["error_message"] = error.get("error_type"), error.get("error_message")
+    row["attempts"] = error.get("attempts")
+    return row
 
 
 def _stored(store: MetadataStore, key: FeatureKey, exprs: Sequence[pl.Expr]) -> pl.DataFrame | None:
@@ -162,7 +174,7 @@ def _increment(
     if plan.is_root:  # a root feature's samples are the ones stored
         if stored is None:
             samples = pl.DataFrame(schema=dict.fromkeys(plan.spec.id_columns, pl.String))
-            return Increment(samples, samples, samples)
+            return Increment(samples, samples, samples)  # (a root's failures need its samples)
         samples = stored.select(*plan.spec.id_columns, PROVENANCE_BY_FIELD)
     try:
         return store.resolve_update(plan.key, samples=samples, filters=list(exprs) or None)

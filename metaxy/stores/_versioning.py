@@ -16,6 +16,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores import _compat
+from metaxy.stores._failures import RetryPolicy, with_failed
 from metaxy.stores._logging import logged
 from metaxy.stores._read import Filters, as_filters
 from metaxy.stores._resolve import expected_samples, resolve_increment
@@ -50,6 +51,8 @@ class StoreVersioning:
         filters: Filters = ...,
         lazy: Literal[False] = ...,
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[pl.DataFrame]: ...
 
     @overload
@@ -61,6 +64,8 @@ class StoreVersioning:
         filters: Filters = ...,
         lazy: Literal[True],
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[pl.LazyFrame]: ...
 
     @overload
@@ -72,6 +77,8 @@ class StoreVersioning:
         filters: Filters = ...,
         lazy: bool,
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[Any]: ...
 
     @logged("resolve_update")
@@ -83,9 +90,11 @@ class StoreVersioning:
         filters: Filters = None,
         lazy: bool = False,
         shard: ShardSpec = None,
+        retry_failed: bool = False,
+        retry: RetryPolicy | None = None,
         **legacy: Any,
     ) -> Increment[Any]:
-        """Which samples of ``feature`` are new, stale or orphaned in this store.
+        """Which samples of ``feature`` are new, stale, orphaned or failed in this store.
 
         Upstream metadata is read through the fallback chain; stored rows of ``feature`` are read from
         this store only. Root features need ``samples=`` (ids plus ``metaxy_provenance_by_field``).
@@ -97,6 +106,9 @@ class StoreVersioning:
             shard: ``(i, n)``: only the samples of shard ``i`` of ``n``, by a stable hash of the id
                 columns (under expansion: of the lineage's ``on`` columns). The ``n`` shards' increments
                 together are the whole increment, each sample in exactly one (docs/distributed.md#shards).
+            retry_failed: put every failed sample (``write_errors``) back into ``new``/``stale``.
+            retry: put back the failed samples this :class:`RetryPolicy` allows (max attempts,
+                minimum age); the others stay in ``failed`` (docs/failures.md).
             legacy: Metaxy 0.1.x keywords, refused with the replacement named (docs/migrating.md).
         """
         _compat.check_resolve_arguments(legacy)
@@ -107,9 +119,10 @@ class StoreVersioning:
         where = self._where(key)
         exprs = with_shard(as_filters(filters, where=where), shard, key, graph, where=where)
         store = cast("MetadataStore", self)
-        increment = resolve_increment(
-            store, graph.plan(key), graph, samples=samples, filters=exprs, lazy=lazy
-        )
+        plan = graph.plan(key)
+        increment = resolve_increment(store, plan, graph, samples=samples, filters=exprs, lazy=lazy)
+        policy = RetryPolicy() if retry_failed else retry
+        increment = with_failed(store, plan, increment, retry=policy, lazy=lazy)
         check_sharded(increment.new.lazy(), exprs, where=where)
         return increment
 

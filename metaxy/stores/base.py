@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
 
 import polars as pl
 
-from metaxy.constants import DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, SYSTEM_NAMESPACE
+from metaxy.constants import CREATED_AT, DEFAULT_HASH_ALGORITHM, DEFAULT_HASH_TRUNCATION, SYSTEM_NAMESPACE
 from metaxy.exceptions import StoreError
 from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.graph import FeatureGraph
@@ -35,6 +35,7 @@ from metaxy.stores._copy import copy_rows
 from metaxy.stores._delete import hard_delete, soft_delete
 from metaxy.stores._digest import NO_SAMPLES, stored_digest
 from metaxy.stores._empty import is_marked_empty, mark_empty
+from metaxy.stores._failures import ERRORS_SCHEMA, error_rows, errors_key, read_errors
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._lookup import lookup
@@ -245,6 +246,44 @@ class MetadataStore(
         plan = graph.plan(key)
         frame = self._prepare_write(plan, to_polars(df, where=self._where(key)), graph)
         self._write_prepared(plan, frame)
+
+    @logged("write_errors")
+    def write_errors(
+        self, feature: FeatureLike, df: FrameLike, *, error: BaseException | None = None
+    ) -> None:
+        """Record that computing these samples of ``feature`` failed (append-only, beside the feature).
+
+        ``df`` holds the failed samples as ``resolve_update`` returned them (their id columns and
+        ``metaxy_provenance``, the provenance the computation was attempted for; without it the
+        current one is used) and an ``error_type`` column, with optional ``error_message`` and
+        ``error_traceback``; or pass ``error=`` the exception to fill all three. Until their
+        provenance changes, such samples are in ``resolve_update(...).failed`` instead of
+        ``new``/``stale``; writing them successfully clears the failure (docs/failures.md).
+
+        Raises:
+            SchemaError: a key column or the error is missing, or a sample is not a sample of the feature.
+        """
+        self.require_writable("write errors")
+        key, graph = resolve_feature(feature)
+        plan = graph.plan(key)
+        rows = error_rows(self, plan, graph, to_polars(df, where=self._where(key)), error)
+        if rows.height:
+            target = errors_key(key)
+            self._append(target, self._conform(target, rows))
+
+    @logged("read_errors")
+    def read_errors(self, feature: FeatureLike) -> pl.LazyFrame:
+        """Every failed attempt recorded for ``feature`` in this store (not its fallbacks), oldest first.
+
+        Columns: the sample keys, ``metaxy_provenance``, ``metaxy_feature_version``, ``error_type``,
+        ``error_message``, ``error_traceback``, ``metaxy_created_at`` (when it was recorded).
+        """
+        self.require_open()
+        key, _ = resolve_feature(feature)
+        rows = read_errors(self, key)
+        if rows is None:
+            return pl.LazyFrame(schema=ERRORS_SCHEMA)
+        return rows.sort(CREATED_AT)
 
     def _write_prepared(self, plan: FeaturePlan, frame: pl.DataFrame) -> None:
         self._append_registered(plan.key, frame)

@@ -9,6 +9,7 @@ import polars as pl
 
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
+from metaxy.stores._failures import RetryPolicy
 from metaxy.stores._logging import logged
 from metaxy.stores._shard import ShardSpec
 from metaxy.stores.base import FeatureLike, Filters, FrameLike, MetadataStore, ReadRequest
@@ -101,6 +102,8 @@ class WrappedMetadataStore(MetadataStore):
         filters: Filters = ...,
         lazy: Literal[False] = ...,
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[pl.DataFrame]: ...
 
     @overload
@@ -112,6 +115,8 @@ class WrappedMetadataStore(MetadataStore):
         filters: Filters = ...,
         lazy: Literal[True],
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[pl.LazyFrame]: ...
 
     @overload
@@ -123,6 +128,8 @@ class WrappedMetadataStore(MetadataStore):
         filters: Filters = ...,
         lazy: bool,
         shard: ShardSpec = ...,
+        retry_failed: bool = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Increment[Any]: ...
 
     @logged("resolve_update")
@@ -134,6 +141,8 @@ class WrappedMetadataStore(MetadataStore):
         filters: Filters = None,
         lazy: bool = False,
         shard: ShardSpec = None,
+        retry_failed: bool = False,
+        retry: RetryPolicy | None = None,
         **legacy: Any,
     ) -> Increment[Any]:
         return self._call(
@@ -144,6 +153,8 @@ class WrappedMetadataStore(MetadataStore):
             filters=filters,
             lazy=lazy,
             shard=shard,
+            retry_failed=retry_failed,
+            retry=retry,
             **legacy,
         )
 
