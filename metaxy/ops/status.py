@@ -68,12 +68,12 @@ def feature_status(store: MetadataStore, key: FeatureKey, graph: FeatureGraph) -
         return FeatureStatus(key, True, 0, 0, 0, 0, "empty")
     unit = "parents" if expands(plan) else "samples"
     try:
-        counts = store.resolve_update(key, samples=samples).counts
+        increment = store.resolve_update(key, samples=samples)
+        counts = increment.counts
     except FeatureNotFoundError:
         outdated = _count_outdated(store, key, plan.feature_version)
         return FeatureStatus(key, plan.is_root, stored, 0, outdated, 0, "upstream-missing", unit)
-    todo = counts["new"] or counts["stale"] or counts["orphaned"]
-    state = "to-do" if todo else "in-sync"
+    state = "to-do" if any(counts.values()) else "in-sync"
     return FeatureStatus(
         key,
         plan.is_root,
@@ -83,7 +83,7 @@ def feature_status(store: MetadataStore, key: FeatureKey, graph: FeatureGraph) -
         counts["orphaned"],
         state,
         unit,
-        counts["failed"],
+        increment.failed.height,
     )
 
 

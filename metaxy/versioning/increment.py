@@ -63,20 +63,15 @@ class Increment(Generic[FrameT]):
 
     @property
     def counts(self) -> dict[str, int]:
-        """Row counts per part (collects a lazy increment)."""
+        """Row counts of ``new``, ``stale`` and ``orphaned`` (collects a lazy increment); the failed
+        samples, left out until retried, are ``failed.height``."""
         done = self.collect()
-        return {
-            "new": done.new.height,
-            "stale": done.stale.height,
-            "orphaned": done.orphaned.height,
-            "failed": done.failed.height,
-        }
+        return {"new": done.new.height, "stale": done.stale.height, "orphaned": done.orphaned.height}
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to compute or remove (failed samples, left out until retried, do not count)."""
-        counts = self.counts
-        return not (counts["new"] or counts["stale"] or counts["orphaned"])
+        """Nothing to compute or remove (failed samples do not count)."""
+        return not any(self.counts.values())
 
     def to_recompute(self) -> FrameT:
         """``new`` and ``stale`` together: every sample to (re)compute."""
@@ -88,7 +83,7 @@ class Increment(Generic[FrameT]):
         if isinstance(self.new, pl.LazyFrame):
             return "Increment(lazy)"
         c = self.counts
-        failed = f", failed={c['failed']}" if c["failed"] else ""
+        failed = f", failed={self.failed.height}" if self.failed.height else ""
         return f"Increment(new={c['new']}, stale={c['stale']}, orphaned={c['orphaned']}{failed})"
 
     def _repr_html_(self) -> str:

@@ -58,7 +58,8 @@ def test_a_failed_sample_waits_until_its_provenance_changes_or_a_retry(
     increment = store.resolve_update(Text)
     assert (_ids(increment.new), _ids(increment.failed)) == ([2], [3])
     store.write_metadata(Text, store.resolve_update(Text, retry_failed=True).new)  # successes clear
-    assert store.resolve_update(Text).counts == {"new": 0, "stale": 0, "orphaned": 0, "failed": 0}
+    cleared = store.resolve_update(Text)
+    assert (cleared.is_empty, cleared.failed.height) == (True, 0)
     recorded = store.read_errors(Text).collect()
     assert _ids(recorded) == [2, 3]
     assert recorded["error_traceback"][0].startswith("ValueError: no speech")
