@@ -36,6 +36,7 @@ def test_status_counts_and_reports_progress_per_feature(graph: mx.FeatureGraph) 
         "orphaned": 0,
         "state": "in-sync",
         "unit": "samples",
+        "failed": 0,
     }
     assert (by_key["leaf"]["new"], by_key["leaf"]["state"]) == (2, "to-do")
 
