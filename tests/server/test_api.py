@@ -97,6 +97,7 @@ def test_one_feature_has_fields_deps_both_ways_schema_stats_and_status(
         "orphaned": 0,
         "state": "to-do",
         "unit": "samples",
+        "failed": 0,
     }
 
 
