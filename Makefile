@@ -27,6 +27,9 @@ demo-dagster: $(STAMP) ## Run the demo pipeline as Dagster assets (three in-proc
 test: $(STAMP) ## Run the test suite (small hypothesis profile)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
+test-spark: $(STAMP) ## The whole store suite on Spark too (make test runs each store operation on Spark once)
+	METAXY_SPARK_FULL=1 HYPOTHESIS_PROFILE=ci $(PY) -m pytest -n $(PYTEST_WORKERS) -q -k spark tests/stores tests/compat
+
 test-thorough: $(STAMP) ## Run the test suite with many more hypothesis examples
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
@@ -86,4 +89,4 @@ check: lint typecheck docs test ## Everything CI runs
 clean: ## Remove caches and build output
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist site .cache test-artifacts *.egg-info .stress-report.jsonl
 
-.PHONY: help install demo demo-dagster test test-thorough stress lint format typecheck docs docs-serve bench bench-compare check clean
+.PHONY: help install demo demo-dagster test test-spark test-thorough stress lint format typecheck docs docs-serve bench bench-compare check clean

@@ -19,6 +19,7 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.backends import BACKENDS, WRAPPER_KINDS, Backend, sql_dialect, sql_dialects
 from metaxy.stores.base import MetadataStore
 from metaxy.versioning.sql.dialects import SQLDialect
+from tests.stores.spark.session import skip_without_java
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER_FILES = ("__init__.py", "store.py", "schema.py")
@@ -137,6 +138,8 @@ def test_every_backend_extra_is_declared_in_pyproject_and_installed_by_all() -> 
 )
 def test_every_backend_has_a_scratch_store_that_writes_and_reads(backend: Backend, tmp_path: Path) -> None:
     store_class = _store_class(backend)
+    if backend.kind == "spark":
+        skip_without_java()
     owner = next(c for c in store_class.__mro__ if "scratch" in vars(c))
     assert owner is not MetadataStore, f"{backend.class_name} needs its own scratch() (docs/contributing.md)"
 
@@ -156,6 +159,8 @@ def test_every_backend_has_a_scratch_store_that_writes_and_reads(backend: Backen
 @pytest.mark.parametrize("backend", SQL_BACKENDS, ids=lambda b: b.kind)
 def test_a_sql_backend_keeps_its_dialect_in_its_own_folder(backend: Backend, tmp_path: Path) -> None:
     store_class = _store_class(backend)
+    if backend.kind == "spark":
+        skip_without_java()
     with store_class.scratch(tmp_path) as store:
         dialect = store.dialect
     assert isinstance(dialect, SQLDialect)

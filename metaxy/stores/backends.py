@@ -35,6 +35,7 @@ BACKENDS: tuple[Backend, ...] = (
     Backend("iceberg", "IcebergMetadataStore", "metaxy.stores.iceberg", "iceberg"),
     Backend("clickhouse", "ClickHouseMetadataStore", "metaxy.stores.clickhouse", "clickhouse"),
     Backend("sqlalchemy", "SQLAlchemyMetadataStore", "metaxy.stores.sqlalchemy", "sqlalchemy"),
+    Backend("spark", "SparkMetadataStore", "metaxy.stores.spark", "spark"),
     Backend("cached", "CachedMetadataStore", "metaxy.stores.wrappers.cached", None),
     Backend("instrumented", "InstrumentedMetadataStore", "metaxy.stores.wrappers.instrumented", None),
     Backend("encrypted", "EncryptedMetadataStore", "metaxy.stores.wrappers.encrypted", "crypto"),
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
     from metaxy.stores.duckdb import DuckDBMetadataStore
     from metaxy.stores.iceberg import IcebergMetadataStore
     from metaxy.stores.memory import InMemoryMetadataStore
+    from metaxy.stores.spark import SparkMetadataStore
     from metaxy.stores.sqlalchemy import SQLAlchemyMetadataStore
     from metaxy.stores.wrappers.cached import CachedMetadataStore
     from metaxy.stores.wrappers.encrypted import EncryptedMetadataStore
@@ -118,4 +120,5 @@ __all__ = [
     "InstrumentedMetadataStore",
     "SQLAlchemyMetadataStore",
     "SecureMetadataStore",
+    "SparkMetadataStore",
 ]

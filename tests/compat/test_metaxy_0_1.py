@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 import metaxy as mx
+from tests.stores.spark.session import skip_without_java
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXPECTED: dict[str, Any] = json.loads((FIXTURES / "expected.json").read_text())
@@ -71,9 +72,20 @@ def _duckdb_polars(tmp_path: Path, stage: str) -> mx.MetadataStore:
     return _duckdb_store(tmp_path, stage, versioning_engine="polars")
 
 
+def _spark_store(tmp_path: Path, stage: str) -> mx.MetadataStore:
+    """The 0.1.11 Delta tables' rows copied as they are (system columns included) into Spark tables."""
+    skip_without_java()
+    algorithm = EXPECTED["delta"]["hash_algorithm"]
+    store = mx.SparkMetadataStore(tmp_path / f"spark_{stage}", hash_algorithm=algorithm)
+    with _delta_store(tmp_path, stage) as source, store:
+        store.copy_metadata(source, history=True)
+    return store
+
+
 StoreOpener = Callable[[Path, str], mx.MetadataStore]
 OPENERS: dict[str, StoreOpener] = {
     "delta": _delta_store,
+    "spark": _spark_store,
     "duckdb": _duckdb_store,
     "duckdb-polars": _duckdb_polars,
 }

@@ -19,6 +19,7 @@ import metaxy as mx
 from metaxy.stores.backends import BACKENDS, WRAPPER_KINDS
 from metaxy.testing import MockMetadataStore
 from tests.servers import S3Server
+from tests.stores.spark.session import skip_without_java
 
 StoreFactory = Callable[..., mx.MetadataStore]
 
@@ -147,6 +148,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
     factory = STORE_FACTORIES[request.param]
     if request.param == "clickhouse-server" and not os.environ.get(CLICKHOUSE_URL_ENV):
         pytest.skip(f"no ClickHouse server: set {CLICKHOUSE_URL_ENV}=http://user:password@host:8123 to run")
+    if request.param == "spark":
+        skip_without_java()
     # servers start lazily, once per session, and only for the factories that need them
     fixture = SERVER_FIXTURES.get(request.param)
     extra = {"server": request.getfixturevalue(fixture)} if fixture else {}
@@ -189,3 +192,48 @@ CATALOG_FACTORIES: dict[str, CatalogFactory] = {
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.MaterializationCatalog]:
     with CATALOG_FACTORIES[request.param](tmp_path, request) as opened:
         yield opened
+
+
+# -- Spark: one JVM per test process, and every Spark job takes a while. The default run covers each
+# store operation on Spark once (these tests); the whole suite on Spark runs with METAXY_SPARK_FULL=1
+# (`make test-spark`).
+SPARK_FULL_ENV = "METAXY_SPARK_FULL"
+SPARK_QUICK = frozenset(
+    {
+        "test_write_then_read_round_trips_with_system_columns",
+        "test_latest_row_wins_and_history_keeps_every_row",
+        "test_filters_and_columns",
+        "test_soft_delete_hides_rows_but_keeps_history",
+        "test_hard_delete_removes_rows",
+        "test_has_feature_and_list_features",
+        "test_resolve_update_is_idempotent_and_field_level",
+        "test_resolve_update_filters_restrict_the_increment",
+        "test_lazy_increment_collects_to_the_same_result",
+        "test_calculate_and_write_data_versions",
+        "test_copy_metadata_between_stores",
+        "test_re_expanding_a_parent_into_fewer_children_orphans_the_leftover",
+        "test_an_empty_materialization_lets_downstream_resolve_to_an_empty_increment",
+        "test_a_wider_integer_widens_the_stored_column",
+        "test_new_columns_are_null_for_older_rows_and_left_out_columns_null_for_new_rows",
+        "test_shards_partition_reads_and_increments",
+        "test_sql_stores_compute_the_digest_natively_and_bit_for_bit",
+        "test_edge_case_filters_match_polars",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    full = bool(os.environ.get(SPARK_FULL_ENV))
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("store_factory") != "spark":
+            continue
+        if getattr(item, "originalname", item.name) in SPARK_QUICK:
+            continue
+        item.add_marker(pytest.mark.slow)
+        if not full:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"the whole suite on Spark runs with {SPARK_FULL_ENV}=1 (make test-spark)"
+                )
+            )

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import metaxy as mx
+from tests.stores.spark.session import skip_without_java
 from tests.versioning.test_increment_oracle import Node, Oracle, check_and_materialize, draw_roots, graphs
 
 NativeFactory = Callable[[str], mx.MetadataStore]
@@ -24,6 +25,7 @@ NativeFactory = Callable[[str], mx.MetadataStore]
 NATIVE = {
     "clickhouse": ["xxhash32", "xxhash64", "md5", "sha256"],
     "postgres": ["md5", "sha256"],
+    "spark": ["xxhash32", "xxhash64", "md5", "sha256"],  # xxhash through metaxy's Arrow UDFs
 }
 
 
@@ -42,6 +44,16 @@ def native(request: pytest.FixtureRequest) -> tuple[str, NativeFactory]:
             )
 
         return backend, make
+    if backend == "spark":
+        skip_without_java()
+        folder: Path = request.getfixturevalue("tmp_path")
+
+        def make_spark(algorithm: str) -> mx.MetadataStore:
+            return mx.SparkMetadataStore(
+                folder / uuid.uuid4().hex, hash_algorithm=algorithm, versioning_engine="native"
+            )
+
+        return backend, make_spark
     url: str = request.getfixturevalue("postgres_url")
 
     def make_pg(algorithm: str) -> mx.MetadataStore:
