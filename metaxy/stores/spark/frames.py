@@ -7,6 +7,8 @@ finish in Spark what :meth:`SQLEngine.split` and the write path do in Polars.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -179,9 +181,8 @@ def _check_ids(plan: FeaturePlan, frame: Any, where: str) -> None:
     if missing:
         raise SchemaError(f"{where}: the frame lacks the id column(s) {missing}.", hint="Add them.")
     cols = [functions.col(quoted(c)) for c in ids]
-    null = functions.sum(
-        functions.when(functions.greatest(*[c.isNull().cast("int") for c in cols]) > 0, 1).otherwise(0)
-    )
+    any_null = functools.reduce(operator.or_, [c.isNull() for c in cols])
+    null = functions.sum(functions.when(any_null, 1).otherwise(0))
     row = frame.agg(
         functions.count(functions.lit(1)).alias("n"),
         null.alias("nulls"),

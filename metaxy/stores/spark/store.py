@@ -238,9 +238,30 @@ class SparkMetadataStore(SQLMetadataStore):
     # -- writes ---------------------------------------------------------------------------------
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
+        arrow = to_arrow(df)
         with self._lock, self._translated("write (nothing was written)"):
-            frame = self._session.createDataFrame(to_arrow(df))
-            self._append_frame(key, frame, empty=df.height == 0)
+            if self.table_format == "parquet" and self.warehouse.startswith("file:"):
+                self._append_local(key, arrow)
+            else:
+                self._append_frame(key, self._session.createDataFrame(arrow), empty=df.height == 0)
+
+    def _append_local(self, key: FeatureKey, arrow: Any) -> None:
+        """A local warehouse: the driver writes the rows as one Parquet file (no Spark job), under a
+        name Spark's readers skip, then renames it into the table (a rename is atomic on one disk)."""
+        from pyarrow import parquet
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        path = self.table_path(key)
+        stored = self._fs.read_schema(path)
+        merged = merge_schemas(stored, dict(from_arrow_schema(arrow.schema).jsonValue()))
+        if merged != stored:  # schema first: a failed write then leaves only columns with no value
+            self._fs.mkdirs(path)
+            self._fs.write_schema(path, merged)
+        if arrow.num_rows:
+            folder = Path(path.removeprefix("file:"))
+            name = f"part-mx-{uuid.uuid4().hex}.parquet"
+            parquet.write_table(arrow, folder / f"_{name}")
+            (folder / f"_{name}").rename(folder / name)
 
     def _append_frame(self, key: FeatureKey, frame: Any, *, empty: bool = False) -> None:
         """Append a Spark DataFrame whose columns already follow the stored schema."""

@@ -175,10 +175,10 @@ def test_without_java_opening_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path)  # nothing in it
     code = (
-        "import metaxy as mx\n"
+        "import metaxy as mx\nfrom metaxy.exceptions import StoreBackendError\n"
         "try:\n"
         f"    mx.SparkMetadataStore({str(tmp_path / 'w')!r}).__enter__()\n"
-        "except mx.StoreBackendError as exc:\n"
+        "except StoreBackendError as exc:\n"
         "    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
