@@ -104,6 +104,18 @@ def polars_schema(schema: dict[str, Any]) -> pl.Schema:
     return pl.Schema({f["name"]: polars_type(f["type"]) for f in schema["fields"]})
 
 
+def nullable(spark_type: Any) -> Any:
+    """A Spark type (JSON form) with every field and element nullable: files may hold nulls anywhere."""
+    if not isinstance(spark_type, dict):
+        return spark_type
+    if spark_type["type"] == "struct":
+        fields = [{**f, "nullable": True, "type": nullable(f["type"])} for f in spark_type["fields"]]
+        return {**spark_type, "fields": fields}
+    if spark_type["type"] == "array":
+        return {**spark_type, "containsNull": True, "elementType": nullable(spark_type["elementType"])}
+    return spark_type
+
+
 def merge_schemas(stored: dict[str, Any] | None, written: dict[str, Any]) -> dict[str, Any]:
     """The table's schema after an append: stored columns in their order (widened to the written
     type, structs gaining fields), then the new ones. Both already follow the append-schema rule."""

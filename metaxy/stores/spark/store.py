@@ -27,7 +27,7 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.spark.files import HadoopFiles
-from metaxy.stores.spark.schema import SparkDialect, merge_schemas, polars_schema, storage_type
+from metaxy.stores.spark.schema import SparkDialect, merge_schemas, nullable, polars_schema, storage_type
 from metaxy.stores.spark.session import check_session, local_session, register_xxhash
 from metaxy.versioning.hashing import HashAlgorithm
 from metaxy.versioning.sql import SQLTable, to_sql_condition
@@ -253,7 +253,7 @@ class SparkMetadataStore(SQLMetadataStore):
 
         path = self.table_path(key)
         stored = self._fs.read_schema(path)
-        merged = merge_schemas(stored, dict(from_arrow_schema(arrow.schema).jsonValue()))
+        merged = merge_schemas(stored, nullable(from_arrow_schema(arrow.schema).jsonValue()))
         if merged != stored:  # schema first: a failed write then leaves only columns with no value
             self._fs.mkdirs(path)
             self._fs.write_schema(path, merged)
@@ -270,7 +270,7 @@ class SparkMetadataStore(SQLMetadataStore):
             frame.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
             return
         stored = self._fs.read_schema(path)
-        merged = merge_schemas(stored, dict(frame.schema.jsonValue()))
+        merged = merge_schemas(stored, nullable(frame.schema.jsonValue()))
         if merged != stored:  # schema first: a failed write then leaves only columns with no value
             self._fs.mkdirs(path)
             self._fs.write_schema(path, merged)
