@@ -196,7 +196,7 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.Mater
 
 # -- Spark: one JVM per test process, and every Spark job takes a while. The default run covers each
 # store operation on Spark once (these tests); the whole suite on Spark runs with METAXY_SPARK_FULL=1
-# (`make test-spark`).
+# (`make test-spark`), shards, the digest and the filter fuzz on Spark among it.
 SPARK_FULL_ENV = "METAXY_SPARK_FULL"
 SPARK_QUICK = frozenset(
     {
@@ -215,9 +215,6 @@ SPARK_QUICK = frozenset(
         "test_an_empty_materialization_lets_downstream_resolve_to_an_empty_increment",
         "test_a_wider_integer_widens_the_stored_column",
         "test_new_columns_are_null_for_older_rows_and_left_out_columns_null_for_new_rows",
-        "test_shards_partition_reads_and_increments",
-        "test_sql_stores_compute_the_digest_natively_and_bit_for_bit",
-        "test_edge_case_filters_match_polars",
     }
 )
 

@@ -7,6 +7,7 @@ the database; the increments and hashes must equal the independent oracle of
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import metaxy as mx
+from tests.stores.conftest import SPARK_FULL_ENV
 from tests.stores.spark.session import skip_without_java
 from tests.versioning.test_increment_oracle import Node, Oracle, check_and_materialize, draw_roots, graphs
 
@@ -46,6 +48,8 @@ def native(request: pytest.FixtureRequest) -> tuple[str, NativeFactory]:
         return backend, make
     if backend == "spark":
         skip_without_java()
+        if not os.environ.get(SPARK_FULL_ENV):
+            pytest.skip(f"hypothesis graphs on Spark run with {SPARK_FULL_ENV}=1 (make test-spark)")
         folder: Path = request.getfixturevalue("tmp_path")
 
         def make_spark(algorithm: str) -> mx.MetadataStore:

@@ -17,7 +17,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import metaxy as mx
-from metaxy.exceptions import MissingSamplesError, StoreBackendError
+from metaxy.exceptions import MissingSamplesError, SchemaError, StoreBackendError
 from tests.stores.spark.session import skip_without_java
 
 pytestmark = pytest.mark.filterwarnings("ignore::metaxy.exceptions.PolarsFallbackWarning")
@@ -130,10 +130,10 @@ def test_write_spark_refuses_samples_with_no_upstream_row(
     with spark_store as store:
         store.write_metadata(video, _roots(2))
         samples = store.spark.createDataFrame([(0,), (5,)], "sample_uid long")
-        with pytest.raises(mx.SchemaError, match="1 sample\\(s\\) have no upstream rows"):
+        with pytest.raises(SchemaError, match="1 sample\\(s\\) have no upstream rows"):
             store.write_spark(clip, samples)
         repeated = store.spark.createDataFrame([(0,), (0,)], "sample_uid long")
-        with pytest.raises(mx.SchemaError, match="repeat an id"):
+        with pytest.raises(SchemaError, match="repeat an id"):
             store.write_spark(clip, repeated)
         assert not store.has_feature(clip)
 
