@@ -210,7 +210,7 @@ def test_wrapper_kinds_are_not_configuration_types(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         store_from_config(load_config())
     assert info.value.message == f"Unknown store type 'cached' for 'stores.dev.type' in {path.resolve()}."
-    assert "clickhouse, delta, duckdb, memory, spark, sqlalchemy" in info.value.hint
+    assert "clickhouse, delta, duckdb, iceberg, memory, spark, sqlalchemy" in info.value.hint
 
 
 def test_one_catalog_object_is_shared_by_the_whole_chain(tmp_path: Path) -> None:
