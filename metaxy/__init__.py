@@ -31,6 +31,8 @@ from metaxy.ops.impact import count_impact
 from metaxy.ops.migrate import MigrationReport, migrate_data_versions
 from metaxy.ops.snapshots import list_graph_snapshots, load_graph_snapshot, push_graph_snapshot
 from metaxy.stores import LAZY_STORES, MetadataStore, RetryPolicy, backends
+from metaxy.stores._prune import PruneReport
+from metaxy.stores._schema_migration import SchemaMigration, SchemaMigrationReport
 from metaxy.versioning import HashAlgorithm, Increment
 from metaxy.versioning.frames import FrameLike
 
@@ -63,8 +65,11 @@ __all__ = [
     "MetaxyError",
     "MigrationReport",
     "PostgresCatalog",
+    "PruneReport",
     "RetryPolicy",
     "SQLiteCatalog",
+    "SchemaMigration",
+    "SchemaMigrationReport",
     "__version__",
     "count_impact",
     "diff_graphs",

@@ -27,6 +27,8 @@
     │   ├── MissingDependencyError      a store's optional driver is not installed
     │   ├── SnapshotNotFoundError       no pushed graph snapshot has the requested id
     │   ├── MigrationError              a migration does not match the current definitions
+    │   │   └── SchemaMigrationError    a schema migration names an unknown column, casts lossily, ...
+    │   ├── RetentionError              ``prune`` options that contradict each other or are out of range
     │   ├── QueryError                  ``store.sql()`` got no single read statement, or the query failed
     │   ├── StoreBackendError           the backend failed (transient or not)
     │   ├── DecryptionError             an encrypted value read with a wrong key, or tampered with
@@ -183,6 +185,15 @@ class MigrationError(StoreError):
 
 class QueryError(StoreError):
     """A SQL query over stored metadata (``store.sql``) is not one read statement, or it failed."""
+
+
+class SchemaMigrationError(MigrationError):
+    """A schema migration cannot apply: an unknown column, a lossy cast, a rename onto an existing
+    column, a change to an id or system column."""
+
+
+class RetentionError(StoreError):
+    """``prune`` was given options that contradict each other or are out of range."""
 
 
 class StoreBackendError(StoreError):

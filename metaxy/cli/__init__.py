@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
+import metaxy.cli.maintenance  # noqa: F401  (registers migrate-schema, metadata prune)
 from metaxy.cli import (  # noqa: F401  (registers the commands)
     failures,
     features,

@@ -21,6 +21,8 @@ OPERATIONS: dict[str, str] = {
     "list_features": "list",
     "copy_metadata": "copy",
     "provenance_digest": "digest",
+    "prune": "prune",
+    "migrate_schema": "migrate_schema",
 }
 
 _TAKES_FEATURE = frozenset(OPERATIONS) - {"list_features", "copy_metadata"}
@@ -92,6 +94,9 @@ def summarize(operation: str, args: Sequence[Any], kwargs: Mapping[str, Any], re
         info["rows"], info["features"] = sum(result.values()), len(result)
     elif operation == "list_features" and isinstance(result, list):
         info["features"] = len(result)
+    elif operation in ("prune", "migrate_schema") and result is not None:
+        info["rows"] = getattr(result, "pruned", getattr(result, "rows", None))
+        info["dry_run"] = kwargs.get("dry_run", False)
     elif operation == "has_feature":
         info["found"] = result
     return info

@@ -74,6 +74,13 @@ def read_scanned(lf: pl.LazyFrame, request: ReadRequest) -> pl.LazyFrame:
     return lf
 
 
+def matching_rows(keys: pl.DataFrame) -> pl.Expr:
+    """A predicate true for rows whose values in ``keys``' columns equal one row of ``keys``."""
+    columns = keys.columns
+    wanted = keys.select(pl.struct(columns)).to_series().implode()
+    return pl.struct(columns).is_in(wanted, nulls_equal=True)
+
+
 def select_columns(lf: pl.LazyFrame, columns: Sequence[str], *, where: str) -> pl.LazyFrame:
     """``lf`` narrowed to ``columns``, refusing names it does not have (instead of failing at collect).
 

@@ -39,6 +39,7 @@ from metaxy.stores._failures import ERRORS_SCHEMA, error_rows, errors_key, read_
 from metaxy.stores._lifecycle import StoreLifecycle
 from metaxy.stores._logging import OperationLog, logged
 from metaxy.stores._lookup import lookup
+from metaxy.stores._maintenance import StoreMaintenance
 from metaxy.stores._ops_api import StoreOperationsAPI
 from metaxy.stores._partition_api import StorePartitionsAPI
 from metaxy.stores._query import run_sql
@@ -47,6 +48,7 @@ from metaxy.stores._read import (
     ReadRequest,
     as_filters,
     check_filter_columns,
+    matching_rows,
     read_first,
     read_scanned,
     select_columns,
@@ -78,7 +80,13 @@ __all__ = [
 
 
 class MetadataStore(
-    StoreLifecycle, StoreVersioning, StoreOperationsAPI, StorePartitionsAPI, Metaxy011StoreAPI, ABC
+    StoreLifecycle,
+    StoreVersioning,
+    StoreOperationsAPI,
+    StorePartitionsAPI,
+    StoreMaintenance,
+    Metaxy011StoreAPI,
+    ABC,
 ):
     """Append-only storage of feature metadata, with versioning and increments on top.
 
@@ -161,6 +169,27 @@ class MetadataStore(
         """
         lf = self._scan(request.key)
         return None if lf is None else read_scanned(lf, request)
+
+    def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
+        """Physically remove the stored rows whose values in ``keys``' columns equal a row of ``keys``.
+
+        ``prune`` calls it with ids, feature version and ``metaxy_updated_at``; backends that can join
+        against the keys natively override it.
+        """
+        self._delete_rows(key, matching_rows(keys))
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """Replace every stored row of ``key`` by ``frame``, whose columns and types become the table's.
+
+        Used by schema migrations. Backends override it with one atomic step; this default deletes,
+        then appends (a failure in between loses the rows).
+        """
+        self._delete_rows(key, None)
+        self._append(key, frame)
+
+    def _reclaim_space(self, key: FeatureKey) -> bool:
+        """Give back the space of removed rows where the backend needs a step for it; whether it ran."""
+        return False
 
     def _storage_type(self, dtype: DType) -> pl.DataType | str:
         """The type this backend holds ``dtype`` as (itself when exact), or why it cannot hold it."""

@@ -101,6 +101,11 @@ class InMemoryMetadataStore(MetadataStore):
             kept = lf.filter(~predicate.fill_null(False)).collect()
             self._tables[key] = [kept] if kept.height else []
 
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        with self._lock:
+            self._tables[key] = [frame] if frame.height else []
+            self._schemas[key] = dict(frame.schema)
+
     def _list_keys(self) -> list[FeatureKey]:
         return [key for key, chunks in self._tables.items() if chunks]
 

@@ -15,7 +15,7 @@ from typing import Self, Unpack
 import polars as pl
 import sqlglot.expressions as exp
 
-from metaxy.exceptions import FilterPushdownError, MetaxyError, SchemaError
+from metaxy.exceptions import FilterPushdownError, MetaxyError, SchemaError, StoreError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.stores._naming import keys_from_tables, table_name
@@ -213,6 +213,35 @@ class ClickHouseMetadataStore(SQLMetadataStore):
             self.connection.command(f"EXCHANGE TABLES {self._q(scratch)} AND {self._q(name)}")
         finally:
             self.connection.command(f"DROP TABLE IF EXISTS {self._q(scratch)} SYNC")
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """Build the new table beside the old one, then swap them atomically (``EXCHANGE TABLES``)."""
+        if self.cluster:
+            raise StoreError(
+                f"{self._where(key)}: rewriting a table on cluster {self.cluster!r} is not supported yet.",
+                hint="Migrate the schema with ClickHouse's own ALTER TABLE ... ON CLUSTER statements.",
+            )
+        name = table_name(key)
+        scratch = f"{name}__mx_rewrite_{uuid.uuid4().hex[:8]}"
+        for statement in chsql.create_table(self.database, scratch, frame.schema, _ids(key), None):
+            self.connection.command(statement)
+        try:
+            if frame.height:
+                stored = self._schema(scratch)
+                assert stored is not None
+                self.connection.insert(self.database, scratch, _fit(frame, stored))
+            self.connection.command(f"EXCHANGE TABLES {self._q(scratch)} AND {self._q(name)}")
+        finally:
+            self.connection.command(f"DROP TABLE IF EXISTS {self._q(scratch)} SYNC")
+
+    def _reclaim_space(self, key: FeatureKey) -> bool:
+        """``OPTIMIZE ... FINAL``: merge the table's parts now, dropping deleted rows from disk."""
+        name = table_name(key)
+        if self._schema(name) is None:
+            return False
+        target = chsql.storage_tables(name, self.cluster)[0]
+        self.connection.command(f"OPTIMIZE TABLE {self._q(target)}{chsql.on_cluster(self.cluster)} FINAL")
+        return True
 
     def _list_keys(self) -> list[FeatureKey]:
         """Keys of the tables holding a row: without transactions, a first write that died between its

@@ -349,6 +349,45 @@ class DeltaMetadataStore(MetadataStore):
             .execute()
         )
 
+    def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
+        """One MERGE deleting the rows that match a key (a Delta DML commit, like any delete)."""
+        table = self._table(key)
+        if table is None or keys.height == 0:
+            return
+        condition = " AND ".join(f"(t.{_quote(c)} IS NOT DISTINCT FROM s.{_quote(c)})" for c in keys.columns)
+        with self._lock, _translated(self._where(key), "delete"):
+            merge = table.merge(keys, predicate=condition, source_alias="s", target_alias="t")
+            merge.when_matched_delete().execute()
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """One overwrite commit with the new schema (readers see the old or the new table, never a mix)."""
+        table = self._table(key)
+        partitions = [] if table is None else table.metadata().partition_columns
+        deltalake = import_driver("deltalake", "delta")
+        with self._lock, _translated(self._where(key), "rewrite"):
+            deltalake.write_deltalake(
+                self.table_path(key),
+                frame,
+                mode="overwrite",
+                schema_mode="overwrite",
+                partition_by=[c for c in partitions if c in frame.columns] or None,
+                storage_options=self.storage_options,
+            )
+
+    def _reclaim_space(self, key: FeatureKey) -> bool:
+        """Compact the table's files, then vacuum every file no longer in the current version.
+
+        The vacuum keeps no grace period: time travel to versions before the prune, and readers still
+        scanning one, lose their files (docs/migrations.md, "Retention").
+        """
+        table = self._table(key)
+        if table is None:
+            return False
+        with self._lock, _translated(self._where(key), "optimize and vacuum"):
+            table.optimize.compact()
+            table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        return True
+
     def _list_keys(self) -> list[FeatureKey]:
         with _translated(f"{self.name} ({self.table_uri})", "listing tables"):
             relative = list_delta_tables(self.table_uri, self.storage_options, suffix=TABLE_SUFFIX)

@@ -236,6 +236,49 @@ class DuckDBMetadataStore(SQLMetadataStore):
         where, params = self.dialect.render_bound(condition)
         self._execute(f"DELETE FROM {table} WHERE {where}", params)
 
+    def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
+        """One ``DELETE ... USING`` joined against the keys (registered as an Arrow view)."""
+        if self._table_columns(key) is None or keys.height == 0:
+            return
+        view = f"__mx_keys_{uuid.uuid4().hex}"
+        table = self._quoted(key)
+        match = " AND ".join(
+            f"{table}.{self._column(c)} IS NOT DISTINCT FROM k.{self._column(c)}" for c in keys.columns
+        )
+        with self._lock, self._translated("delete (nothing was deleted)"):
+            self._con.register(view, keys.to_arrow())
+            try:
+                self._con.execute(f'DELETE FROM {table} USING "{view}" AS k WHERE {match}').fetchall()
+            finally:
+                self._con.unregister(view)
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """The new table built from ``frame`` replaces the old one in one transaction."""
+        view = f"__mx_replace_{uuid.uuid4().hex}"
+        table = self._quoted(key)
+        with self._lock, self._translated("rewrite (nothing was changed)"):
+            self._con.register(view, frame.to_arrow())
+            try:
+                self._con.begin()
+                try:
+                    self._con.execute(f'CREATE OR REPLACE TABLE {table} AS SELECT * FROM "{view}"').fetchall()
+                    self._con.commit()
+                except BaseException:
+                    self._con.rollback()
+                    raise
+            finally:
+                self._con.unregister(view)
+
+    def _reclaim_space(self, key: FeatureKey) -> bool:
+        """``CHECKPOINT``: deleted rows' blocks are written out of the database file."""
+        if self.db_path == MEMORY:
+            return False
+        self._execute("CHECKPOINT")
+        return True
+
+    def _column(self, name: str) -> str:
+        return self.render(exp.column(ident(name)))
+
     def _list_keys(self) -> list[FeatureKey]:
         rows = self._execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"

@@ -266,7 +266,6 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         if not self.is_postgres:
             _refuse_nan(df, where=self._where(key))
-        sa = _sa()
         with (
             translated(
                 self._where(key),
@@ -277,14 +276,39 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             self._writing() as conn,  # one transaction: the table (if new) and all rows, or nothing
         ):
             table = self._ensure_table(conn, key, df)
-            if self.is_postgres and df.height:
-                _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
-            else:
-                rows = types.to_rows(df, sqlite=not self.is_postgres)
-                if rows:
-                    conn.execute(sa.insert(table), rows)
+            self._insert(conn, table, df)
         # known to the other threads only once committed: before, their connections cannot see it
         self._tables[table.name] = table
+
+    def _insert(self, conn: sqlalchemy.Connection, table: sqlalchemy.Table, df: pl.DataFrame) -> None:
+        if self.is_postgres and df.height:
+            _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
+            return
+        rows = types.to_rows(df, sqlite=not self.is_postgres)
+        if rows:
+            conn.execute(_sa().insert(table), rows)
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """Drop the table, create it with ``frame``'s columns and insert the rows: one transaction."""
+        name = self.table_name(key)
+        wanted = {c: types.sql_type(frame.schema[c], postgres=self.is_postgres) for c in frame.columns}
+        self._tables.pop(name, None)
+        with (
+            translated(
+                self._where(key),
+                "the rewrite (nothing was changed)",
+                hint="Check the database is reachable and writable, then run the migration again.",
+                drivers=DRIVERS,
+            ),
+            self._writing() as conn,
+        ):
+            self._lock_table_definition(conn, name)
+            old = _reflect(conn, name)
+            if old is not None:
+                old.drop(conn)
+            table = self._create_table(conn, name, wanted)
+            self._insert(conn, table, frame)
+        self._tables[name] = table
 
     def _one_thread(self) -> AbstractContextManager[object]:
         """In-memory SQLite is one connection shared by every thread using the store: one thread at a

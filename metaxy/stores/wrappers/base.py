@@ -11,6 +11,8 @@ from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._failures import RetryPolicy
 from metaxy.stores._logging import logged
+from metaxy.stores._prune import PruneReport
+from metaxy.stores._schema_migration import SchemaMigration, SchemaMigrationReport
 from metaxy.stores._shard import ShardSpec
 from metaxy.stores.base import FeatureLike, Filters, FrameLike, MetadataStore, ReadRequest
 from metaxy.versioning.increment import Increment
@@ -158,6 +160,21 @@ class WrappedMetadataStore(MetadataStore):
             **legacy,
         )
 
+    @logged("prune")
+    def prune(self, feature: FeatureLike, **options: Any) -> PruneReport:
+        """Prune through the wrapped store; accepts every option of :meth:`MetadataStore.prune`."""
+        return self._call("prune", self.inner.prune, feature, **options)
+
+    @logged("migrate_schema")
+    def migrate_schema(
+        self, feature: FeatureLike, migration: SchemaMigration, **options: Any
+    ) -> SchemaMigrationReport:
+        """Migrate through the wrapped store; accepts every option of :meth:`MetadataStore.migrate_schema`."""
+        return self._call("migrate_schema", self.inner.migrate_schema, feature, migration, **options)
+
+    def schema_migrations(self, feature: FeatureLike | None = None) -> pl.DataFrame:
+        return self.inner.schema_migrations(feature)
+
     @logged("provenance_digest")
     def provenance_digest(self, feature: FeatureLike, *, filters: Filters = None) -> str:
         return self._call("provenance_digest", self.inner.provenance_digest, feature, filters=filters)
@@ -208,6 +225,15 @@ class WrappedMetadataStore(MetadataStore):
 
     def _list_keys(self) -> list[FeatureKey]:
         return self.inner._list_keys()
+
+    def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
+        self.inner._delete_keyed(key, keys)
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        self.inner._replace_rows(key, frame)
+
+    def _reclaim_space(self, key: FeatureKey) -> bool:
+        return self.inner._reclaim_space(key)
 
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         return self.inner._read_rows(request)

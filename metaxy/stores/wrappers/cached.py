@@ -33,7 +33,9 @@ _READ_DEFAULTS: dict[str, Any] = {
 }
 
 #: operations through the wrapper that change what reads of their feature return
-_WRITES = frozenset({"write_metadata", "delete_metadata", "calculate_and_write_data_versions"})
+_WRITES = frozenset(
+    {"write_metadata", "delete_metadata", "calculate_and_write_data_versions", "prune", "migrate_schema"}
+)
 
 CacheKey = tuple[Hashable, ...]
 
