@@ -10,10 +10,10 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from metaxy import SchemaMigration
 from metaxy.cli._app import FormatOption, app, is_json, metadata_app, state
 from metaxy.cli.features import resolve_key
 from metaxy.cli.output import OutputFormat, console, emit_json
-from metaxy.stores._schema_migration import SchemaMigration
 
 #: the dtypes ``--add``/``--cast`` accept, by lower-case name
 DTYPES: dict[str, pl.DataType] = {
