@@ -39,6 +39,8 @@ OPERATIONS: dict[str, Permission] = {
     "calculate_and_write_data_versions": Permission.WRITE,  # and read on every upstream feature
     "copy_metadata": Permission.WRITE,  # on every feature copied in
     "delete_metadata": Permission.DELETE,
+    "prune": Permission.ADMIN,  # removes history wholesale
+    "migrate_schema": Permission.ADMIN,  # rewrites every stored row
 }
 #: operations of other wrappers and of the operations layer that change stored rows wholesale
 ADMIN_OPERATIONS = ("rotate_key", "prune", "migrate_schema")

@@ -106,6 +106,11 @@ CASES: dict[str, tuple[Callable[[mx.MetadataStore, mx.MetadataStore], Any], set[
         lambda s, _: s.delete_metadata("video/raw", filters=pl.col("sample_uid") == 1),
         {"video_deleter", "admin"},
     ),
+    "prune": (lambda s, _: s.prune("video/raw"), {"admin"}),
+    "migrate_schema": (
+        lambda s, _: s.migrate_schema("video/raw", mx.SchemaMigration(add={"lang": pl.String})),
+        {"admin"},
+    ),
 }
 
 
