@@ -304,6 +304,9 @@ class IcebergMetadataStore(MetadataStore):
             )
         super()._write_prepared(plan, frame)
 
+    def supports_schema_migration(self) -> bool:
+        return False  # a table emptied by a delete keeps its schema: a rewrite needs schema evolution first
+
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         """Hard delete: everything in one delete commit, else the kept rows rewritten in one overwrite
         commit (a Polars predicate has no faithful Iceberg translation in general)."""
