@@ -47,6 +47,7 @@
     ├── PolarsFallbackWarning           the native engine was not usable, Polars computed instead
     ├── LocalFilterWarning              a filter ran locally instead of in the store
     │   └── EncryptedFilterWarning      a filter on an encrypted column ran after decryption
+    ├── MissingUpstreamWarning          samples whose foreign key points at no upstream row were left out
     └── MetaxyDeprecationWarning        a Metaxy 0.1.x spelling was accepted; use the new one
 
 Every message says what failed, where, and ends with a ``Hint:`` line saying how to fix it.
@@ -258,6 +259,11 @@ class LocalFilterWarning(MetaxyWarning):
 
 class EncryptedFilterWarning(LocalFilterWarning):
     """A filter names an encrypted column: it ran on decrypted rows, after reading, not in the store."""
+
+
+class MissingUpstreamWarning(MetaxyWarning):
+    """Samples whose foreign key (``FeatureDep(on=...)``) is null or points at no upstream row were
+    left out of the increment; the message counts them and names some."""
 
 
 class MetaxyDeprecationWarning(MetaxyWarning, DeprecationWarning):

@@ -17,7 +17,7 @@ from metaxy.exceptions import (
 from metaxy.models.fields import LineageKind, coerce_feature_key
 from metaxy.models.keys import FeatureKey, FieldKey
 from metaxy.models.plan import FeaturePlan, build_plan, sha256_hex
-from metaxy.models.spec import FeatureSpec
+from metaxy.models.spec import FeatureDep, FeatureSpec
 
 if TYPE_CHECKING:
     from metaxy.models.feature import Feature
@@ -262,6 +262,9 @@ def _check_identity_dep(spec: FeatureSpec, upstream: FeatureSpec) -> None:
     for dep in spec.deps:
         if dep.feature != upstream.key or dep.lineage.kind is not LineageKind.IDENTITY:
             continue
+        if dep.is_foreign_key:
+            _check_foreign_key(spec, dep, upstream)
+            continue
         rename = dep.rename_map
         extra = [rename.get(c, c) for c in upstream.id_columns if rename.get(c, c) not in keys]
         if extra:
@@ -272,6 +275,17 @@ def _check_identity_dep(spec: FeatureSpec, upstream: FeatureSpec) -> None:
                 hint=f"Declare lineage=LineageRelationship.aggregation(on={keys}) to combine them, or add "
                 f"{extra} to {spec.key.to_string()!r}'s id_columns (one sample per upstream row).",
             )
+
+
+def _check_foreign_key(spec: FeatureSpec, dep: FeatureDep, upstream: FeatureSpec) -> None:
+    """A foreign key maps onto exactly the upstream's id columns (so it points at one row)."""
+    targets = list(dep.on_map.values())
+    if sorted(targets) != sorted(upstream.id_columns):
+        raise DefinitionError(
+            f"Feature {spec.key.to_string()!r}: on={dep.on_map} must map onto exactly the id columns "
+            f"{list(upstream.id_columns)} of {upstream.key.to_string()!r}, not {targets}.",
+            hint=f"Map one column of {spec.key.to_string()!r} to each of {list(upstream.id_columns)}.",
+        )
 
 
 def _same_definition(old: type[Any], new: type[Any]) -> bool:

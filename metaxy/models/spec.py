@@ -34,12 +34,17 @@ class FeatureDep(DefinitionModel):
         filters: Polars expressions restricting the upstream rows that count.
         lineage: identity (1:1, default), aggregation (N:1) or expansion (1:N).
         optional: a sample may exist without this upstream (left join; its inputs hash as ``""``).
+        on: a foreign-key dependency: ``{column: upstream id column}`` maps columns the feature's
+            other upstreams carry (``columns=``) or its own id columns onto this upstream's id
+            columns, e.g. ``FeatureDep(feature=Speaker, on={"speaker_id": "speaker_id"})``; each
+            sample reads the upstream row its columns point at (docs/lineage.md#foreign-keys).
     """
 
     argument_hints: ClassVar[dict[str, str]] = {
         "filters": 'Polars expressions, e.g. filters=[pl.col("duration") > 1]',
         "columns": 'a list of upstream column names, e.g. columns=["path"]',
         "rename": 'a mapping of old to new column names, e.g. rename={"path": "video_path"}',
+        "on": 'a mapping of this feature\'s columns to the upstream\'s id columns, e.g. on={"speaker_id": "id"}',
     }
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -50,6 +55,7 @@ class FeatureDep(DefinitionModel):
     filters: tuple[pl.Expr, ...] = ()
     lineage: LineageRelationship = Field(default_factory=LineageRelationship.identity)
     optional: bool = False
+    on: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, feature: Any = None, **kwargs: Any) -> None:
         if "select" in kwargs:  # Metaxy 0.1.x spelling
@@ -61,7 +67,7 @@ class FeatureDep(DefinitionModel):
     def _feature(cls, value: Any) -> FeatureKey:
         return coerce_feature_key(value)
 
-    @field_validator("rename", mode="before")
+    @field_validator("rename", "on", mode="before")
     @classmethod
     def _rename(cls, value: Any) -> Any:
         return tuple(value.items()) if isinstance(value, Mapping) else value
@@ -82,6 +88,16 @@ class FeatureDep(DefinitionModel):
     @property
     def rename_map(self) -> dict[str, str]:
         return dict(self.rename)
+
+    @property
+    def on_map(self) -> dict[str, str]:
+        """``{column of this feature's samples: upstream id column}`` of a foreign-key dependency."""
+        return dict(self.on)
+
+    @property
+    def is_foreign_key(self) -> bool:
+        """Whether the upstream row is found through mapped columns (``on=``), not the sample's ids."""
+        return bool(self.on)
 
 
 def _as_dep(value: Any) -> FeatureDep:
@@ -179,6 +195,7 @@ class FeatureSpec(DefinitionModel):
         _check_unique([d.feature for d in self.deps], where, "dependency")
         for dep in self.deps:
             _check_lineage(self, dep)
+        foreign_key_order(self)
         return self
 
     def field(self, key: str | FieldKey) -> FieldSpec:
@@ -242,3 +259,70 @@ def _check_lineage(spec: FeatureSpec, dep: FeatureDep) -> None:
             f"{where}: expansion on={list(lineage.on)} must be a strict subset of the id columns {list(spec.id_columns)}.",
             hint="Expansion makes many samples (more id columns) from one upstream sample (the 'on' columns).",
         )
+
+
+def foreign_key_order(spec: FeatureSpec) -> list[FeatureDep]:
+    """``spec``'s foreign-key dependencies in an order where each one's columns are already known:
+    the feature's id columns, the columns its other dependencies carry, or those of one before it.
+
+    Raises:
+        DefinitionError: a foreign key with another lineage, a feature with only foreign keys, a
+            column no dependency carries, or foreign keys that need each other's columns (a cycle).
+    """
+    where = f"feature {spec.key.to_string()!r}"
+    keyed = [d for d in spec.deps if d.is_foreign_key]
+    if not keyed:
+        return []
+    plain = [d for d in spec.deps if not d.is_foreign_key]
+    if not plain:
+        raise DefinitionError(
+            f"{where}: every dependency is a foreign key (on=...), so nothing gives the feature its samples.",
+            hint="Add the dependency whose rows are the feature's samples (e.g. the utterances), without on=.",
+        )
+    for dep in keyed:
+        if dep.lineage.kind is not LineageKind.IDENTITY:
+            raise DefinitionError(
+                f"{where}, dependency on {dep.feature.to_string()!r}: on= cannot be combined with "
+                f"{dep.lineage.kind.value} lineage.",
+                hint="A foreign key reads one upstream row per sample; drop lineage= or on=.",
+            )
+    known, anything = set(spec.id_columns), False
+    for dep in plain:
+        anything = anything or dep.columns is None
+        known |= _carried(dep)
+    ordered: list[FeatureDep] = []
+    todo = list(keyed)
+    while todo:
+        ready = [d for d in todo if anything or set(d.on_map) <= known]
+        if not ready:
+            _refuse_unresolved(where, todo, known)
+        for dep in ready:
+            ordered.append(dep)
+            todo.remove(dep)
+            anything = anything or dep.columns is None
+            known |= _carried(dep) | set(dep.on_map)
+    return ordered
+
+
+def _carried(dep: FeatureDep) -> set[str]:
+    rename = dep.rename_map
+    return {rename.get(c, c) for c in dep.columns or ()}
+
+
+def _refuse_unresolved(where: str, todo: list[FeatureDep], known: set[str]) -> None:
+    provided = {c: d for d in todo for c in _carried(d)}
+    for dep in todo:
+        unknown = sorted(set(dep.on_map) - known)
+        if all(c in provided for c in unknown):
+            continue
+        missing = [c for c in unknown if c not in provided]
+        raise DefinitionError(
+            f"{where}, dependency on {dep.feature.to_string()!r}: on= names column(s) {missing} that neither "
+            f"the feature's id columns nor any dependency's columns= provide (known: {sorted(known)}).",
+            hint='Carry the column from the upstream that holds it, e.g. FeatureDep(feature=Utterance, columns=["speaker_id"]).',
+        )
+    names = " -> ".join(d.feature.to_string() for d in todo)
+    raise DefinitionError(
+        f"{where}: the foreign keys of {names} need each other's columns (a cycle through on=).",
+        hint="Carry the key columns from a dependency without on=.",
+    )

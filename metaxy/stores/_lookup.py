@@ -226,7 +226,7 @@ def _parent_changed(
     ``record`` was written: the upstream's latest rows at that time against its current ones."""
     dep = plan.spec.dep(upstream)
     up_ids = list(plan.upstream[upstream].id_columns)
-    exprs = [pl.col(column) == record[mine] for mine, column in _join_columns(plan, dep).items()]
+    exprs = [pl.col(column) == record.get(mine) for mine, column in _join_columns(plan, dep).items()]
     try:
         history = store.read_metadata(upstream, history=True, filters=exprs).collect()
         now = store.read_metadata(upstream, filters=exprs).collect()
@@ -240,6 +240,8 @@ def _parent_changed(
 
 def _join_columns(plan: FeaturePlan, dep: FeatureDep) -> dict[str, str]:
     """This feature's columns matching upstream rows to a sample → the upstream's column names."""
+    if dep.is_foreign_key:  # the sample's mapped columns point at the upstream's ids
+        return dep.on_map
     mine = list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else versioning_keys(plan)
     back = {new: old for old, new in dep.rename}
     return {c: back.get(c, c) for c in mine}

@@ -7,6 +7,7 @@ the engines themselves live in :mod:`metaxy.versioning` and never see a store.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -17,6 +18,7 @@ from metaxy.constants import FEATURE_VERSION
 from metaxy.exceptions import (
     FeatureNotFoundError,
     MissingSamplesError,
+    MissingUpstreamWarning,
     PolarsFallbackWarning,
     VersioningError,
 )
@@ -90,6 +92,8 @@ def resolve_increment(
     if filters:
         _check_filters(store, plan, filters, holders, given)
     versions = {key: graph.feature_version(key) for key in holders}
+    if holders and any(dep.is_foreign_key for dep in plan.spec.deps):
+        report_missing_foreign_keys(store, plan, _read_upstream(plan, holders, versions))
     if holders and _use_native(store, plan, holders):
         increment = store._resolve_native(plan, versions, filters, lazy=lazy)
         if increment is not None:
@@ -100,6 +104,24 @@ def resolve_increment(
     if lazy:
         return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters, lazy=True)
     return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters)
+
+
+def report_missing_foreign_keys(
+    store: MetadataStore, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
+) -> None:
+    """Warn about samples a foreign key leaves without an upstream row (they are not resolved)."""
+    missing = PolarsEngine(store.hash_settings).missing_foreign_keys(plan, upstream)
+    for key, samples in missing.items():
+        dep = plan.spec.dep(key)
+        examples = ", ".join(str(r) for r in samples.head(3).to_dicts())
+        warnings.warn(
+            f"{store._where(plan.key)}: {samples.height} sample(s) point at no row of {key.to_string()!r} "
+            f"through on={dep.on_map} (a null or unknown key), e.g. {examples}; they are left out of "
+            f"the increment. Hint: write the missing {key.to_string()!r} rows, fix the keys, or declare "
+            f'the dependency optional=True (a missing row then contributes "").',
+            MissingUpstreamWarning,
+            stacklevel=4,
+        )
 
 
 def expected_samples(store: MetadataStore, plan: FeaturePlan, graph: FeatureGraph) -> pl.LazyFrame:

@@ -10,6 +10,7 @@ from metaxy.exceptions import VersioningError
 from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
+from metaxy.models.spec import FeatureDep
 
 
 def versioning_keys(plan: FeaturePlan) -> list[str]:
@@ -18,6 +19,14 @@ def versioning_keys(plan: FeaturePlan) -> list[str]:
         if dep.lineage.kind is LineageKind.EXPANSION:
             return list(dep.lineage.on)
     return list(plan.spec.id_columns)
+
+
+def join_columns(dep: FeatureDep, keys: list[str]) -> list[str]:
+    """The sample columns ``dep``'s upstream rows are matched on: the lineage's ``on``, a foreign
+    key's mapped columns, or the feature's versioning ``keys``."""
+    if dep.is_foreign_key:
+        return list(dep.on_map)
+    return list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else keys
 
 
 def expands(plan: FeaturePlan) -> bool:

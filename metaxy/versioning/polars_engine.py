@@ -22,13 +22,14 @@ from metaxy.exceptions import SchemaError
 from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
-from metaxy.models.spec import FeatureDep
+from metaxy.models.spec import FeatureDep, foreign_key_order
 from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import (
     check_carried_columns,
     comparison_columns,
     expands,
+    join_columns,
     parent_column,
     versioning_keys,
 )
@@ -195,12 +196,22 @@ class PolarsEngine:
         check_carried_columns(
             plan,
             [
-                (feature, [c for c in lf.collect_schema() if c not in keys and not c.startswith("__mx")])
+                (
+                    feature,
+                    [
+                        c
+                        for c in lf.collect_schema()
+                        if c not in keys
+                        and c not in plan.spec.dep(feature).on_map
+                        and not c.startswith("__mx")
+                    ],
+                )
                 for feature, lf in prepared.items()
             ],
         )
-        optional = {dep.feature: dep.optional for dep in plan.spec.deps}
-        joined = _join_all([(f, optional[feature]) for feature, f in prepared.items()], keys)
+        optional = {dep.feature: dep.optional for dep in plan.spec.deps if not dep.is_foreign_key}
+        joined = _join_all([(f, optional[k]) for k, f in prepared.items() if k in optional], keys)
+        joined = join_foreign_keys(plan, joined, prepared)
         # an optional upstream with no metadata at all contributes "" to every sample
         absent = [
             pl.lit(None, pl.String).alias(parent_column(i, ParentField(dep.feature, p)))
@@ -225,6 +236,32 @@ class PolarsEngine:
         internal = [c for c in joined.collect_schema() if c.startswith("__mx_up")]
         return self.with_provenance(joined.with_columns(**fields).drop(internal), plan, from_flat_fields=True)
 
+    def missing_foreign_keys(
+        self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
+    ) -> dict[FeatureKey, pl.DataFrame]:
+        """Per required foreign-key upstream: the samples (keys and mapped columns) whose mapped
+        columns are null or point at no upstream row; they have no version and are not resolved."""
+        keyed = foreign_key_order(plan.spec)
+        if not any(not d.optional for d in keyed):
+            return {}
+        keys = versioning_keys(plan)
+        prepared = self.prepare(plan, upstream)
+        optional = {dep.feature: dep.optional for dep in plan.spec.deps if not dep.is_foreign_key}
+        joined = _join_all([(f, optional[k]) for k, f in prepared.items() if k in optional], keys)
+        found: dict[FeatureKey, pl.DataFrame] = {}
+        for dep in keyed:
+            if dep.feature not in prepared:
+                continue
+            local = list(dep.on_map)
+            schema = joined.collect_schema()
+            targets = prepared[dep.feature].lazy().select(pl.col(c).cast(schema[c]) for c in local).unique()
+            if not dep.optional:
+                missing = joined.join(targets, on=local, how="anti").select(*dict.fromkeys([*keys, *local]))
+                found[dep.feature] = missing.collect()
+            typed = prepared[dep.feature].lazy().with_columns(pl.col(c).cast(schema[c]) for c in local)
+            joined = joined.join(typed, on=local, how="left" if dep.optional else "inner")
+        return {k: v for k, v in found.items() if v.height}
+
     def with_provenance(
         self, lf: pl.LazyFrame, plan: FeaturePlan, *, from_flat_fields: bool = False
     ) -> pl.LazyFrame:
@@ -248,13 +285,13 @@ class PolarsEngine:
         up_spec = plan.upstream[dep.feature]
         for expr in dep.filters:
             lf = lf.filter(expr)
-        rename = dep.rename_map
+        rename = {**dep.rename_map, **{up: local for local, up in dep.on}}
         if rename:
             lf = lf.rename(rename, strict=False)
         schema = lf.collect_schema()
         up_ids = [rename.get(c, c) for c in up_spec.id_columns]
         where = f"feature {plan.key.to_string()!r}, upstream {dep.feature.to_string()!r}"
-        join_on = list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else keys
+        join_on = join_columns(dep, keys)
         missing = [c for c in join_on if c not in schema]
         if missing:
             raise SchemaError(
@@ -377,6 +414,29 @@ def rows_line_up(frames: Sequence[pl.DataFrame], keys: list[str]) -> bool:
             return True  # strictly increasing, so unique
         return bool(ids.n_unique() == ids.len())
     return bool(first.select(keys).n_unique() == first.height)
+
+
+def join_foreign_keys(
+    plan: FeaturePlan, joined: pl.LazyFrame, prepared: Mapping[FeatureKey, pl.LazyFrame | pl.DataFrame]
+) -> pl.LazyFrame:
+    """Join each foreign-key upstream on the columns its ``on=`` names (inner when required: a sample
+    pointing at no row has no version; :meth:`PolarsEngine.missing_foreign_keys` reports it)."""
+    for dep in foreign_key_order(plan.spec):
+        frame = prepared.get(dep.feature)
+        if frame is None:
+            continue
+        local = list(dep.on_map)
+        schema = joined.collect_schema()
+        absent = [c for c in local if c not in schema]
+        if absent:
+            raise SchemaError(
+                f"feature {plan.key.to_string()!r}, upstream {dep.feature.to_string()!r}: the samples lack "
+                f"the column(s) {absent} that on= maps onto the upstream's ids.",
+                hint="Carry them from the dependency that holds them with columns=[...].",
+            )
+        typed = frame.lazy().with_columns(pl.col(c).cast(schema[c]) for c in local)
+        joined = joined.join(typed, on=local, how="left" if dep.optional else "inner")
+    return joined
 
 
 def _field_column(struct_name: str) -> str:

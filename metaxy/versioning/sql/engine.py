@@ -9,7 +9,7 @@ sample provenance, then compares with this feature's latest stored rows. Every r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 import sqlglot.expressions as exp
@@ -27,10 +27,16 @@ from metaxy.exceptions import SchemaError, VersioningError
 from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
-from metaxy.models.spec import FeatureDep
+from metaxy.models.spec import FeatureDep, foreign_key_order
 from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
-from metaxy.versioning.lineage import check_carried_columns, expands, parent_column, versioning_keys
+from metaxy.versioning.lineage import (
+    check_carried_columns,
+    expands,
+    join_columns,
+    parent_column,
+    versioning_keys,
+)
 from metaxy.versioning.sql.dialects import SQLDialect, bound
 from metaxy.versioning.sql.pushdown import to_sql_condition
 from metaxy.versioning.staleness import sql_is_stale
@@ -125,6 +131,7 @@ class _Dep:
     query: exp.Select
     optional: bool
     carried: list[str]
+    foreign_key: list[str] = field(default_factory=list)  # the sample columns a foreign key joins on
 
 
 class SQLEngine:
@@ -199,10 +206,10 @@ class SQLEngine:
         self, plan: FeaturePlan, index: int, dep: FeatureDep, table: SQLTable, keys: list[str]
     ) -> _Dep:
         up_spec = plan.upstream[dep.feature]
-        rename = dep.rename_map
+        rename = {**dep.rename_map, **{up: local for local, up in dep.on}}
         original = {rename.get(c, c): c for c in table.columns}
         up_ids = [rename.get(c, c) for c in up_spec.id_columns]
-        join_on = list(dep.lineage.on) if dep.lineage.kind is not LineageKind.IDENTITY else keys
+        join_on = join_columns(dep, keys)
         missing = [c for c in join_on if c not in original]
         if missing:
             raise SchemaError(
@@ -244,12 +251,16 @@ class SQLEngine:
         carried = [c for c in carried if c not in join_on]
         selected = [*renamed, *(exp.alias_(v, ident(n)) for n, v in values.items())]
         selected += [exp.alias_(col(original.get(c, c)), ident(c)) for c in carried]
-        return _Dep(alias, exp.select(*selected).from_(base), dep.optional, carried)
+        keyed = join_on if dep.is_foreign_key else []
+        return _Dep(alias, exp.select(*selected).from_(base), dep.optional, carried, keyed)
 
     def _fields_query(self, plan: FeaturePlan, deps: list[_Dep], keys: list[str]) -> exp.Select:
-        """Join the upstream CTEs and hash every field."""
-        required = [d for d in deps if not d.optional]
-        optional = [d for d in deps if d.optional]
+        """Join the upstream CTEs (foreign keys last, on their mapped columns) and hash every field."""
+        keyed = {d.alias: d for d in deps if d.foreign_key}
+        foreign = [keyed[a] for a in self._foreign_key_aliases(plan) if a in keyed]
+        plain = [d for d in deps if not d.foreign_key]
+        required = [d for d in plain if not d.optional]
+        optional = [d for d in plain if d.optional]
         ordered = required + optional
         first = ordered[0].alias
         if required:
@@ -265,7 +276,20 @@ class SQLEngine:
                 key_exprs = {
                     k: exp.Coalesce(this=key_exprs[k], expressions=[col(k, dep.alias)]) for k in keys
                 }
-        owner = {c: d.alias for d in deps for c in d.carried}
+        owner = {c: d.alias for d in plain for c in d.carried}
+        for dep in foreign:
+            on = exp.and_(
+                *[
+                    exp.EQ(
+                        this=key_exprs[c] if c in key_exprs else col(c, owner[c]),
+                        expression=col(c, dep.alias),
+                    )
+                    for c in dep.foreign_key
+                ]
+            )
+            kind = "LEFT" if dep.optional else "INNER"
+            query = query.join(exp.Table(this=ident(dep.alias)), on=on, join_type=kind)
+            owner |= dict.fromkeys(dep.carried, dep.alias)
         present = {
             dep.feature: i for i, dep in enumerate(plan.spec.deps) if f"__mx_up{i}" in {d.alias for d in deps}
         }
@@ -276,6 +300,10 @@ class SQLEngine:
             hashed = self.dialect.hash(self.dialect.concat(parts), self.settings)
             selected.append(exp.alias_(hashed, ident(field_column(f.key.to_struct_name()))))
         return query.select(*selected)
+
+    def _foreign_key_aliases(self, plan: FeaturePlan) -> list[str]:
+        index = {dep.feature: i for i, dep in enumerate(plan.spec.deps)}
+        return [f"__mx_up{index[dep.feature]}" for dep in foreign_key_order(plan.spec)]
 
     def _parent_value(self, present: Mapping[FeatureKey, int], parent: ParentField) -> exp.Expr:
         index = present.get(parent.feature)
