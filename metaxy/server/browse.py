@@ -7,15 +7,13 @@ serialized (a store is opened once and shared by the server's worker threads).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import polars as pl
-
-from metaxy.constants import DELETED_AT, FEATURE_VERSION, UPDATED_AT
-from metaxy.exceptions import FeatureNotFoundError, RequestError, SnapshotNotFoundError
+from metaxy.exceptions import FeatureNotFoundError, RequestError, SnapshotNotFoundError, VersioningError
 from metaxy.models.describe import describe_feature, describe_graph
 from metaxy.models.diff import diff_graphs
 from metaxy.models.fields import coerce_feature_key
@@ -192,10 +190,12 @@ class MetadataBrowser:
     # -- samples --------------------------------------------------------------------------------------
 
     def lookup(self, ids: Mapping[str, str]) -> dict[str, Any]:
-        """One sample across every feature whose id columns are all given: stored or not, current or stale.
+        """One sample in every feature keyed by the given ids (:meth:`MetadataStore.lookup`): stored or
+        not; current, stale (which fields, and why), new, failed, orphaned, upstream-missing or absent.
 
-        ``ids`` maps id columns to their values as text (as a URL carries them); each feature compares
-        them with its stored id values, cast to the stored type.
+        ``ids`` maps id columns to their values as text (as a URL carries them); the store converts
+        them to the stored type. Each row of the store's lookup frame becomes one object, its
+        ``sample`` parsed from JSON and ``updated_at`` in ISO 8601.
         """
         if not ids:
             raise RequestError(
@@ -203,44 +203,16 @@ class MetadataBrowser:
                 hint="Pass them as id=value pairs, e.g. /api/lookup?sample_uid=42.",
             )
         with self._using():
-            results = [
-                self._lookup_one(key, ids)
-                for key in self.graph.topological_order()
-                if set(self.graph.spec(key).id_columns) <= set(ids)
-            ]
-        if not results:
-            known = sorted({c for k in self.graph.topological_order() for c in self.graph.spec(k).id_columns})
-            raise RequestError(
-                f"No feature has only the id columns {sorted(ids)}.",
-                hint=f"Id columns of the project's features: {', '.join(known)}.",
-            )
-        return {"store": self.store.name, "ids": dict(ids), "features": results}
-
-    def _lookup_one(self, key: FeatureKey, ids: Mapping[str, str]) -> dict[str, Any]:
-        spec = self.graph.spec(key)
-        current = self.graph.feature_version(key)
-        entry: dict[str, Any] = {"feature": key.to_string(), "feature_version": current}
-        try:
-            lf = self.store.read_metadata(key, history=True)
-        except FeatureNotFoundError:
-            return {**entry, "state": "not-stored", "reason": "nothing is stored for this feature"}
-        schema = lf.collect_schema()
-        match = pl.all_horizontal(pl.col(c) == pl.lit(ids[c]).cast(schema[c]) for c in spec.id_columns)
-        rows = lf.filter(match).sort(UPDATED_AT).collect()
-        if rows.height == 0:
-            return {**entry, "state": "not-stored", "reason": "no row has these ids"}
-        last = rows.row(-1, named=True)
-        entry.update(
-            stored_version=last[FEATURE_VERSION],
-            updated_at=last[UPDATED_AT].isoformat() if last[UPDATED_AT] is not None else None,
-            rows=rows.height,
-        )
-        if last.get(DELETED_AT) is not None:
-            return {**entry, "state": "deleted", "reason": "the sample was deleted"}
-        if last[FEATURE_VERSION] != current:
-            reason = f"stored under feature version {last[FEATURE_VERSION]}, the code defines {current}"
-            return {**entry, "state": "stale", "reason": reason}
-        return {**entry, "state": "current", "reason": "stored under the current feature version"}
+            try:
+                frame = self.store.lookup(dict(ids), graph=self.graph)
+            except VersioningError as exc:  # no feature has these ids, or a value of the wrong type
+                raise RequestError(exc.message, hint=exc.hint) from exc
+        rows = frame.to_dicts()
+        for row in rows:
+            row["sample"] = json.loads(row["sample"]) if row["sample"] else None
+            stamp = row["updated_at"]
+            row["updated_at"] = stamp.isoformat() if stamp is not None else None
+        return {"store": self.store.name, "ids": dict(ids), "features": rows}
 
 
 def check_page(limit: int, offset: int) -> None:

@@ -64,7 +64,8 @@ def build_mcp_server(browser: MetadataBrowser) -> Any:
     @server.tool(annotations=read_only)
     def lookup_sample(ids: dict[str, str]) -> dict[str, Any]:
         """Where one sample stands in every feature keyed by the given id columns, e.g.
-        {"sample_uid": "42"}: stored or not, current or stale, and why."""
+        {"sample_uid": "42"}: stored or not; current, stale (which fields, and the upstream change that
+        made them stale), new, failed (with the error), orphaned, upstream-missing or absent."""
         return answer(lambda: browser.lookup(ids))
 
     @server.tool(annotations=read_only)

@@ -137,10 +137,23 @@ class Diff(_Open):
 
 
 class SampleInFeature(_Open):
+    """One row of ``store.lookup`` (docs/failures.md#lookup)."""
+
     feature: str
-    feature_version: str
-    state: str = Field(description="current, stale, deleted or not-stored.")
-    reason: str
+    sample: dict[str, Any] | None = Field(description="The sample's id values.")
+    stored: bool
+    status: str = Field(
+        description="current, stale, new, failed, orphaned, upstream-missing or absent (docs/failures.md#lookup)."
+    )
+    stale_fields: list[str] | None
+    reason: str | None
+    feature_version: str | None
+    provenance: str | None
+    expected_provenance: str | None
+    updated_at: str | None
+    error_type: str | None
+    error_message: str | None
+    attempts: int | None
 
 
 class Lookup(_Open):

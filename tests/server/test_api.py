@@ -138,11 +138,15 @@ def test_lookup_reports_each_feature_keyed_by_the_ids(server: Served, openapi: d
     found = call(server, openapi, "/api/lookup?sample_uid=2", "/api/lookup")
     by_feature = {f["feature"]: f for f in found["features"]}
     assert len(by_feature) == 58
-    assert by_feature["video/raw"]["state"] == "current"
-    assert by_feature["video/raw"]["rows"] == 2  # re-uploaded: two stored rows
-    assert by_feature["video/faces"]["state"] == "not-stored"
+    assert by_feature["video/raw"]["status"] == "current"
+    assert by_feature["video/raw"]["sample"] == {"sample_uid": 2}  # "2" from the URL, an integer id
+    transcript = by_feature["video/transcript"]  # video 2's audio changed after its transcript was written
+    assert (transcript["status"], transcript["stale_fields"]) == ("stale", ["text"])
+    assert transcript["reason"] == "field 'text': upstream video/raw.audio changed"
+    assert by_feature["video/faces"]["status"] == "new"
+    assert by_feature["chain/step-05"]["status"] == "upstream-missing"
     missing = call(server, openapi, "/api/lookup?sample_uid=99", "/api/lookup")
-    assert {f["state"] for f in missing["features"]} == {"not-stored"}
+    assert {f["status"] for f in missing["features"]} == {"absent", "upstream-missing"}
     call(server, openapi, "/api/lookup?clip_id=1", "/api/lookup", status=400)
 
 

@@ -92,8 +92,12 @@ def test_each_tool_answers(browser: MetadataBrowser) -> None:
         ("video/raw", "in-sync"),
         ("video/transcript", "to-do"),
     ]
-    states = {f["feature"]: f["state"] for f in lookup["features"]}
-    assert (states["video/raw"], states["video/faces"]) == ("current", "not-stored")
+    states = {f["feature"]: f["status"] for f in lookup["features"]}
+    assert (states["video/raw"], states["video/transcript"], states["video/faces"]) == (
+        "current",
+        "stale",
+        "new",
+    )
     assert mermaid.startswith("flowchart LR")
     assert {n["key"] for n in graph["nodes"]} >= {"video/raw", "video/faces"}
     assert snapshots["snapshots"][0]["is_current"] is True

@@ -58,8 +58,11 @@ def test_page_lists_features_draws_the_dag_and_shows_a_lookup(server: Served, tm
     assert ("to-do", "video/transcript") in nodes
     assert 'data-from="video/raw" data-to="video/transcript"' in dom
     lookup = dom[dom.index('id="lookup-table"') :]
-    assert re.search(r"<td>video/raw</td><td><span class=\"badge current\">current</span>", lookup)
-    assert re.search(r"<td>video/faces</td><td><span class=\"badge not-stored\">not-stored</span>", lookup)
+    sample = '<td>{"sample_uid":2}</td>'
+    assert f'<td>video/raw</td>{sample}<td><span class="badge current">current</span>' in lookup
+    assert f'<td>video/transcript</td>{sample}<td><span class="badge stale">stale</span>' in lookup
+    assert "upstream video/raw.audio changed" in lookup
+    assert f'<td>video/faces</td>{sample}<td><span class="badge new">new</span>' in lookup
 
 
 def test_feature_view_and_screenshot(server: Served, tmp_path: Path) -> None:

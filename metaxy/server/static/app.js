@@ -129,8 +129,9 @@ async function lookup(textValue) {
   if (![...ids.keys()].length) { out.appendChild(text("p", "Write ids as column=value.", "error")); return; }
   try {
     const result = await api("/api/lookup?" + ids.toString());
-    out.appendChild(table(["feature", "state", "why", "stored version", "updated"],
-      result.features.map((f) => [f.feature, badge(f.state), f.reason, f.stored_version, f.updated_at])));
+    out.appendChild(table(["feature", "sample", "status", "why", "stale fields", "stored version", "updated"],
+      result.features.map((f) => [f.feature, JSON.stringify(f.sample), badge(f.status),
+        f.reason || f.error_message, (f.stale_fields || []).join(", "), f.feature_version, f.updated_at])));
     out.firstChild.id = "lookup-table";
   } catch (error) {
     out.appendChild(text("p", String(error.message), "error"));
