@@ -281,7 +281,10 @@ def checked_cast(
     changed = original.is_not_null() & (cast.is_null() | back.ne_missing(original))
     bad = changed.arg_true()
     if bad.len():
-        first = int(bad[0])
+        # "first" in id order, so the message does not depend on the order a backend reads rows in
+        by_ids = [i for i in ids if i in rows.columns]
+        offending = rows.select(by_ids).with_columns(__row=pl.int_range(pl.len())).filter(changed)
+        first = int(offending.sort(by_ids)["__row"][0]) if by_ids else int(bad[0])
         sample = ", ".join(f"{i}={rows.get_column(i)[first]!r}" for i in ids if i in rows.columns)
         raise SchemaMigrationError(
             f"{where}: casting column {name!r} from {source} to {dtype} would change {bad.len()} stored "

@@ -272,7 +272,8 @@ def test_an_s3_append_lists_the_whole_log_only_when_it_writes_a_checkpoint(
         for n in plain
     }
     assert len(shapes) == 1, "\n".join(str((n, per_append[n])) for n in plain)
-    assert all(len(per_append[n]) <= 10 for n in plain)
+    # 12 since the partitioned layout's checks read the log once more per append (constant all the same)
+    assert all(len(per_append[n]) <= 12 for n in plain)
 
 
 def test_a_delta_store_on_s3_exists_once_something_was_written_under_its_root(
