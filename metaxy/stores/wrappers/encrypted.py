@@ -23,6 +23,7 @@ from metaxy.exceptions import (
 from metaxy.models.feature import resolve_feature
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
+from metaxy.stores._failures import RetryPolicy
 from metaxy.stores._logging import logged
 from metaxy.stores._read import ReadRequest, as_filters
 from metaxy.stores._shard import ShardSpec
@@ -230,6 +231,8 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         filters: Filters = None,
         lazy: bool = False,
         shard: ShardSpec = None,
+        retry_failed: bool = False,
+        retry: RetryPolicy | None = None,
         **legacy: Any,
     ) -> Increment[Any]:
         key, graph = resolve_feature(feature)
@@ -237,16 +240,21 @@ class EncryptedMetadataStore(WrappedMetadataStore):
         encrypted = {c for k in keys for c in self.encrypted_columns(k)}
         self._refuse_encrypted_filters(key, filters, encrypted, "resolve_update")
         increment = self.inner.resolve_update(
-            feature, samples=samples, filters=filters, lazy=lazy, shard=shard, **legacy
+            feature,
+            samples=samples,
+            filters=filters,
+            lazy=lazy,
+            shard=shard,
+            retry_failed=retry_failed,
+            retry=retry,
+            **legacy,
         )
-        names = {c for f in increment for c in f.collect_schema().names()}
-        if not names & encrypted:
+        parts = (increment.new, increment.stale, increment.orphaned, increment.failed)
+        if not {c for f in parts for c in f.collect_schema().names()} & encrypted:
             return increment
-        frames = [f.collect() if isinstance(f, pl.LazyFrame) else f for f in increment]
-        new, stale, orphaned = (self._decrypt_tokens(key, f, encrypted) for f in frames)
-        return (
-            Increment(new.lazy(), stale.lazy(), orphaned.lazy()) if lazy else Increment(new, stale, orphaned)
-        )
+        frames = [f.collect() if isinstance(f, pl.LazyFrame) else f for f in parts]
+        plain = [self._decrypt_tokens(key, f, encrypted) for f in frames]
+        return Increment(*(f.lazy() for f in plain)) if lazy else Increment(*plain)
 
     def _decrypt_tokens(self, key: FeatureKey, frame: pl.DataFrame, encrypted: set[str]) -> pl.DataFrame:
         """Decrypt the tokens of ``encrypted`` columns, keeping plain values: an increment mixes stored
