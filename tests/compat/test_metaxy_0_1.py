@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import polars as pl
 import pytest
 
 import metaxy as mx
+from tests.compat.relocate_iceberg import relocate_warehouse
 from tests.stores.spark.session import skip_without_java
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -72,6 +74,16 @@ def _duckdb_polars(tmp_path: Path, stage: str) -> mx.MetadataStore:
     return _duckdb_store(tmp_path, stage, versioning_engine="polars")
 
 
+def _iceberg_store(tmp_path: Path, stage: str) -> mx.MetadataStore:
+    """0.1.11's warehouse unpacked and moved (its metadata holds absolute paths: relocate_iceberg.py),
+    opened with our defaults: the SQL catalog ``metaxy`` on ``<warehouse>/catalog.db``, namespace ``metaxy``."""
+    warehouse = tmp_path / f"iceberg_{stage}"
+    with tarfile.open(FIXTURES / f"iceberg_{stage}.tar.gz") as tar:
+        tar.extractall(warehouse, filter="data")
+    relocate_warehouse(warehouse, EXPECTED["iceberg"]["warehouse"])
+    return mx.IcebergMetadataStore(warehouse, hash_algorithm=EXPECTED["iceberg"]["hash_algorithm"])
+
+
 def _spark_store(tmp_path: Path, stage: str) -> mx.MetadataStore:
     """The 0.1.11 Delta tables' rows copied as they are (system columns included) into Spark tables."""
     skip_without_java()
@@ -88,7 +100,10 @@ OPENERS: dict[str, StoreOpener] = {
     "spark": _spark_store,
     "duckdb": _duckdb_store,
     "duckdb-polars": _duckdb_polars,
+    "iceberg": _iceberg_store,
 }
+#: the 0.1.11 stores the fixtures were written with
+KINDS = ("delta", "duckdb", "iceberg")
 
 
 @pytest.fixture(params=sorted(OPENERS))
@@ -104,7 +119,9 @@ def _ids(frame: pl.DataFrame) -> list[int]:
 def test_feature_and_field_versions_equal_metaxy_0_1(graph: mx.FeatureGraph) -> None:
     root, leaf = compat_graph()
     expected = EXPECTED["delta"]
-    assert EXPECTED["duckdb"]["feature_versions"] == expected["feature_versions"]
+    for kind in KINDS:
+        assert EXPECTED[kind]["feature_versions"] == expected["feature_versions"]
+        assert EXPECTED[kind]["field_versions"] == expected["field_versions"]
     for feature in (root, leaf):
         key = feature.spec().key
         assert graph.feature_version(key) == expected["feature_versions"][key.to_string()]
@@ -129,7 +146,7 @@ def test_nothing_to_do_when_nothing_changed(tmp_path: Path, open_store: StoreOpe
     with open_store(tmp_path, "v1") as store:
         inc = store.resolve_update(leaf)
     assert (inc.new.height, inc.stale.height, inc.orphaned.height) == (0, 0, 0)
-    for kind in ("delta", "duckdb"):
+    for kind in KINDS:
         assert EXPECTED[kind]["resolve_v1"] == {"new": [], "stale": [], "orphaned": []}
 
 
@@ -140,11 +157,8 @@ def test_exactly_the_changed_samples_are_stale_after_an_upstream_change(
     with open_store(tmp_path, "v2") as store:
         inc = store.resolve_update(leaf)
         assert _ids(inc.stale) == EXPECTED["changed"]
-        assert (
-            EXPECTED["changed"]
-            == EXPECTED["delta"]["resolve_v2"]["stale"]
-            == EXPECTED["duckdb"]["resolve_v2"]["stale"]
-        )
+        for kind in KINDS:
+            assert EXPECTED[kind]["resolve_v2"] == {"new": [], "stale": EXPECTED["changed"], "orphaned": []}
         assert (inc.new.height, inc.orphaned.height) == (0, 0)
         # our rows appended to a 0.1.11 table settle the increment
         store.write_metadata(leaf, inc.stale)
@@ -169,3 +183,30 @@ def test_our_sample_versions_equal_the_stored_ones(
     assert _ids(joined.filter(~is_same)) == changed  # only upstream changes move a hash
     same = joined.filter(is_same)
     assert same["metaxy_provenance_by_field"].to_list() == same["metaxy_provenance_by_field_ours"].to_list()
+
+
+def test_a_metaxy_0_1_iceberg_table_is_claimed_by_the_first_key_that_writes_it(tmp_path: Path) -> None:
+    """0.1.11 records no feature key on its tables; our first append records it, in the same commit, so
+    that a key colliding with the table name is refused from then on (as our SQL stores' claims do)."""
+    from pyiceberg.catalog import load_catalog
+
+    root, _ = compat_graph()
+    warehouse = tmp_path / "iceberg_v1"
+
+    def properties() -> dict[str, str]:
+        catalog = load_catalog("metaxy", type="sql", uri=f"sqlite:///{warehouse}/catalog.db")
+        try:
+            return dict(catalog.load_table(("metaxy", "compat__root")).properties)
+        finally:
+            catalog.engine.dispose()
+
+    with _iceberg_store(tmp_path, "v1") as store:
+        assert "metaxy.feature-key" not in properties()
+        row = {
+            "sample_uid": [9],
+            "path": ["clip9.mp4"],
+            "metaxy_provenance_by_field": [{"audio": "a9", "frames": "f9"}],
+        }
+        store.write_metadata(root, pl.DataFrame(row))
+        assert properties()["metaxy.feature-key"] == "compat/root"
+        assert _ids(store.read_metadata(root).collect()) == [*EXPECTED["ids"], 9]

@@ -207,7 +207,7 @@ class IcebergMetadataStore(MetadataStore):
                 try:
                     with _translated(self._where(key), "append"):
                         self._evolve(table, data.schema)
-                        table.append(data)
+                        _append_claiming(table, data, key)
                     return
                 except (CommitFailedException, StoreBackendError) as exc:
                     if attempt == _COMMIT_ATTEMPTS or not _is_race(exc):
@@ -373,6 +373,17 @@ class IcebergMetadataStore(MetadataStore):
 
     def __repr__(self) -> str:
         return f"IcebergMetadataStore({self.warehouse!r}, name={self.name!r})"
+
+
+def _append_claiming(table: Any, data: Any, key: FeatureKey) -> None:
+    """Append ``data``; a table recording no feature key (written by Metaxy 0.1.11) is claimed for
+    ``key`` in the same commit, so that a colliding key is refused from then on."""
+    if KEY_PROPERTY in table.properties:
+        table.append(data)
+        return
+    with table.transaction() as tx:
+        tx.set_properties({KEY_PROPERTY: key.to_string()})
+        tx.append(data)
 
 
 def holds_version(table: Any, version: str) -> bool | None:
