@@ -27,6 +27,7 @@ STORE_CLASSES: dict[str, tuple[str, dict[str, str]]] = {
     "ClickHouseMetadataStore": ("clickhouse", {"connection_string": "connection_url"}),
     "PostgreSQLMetadataStore": ("sqlalchemy", {"connection_string": "connection_url"}),
     "InMemoryMetadataStore": ("memory", {}),
+    "IcebergMetadataStore": ("iceberg", {}),  # warehouse, namespace, catalog_name, catalog_properties
 }
 #: 0.1.x top-level settings that change nothing here (UI, lock files, table creation is automatic)
 IGNORED = frozenset(
@@ -59,7 +60,7 @@ def translate(values: Mapping[str, Any], source: Path) -> dict[str, Any]:
     warnings.warn(
         f"{source} uses the Metaxy 0.1.x configuration layout; it was read as: {_summary(out)}. "
         "Write stores as [stores.NAME] with type = a short name (duckdb, delta, clickhouse, sqlalchemy, "
-        "memory) and the constructor options inline (docs/configuration.md).",
+        "iceberg, memory) and the constructor options inline (docs/configuration.md).",
         MetaxyDeprecationWarning,
         stacklevel=4,
     )

@@ -14,6 +14,7 @@ REPLACEMENTS = (
     "ClickHouseMetadataStore(connection_string=...) -> mx.ClickHouseMetadataStore(connection_url, ...)",
     "PostgreSQLMetadataStore(connection_string=...) -> "
     "mx.SQLAlchemyMetadataStore('postgresql+psycopg://...', ...)",
+    "IcebergMetadataStore(warehouse=...) -> mx.IcebergMetadataStore(warehouse, ...)",
 )
 
 

@@ -46,6 +46,7 @@ CONSTRUCTOR_REPLACEMENTS: dict[str, str] = {
     "delta_write_options": "drop it: metaxy sets the Delta write options",
     "auto_cast_struct_for_map": "drop it: *_by_field columns are structs",
     "auto_cast_struct_for_jsonb": "drop it: *_by_field columns are stored as the backend's structs or JSON",
+    "auto_create_namespace": "drop it: the Iceberg namespace is created when the store opens writable",
     "materialization_id": "pass it per write: store.write(feature, df, materialization_id=...)",
 }
 

@@ -17,6 +17,9 @@ import polars as pl
 import pytest
 
 import metaxy as mx
+from metaxy.config import load_config
+from metaxy.exceptions import MetaxyDeprecationWarning
+from metaxy.stores.registry import store_from_config
 from tests.compat.relocate_iceberg import relocate_warehouse
 from tests.stores.spark.session import skip_without_java
 
@@ -74,13 +77,18 @@ def _duckdb_polars(tmp_path: Path, stage: str) -> mx.MetadataStore:
     return _duckdb_store(tmp_path, stage, versioning_engine="polars")
 
 
-def _iceberg_store(tmp_path: Path, stage: str) -> mx.MetadataStore:
-    """0.1.11's warehouse unpacked and moved (its metadata holds absolute paths: relocate_iceberg.py),
-    opened with our defaults: the SQL catalog ``metaxy`` on ``<warehouse>/catalog.db``, namespace ``metaxy``."""
+def _iceberg_warehouse(tmp_path: Path, stage: str) -> Path:
+    """0.1.11's warehouse unpacked and moved (its metadata holds absolute paths: relocate_iceberg.py)."""
     warehouse = tmp_path / f"iceberg_{stage}"
     with tarfile.open(FIXTURES / f"iceberg_{stage}.tar.gz") as tar:
         tar.extractall(warehouse, filter="data")
     relocate_warehouse(warehouse, EXPECTED["iceberg"]["warehouse"])
+    return warehouse
+
+
+def _iceberg_store(tmp_path: Path, stage: str) -> mx.MetadataStore:
+    """Opened with our defaults: the SQL catalog ``metaxy`` on ``<warehouse>/catalog.db``, namespace ``metaxy``."""
+    warehouse = _iceberg_warehouse(tmp_path, stage)
     return mx.IcebergMetadataStore(warehouse, hash_algorithm=EXPECTED["iceberg"]["hash_algorithm"])
 
 
@@ -210,3 +218,28 @@ def test_a_metaxy_0_1_iceberg_table_is_claimed_by_the_first_key_that_writes_it(t
         store.write_metadata(root, pl.DataFrame(row))
         assert properties()["metaxy.feature-key"] == "compat/root"
         assert _ids(store.read_metadata(root).collect()) == [*EXPECTED["ids"], 9]
+
+
+@pytest.mark.parametrize(
+    "store_class",
+    [
+        "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
+        "metaxy.ext.metadata_stores.iceberg.IcebergMetadataStore",
+    ],
+)
+def test_a_metaxy_0_1_config_of_its_iceberg_store_adopts_the_warehouse(
+    tmp_path: Path, store_class: str
+) -> None:
+    """0.1.11's metaxy.toml, unchanged, opens its warehouse: nothing to recompute, no hash setting needed."""
+    _, leaf = compat_graph()
+    _iceberg_warehouse(tmp_path, "v1")
+    (tmp_path / "metaxy.toml").write_text(
+        f'project = "compat"\nstore = "dev"\nauto_create_tables = true\n\n[stores.dev]\ntype = "{store_class}"\n'
+        '[stores.dev.config]\nwarehouse = "iceberg_v1"\nnamespace = "metaxy"\ncatalog_name = "metaxy"\n'
+    )
+    with pytest.warns(MetaxyDeprecationWarning, match="0.1.x configuration layout"):
+        config = load_config(tmp_path / "metaxy.toml")
+    with store_from_config(config) as store:
+        assert isinstance(store, mx.IcebergMetadataStore)
+        inc = store.resolve_update(leaf)
+    assert (inc.new.height, inc.stale.height, inc.orphaned.height) == (0, 0, 0)

@@ -201,6 +201,7 @@ def test_read_with_store_info_and_write_preserving_versions_name_the_replacement
         ({"root_path": "x"}, "table_uri"),
         ({"connection_string": "x"}, "connection_url"),
         ({"extensions": ["hashfuncs"]}, "offline"),
+        ({"auto_create_namespace": True}, "namespace is created"),
     ],
 )
 def test_0_1_constructor_arguments_name_the_new_ones(kwargs: dict[str, object], replacement: str) -> None:
@@ -214,6 +215,7 @@ def test_imports_from_metaxy_ext_name_the_new_home_of_each_store() -> None:
     message = str(info.value)
     assert "mx.DuckDBMetadataStore(db_path" in message
     assert "mx.DeltaMetadataStore(table_uri" in message
+    assert "mx.IcebergMetadataStore(warehouse" in message
     assert isinstance(info.value, ImportError)
 
 
