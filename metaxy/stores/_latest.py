@@ -30,7 +30,8 @@ def latest_rows(lf: pl.LazyFrame, ids: Sequence[str]) -> pl.LazyFrame:
 def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
     """Keep the latest row per id of fetched rows; the rows come back unchanged when every id occurs once.
 
-    Rows stored in time order (the usual case: one timestamp per append) need no sort by time first.
+    Ids that rise strictly row after row (a table written once, in id order) are unique: nothing to
+    pick. Rows stored in time order (the usual case: one timestamp per append) need no sort by time first.
     A single integer id column is sorted rather than hashed (several times faster, measured at 2M rows):
     a stable sort by id keeps each id's rows in time order, so the last row of every run of equal ids
     is the one to keep. Other ids (strings, several columns) hash faster than they sort.
@@ -38,6 +39,8 @@ def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
     id_list = list(ids)
     if not id_list or frame.height < 2:
         return latest_rows(frame.lazy(), id_list).collect() if frame.height > 1 else frame
+    if len(id_list) == 1 and _strictly_increasing(frame.get_column(id_list[0])):
+        return frame  # unique ids (a table written once, in id order): nothing to pick
     ordered = frame if frame[UPDATED_AT].is_sorted() else frame.sort(UPDATED_AT, maintain_order=True)
     if len(id_list) == 1 and ordered.schema[id_list[0]].is_integer():
         id_values = ordered.get_column(id_list[0]).rechunk()  # frames from Arrow come in many chunks
@@ -51,3 +54,14 @@ def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
     key = pl.col(id_list[0]) if len(id_list) == 1 else pl.struct(id_list)
     last = ordered.select(key.is_last_distinct()).to_series()
     return ordered if last.all() else ordered.filter(last)
+
+
+def _strictly_increasing(ids: pl.Series) -> bool:
+    """Whether ``ids`` (numbers or strings) rise strictly, row after row: then each occurs once.
+
+    A pass over the values (~2 ms for 1M integers) that spares the sort or hash of a pick.
+    """
+    if not (ids.dtype.is_numeric() or ids.dtype == pl.String) or ids.null_count():
+        return False
+    values = ids.rechunk()  # comparing two slices of a many-chunk column would realign them first
+    return bool((values.slice(1) > values.slice(0, values.len() - 1)).all())

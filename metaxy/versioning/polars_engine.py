@@ -23,7 +23,7 @@ from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep, foreign_key_order
-from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr
+from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr, joined_text
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import (
     check_carried_columns,
@@ -223,11 +223,10 @@ class PolarsEngine:
         dep_index = {dep.feature: i for i, dep in enumerate(plan.spec.deps)}
         fields = {
             _field_column(f.key.to_struct_name()): hash_expr(
-                pl.concat_str(
+                joined_text(
                     field_hash_parts(
-                        f, pl.lit, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
-                    ),
-                    separator=SEPARATOR,
+                        f, str, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
+                    )
                 ),
                 self.settings,
             )
@@ -277,7 +276,7 @@ class PolarsEngine:
 
     def combine(self, values: Sequence[pl.Expr]) -> pl.Expr:
         """The sample-level hash of per-field versions given in field-key order."""
-        return hash_expr(pl.concat_str(list(values), separator=SEPARATOR), self.settings)
+        return hash_expr(joined_text(values), self.settings)
 
     def _prepare_dep(
         self, plan: FeaturePlan, index: int, dep: FeatureDep, lf: pl.LazyFrame, keys: list[str]
