@@ -15,6 +15,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Unpack
 
+import numpy as np
 import polars as pl
 import sqlglot.expressions as exp
 
@@ -31,7 +32,7 @@ from metaxy.versioning.hashing import HashAlgorithm
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
 from metaxy.versioning.sql.digest import digest_query
-from metaxy.versioning.sql.engine import col, latest_rows_query
+from metaxy.versioning.sql.engine import col, ident, latest_rows_query
 
 
 class SQLMetadataStore(MetadataStore):
@@ -42,6 +43,10 @@ class SQLMetadataStore(MetadataStore):
     #: reads fetch when collected, selecting only the columns used (needs ``_fetch`` types independent
     #: of the rows, as with Arrow-native drivers)
     fetches_lazily: ClassVar[bool] = False
+    #: a pseudo-column numbering a table's rows in storage order (DuckDB's ``rowid``), if any: a lazy
+    #: latest read then picks the latest rows from the light columns (ids, timestamps) first and
+    #: fetches the other columns of the picked rows only, by ranges of row numbers
+    row_number_column: ClassVar[str | None] = None
 
     def __init__(
         self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Unpack[StoreOptions]
@@ -177,6 +182,11 @@ class SQLMetadataStore(MetadataStore):
         subquery = query.subquery("rows")
         picks = bool(latest_of)
         system = [*latest_of, UPDATED_AT, DELETED_AT] if picks else []
+        schema = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
+        numbered = None
+        if picks and self.row_number_column is not None and self.row_number_column not in schema:
+            number = exp.alias_(exp.column(self.row_number_column), ident(_ROW_NUMBER))
+            numbered = query.copy().select(number).subquery("rows")
 
         def source(
             with_columns: list[str] | None,
@@ -185,6 +195,11 @@ class SQLMetadataStore(MetadataStore):
             batch_size: int | None,
         ) -> Iterator[pl.DataFrame]:
             self.require_open()
+            if numbered is not None:
+                frame = self._fetch_latest(numbered, with_columns or list(schema), latest_of, drop_deleted)
+                frame = frame if n_rows is None else frame.head(n_rows)
+                yield frame if predicate is None else frame.filter(predicate)
+                return
             wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else []
             projection = [col(c, "rows") for c in wanted] if wanted else [exp.Star()]
             select = exp.select(*projection).from_(subquery)
@@ -199,8 +214,35 @@ class SQLMetadataStore(MetadataStore):
                 frame = frame if n_rows is None else frame.head(n_rows)
             yield frame if predicate is None else frame.filter(predicate)
 
-        schema = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
         return register_io_source(source, schema=schema)
+
+    def _fetch_latest(
+        self, numbered: exp.Subquery, columns: Sequence[str], ids: Sequence[str], drop_deleted: bool
+    ) -> pl.DataFrame:
+        """``columns`` of the latest row per id of the history ``numbered`` (which carries row numbers).
+
+        The pick runs on the ids, timestamps and row numbers alone; the other columns are then read
+        for the picked rows only, by ranges of row numbers the database skips storage blocks with
+        (after a full rewrite of a feature the latest rows are one range: half of a two-write
+        history's version strings are never read). Rows picked from too many ranges are fetched whole
+        and kept by row number. Both queries run under the store's lock, so no write comes between.
+        """
+        light = [_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]
+        with self._lock:
+            history = self._fetch(exp.select(*[col(c, "rows") for c in light]).from_(numbered))
+            picked = pick_latest(history, ids)
+            if drop_deleted:
+                picked = picked.filter(pl.col(DELETED_AT).is_null())
+            rows = picked.get_column(_ROW_NUMBER).sort()
+            del history, picked
+            select = exp.select(*[col(c, "rows") for c in columns]).from_(numbered)
+            if rows.len() == 0:
+                return self._fetch(select.limit(0))
+            runs = row_runs(rows)
+            if len(runs) <= _MAX_RUNS:
+                return self._fetch(select.where(exp.or_(*[_between(first, last) for first, last in runs])))
+            frame = self._fetch(select.select(col(_ROW_NUMBER, "rows")))
+            return frame.filter(pl.col(_ROW_NUMBER).is_in(rows.implode())).drop(_ROW_NUMBER)
 
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
         pushed, local = split_filters(filters, self.dialect)
@@ -291,3 +333,24 @@ class SQLMetadataStore(MetadataStore):
         if own is not None:
             tables[plan.key] = own
         return tables
+
+
+_ROW_NUMBER = "__mx_row_number"
+#: at most this many ranges of row numbers go into one query; more are kept after fetching instead
+_MAX_RUNS = 64
+
+
+def row_runs(rows: pl.Series) -> list[tuple[int, int]]:
+    """The runs of consecutive values of sorted, unique integers ``rows``, as (first, last) pairs."""
+    values = rows.to_numpy()
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    firsts = np.concatenate([values[:1], values[breaks + 1]])
+    lasts = np.concatenate([values[breaks], values[-1:]])
+    return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
+
+
+def _between(first: int, last: int) -> exp.Expr:
+    number = col(_ROW_NUMBER, "rows")
+    if first == last:
+        return exp.EQ(this=number, expression=exp.Literal.number(first))
+    return exp.Between(this=number, low=exp.Literal.number(first), high=exp.Literal.number(last))

@@ -29,6 +29,9 @@ from metaxy.versioning.sql.engine import ident
 MEMORY = ":memory:"
 #: never download or autoload an extension: metaxy works offline
 _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+#: strings leave DuckDB as Arrow string views, Polars' own layout: read without a copy (1M rows of two
+#: short version strings: from_arrow 25-30 ms CPU -> 0.5 ms, and one copy of the strings less in memory)
+_STRING_VIEWS = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
 
 
 class DuckDBMetadataStore(SQLMetadataStore):
@@ -51,6 +54,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
     kind = "duckdb"
     dialect = DuckDBDialect()
     fetches_lazily = True
+    row_number_column = "rowid"
     path_options = ("db_path",)
 
     def __init__(
@@ -80,7 +84,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
             self._check_path()
         try:
             self._con = duckdb.connect(
-                self.db_path, read_only=self.read_only and not in_memory, config=_OFFLINE
+                self.db_path, read_only=self.read_only and not in_memory, config={**_OFFLINE, **_STRING_VIEWS}
             )
         except duckdb.Error as exc:
             raise self._open_error(exc) from exc

@@ -281,3 +281,33 @@ def test_a_filter_on_an_unknown_column_is_refused_before_any_sql(store: Any) -> 
     store.write_metadata(g.video, videos([1]))
     with pytest.raises(InvalidFilterError, match="nope"):
         store.read_metadata(g.video, filters=pl.col("nope") == 1)
+
+
+def test_latest_reads_fetch_the_other_columns_of_the_picked_rows_only(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = video_graph()
+    ids = list(range(100))
+    store.write_metadata(g.video, videos(ids, audio="old"))
+    store.write_metadata(g.video, videos(ids, audio="new"))  # a full rewrite: the latest rows are one range
+    spy = Spy(store, monkeypatch)
+    rows = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == [f"new{i}" for i in ids]
+    heavy = [(sql, n) for sql, n in spy.calls if '"rows"."metaxy_provenance_by_field"' in sql]
+    light = [(sql, n) for sql, n in spy.calls if sql.startswith('SELECT "rows"."__mx_row_number"')]
+    assert [n for _, n in light] == [200]  # ids and timestamps of the whole history
+    assert len(heavy) == 1
+    assert heavy[0][0].endswith("BETWEEN 100 AND 199")
+    assert heavy[0][1] == 100  # the first write's 100 rows were never fetched
+
+
+def test_latest_rows_scattered_over_many_ranges_are_kept_by_row_number(store: Any) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos(list(range(300)), audio="old"))
+    store.write_metadata(g.video, videos(list(range(0, 300, 2)), audio="new"))  # 150 runs of one row
+    store.delete_metadata(g.video, filters=pl.col("sample_uid") == 1)  # a tombstone: the id is gone
+    rows = store.read_metadata(g.video).collect().sort("sample_uid")
+    audio = rows["metaxy_provenance_by_field"].struct.field("audio").to_list()
+    expected = [f"new{i}" if i % 2 == 0 else f"old{i}" for i in range(300) if i != 1]
+    assert rows["sample_uid"].to_list() == [i for i in range(300) if i != 1]
+    assert audio == expected
