@@ -70,8 +70,8 @@ def ours(graph: str, n: int, rounds: int, stores: list[str]) -> list[Row]:
     return json_lines([*cmd, "--graph", graph, "--store", *stores], cwd=REPO)
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    return "-" if not a or not b else f"{a / b:.2f}"
+def ratio(a: float | None, b: float | None, suffix: str = "") -> str:
+    return "-" if not a or not b else f"{a / b:.2f}{suffix}"
 
 
 def rss(row: Row | None) -> str:
@@ -82,13 +82,23 @@ def rss(row: Row | None) -> str:
     return f"{peak:.0f} (+{peak - start:.0f})"
 
 
+def growth(row: Row) -> float:
+    return float(row["phase_peak_rss_mib"] - row["phase_start_rss_mib"])
+
+
+HEADER = (
+    "| graph | N | phase | anchor fastest s (config) | floor s | store | ours s | anchor / ours "
+    "| ours / floor | peak RSS MiB (growth) anchor / ours | peak ours / anchor | growth ours / anchor | ok |"
+)
+
+
 def table(rows: list[Row]) -> str:
-    """One line per (graph, N, phase, our store): anchor fastest, floor, ours and the ratios."""
-    out = [
-        "| graph | N | phase | anchor fastest s (config) | floor s | store | ours s | ours/anchor "
-        "| ours/floor | peak RSS MiB (growth) anchor / ours | ok |",
-        "|---|---:|---|---|---:|---|---:|---:|---:|---|---|",
-    ]
+    """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
+
+    ``anchor / ours`` is how many times faster ours is than Metaxy 0.1.11's fastest configuration of
+    the cell (the target is 5); the RSS columns compare ours with that same configuration's run.
+    """
+    out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---|---:|---:|---|"]
     cells = sorted(
         {(r["graph"], r["N"], r["phase"]) for r in rows}, key=lambda c: (c[1], c[0], c[2] != "new")
     )
@@ -97,18 +107,71 @@ def table(rows: list[Row]) -> str:
         anc = [r for r in same if r["impl"].startswith("metaxy==0.1")]
         best = min(anc, key=lambda r: r["median_s"]) if anc else None
         flo = next((r["median_s"] for r in same if r["impl"].startswith("floor")), None)
+        anchor_s = f"{best['median_s']:.3f} ({best['engine']})" if best else "-"
         for r in (r for r in same if r["impl"].startswith("metaxy==") and r not in anc):
             a_s = best["median_s"] if best else None
-            out.append(
-                f"| {g} | {n:,} | {phase} | {a_s if a_s else '-'} ({best['engine'] if best else '-'}) | {flo or '-'} "
-                f"| {r['engine']} | {r['median_s']} | {ratio(r['median_s'], a_s)} | {ratio(r['median_s'], flo)} "
-                f"| {rss(best)} / {rss(r)} | {'yes' if r['ok'] else 'NO'} |"
-            )
+            a_peak = best["phase_peak_rss_mib"] if best else None
+            a_growth = max(growth(best), 1.0) if best else None
+            cols = [
+                g,
+                f"{n:,}",
+                phase,
+                anchor_s,
+                f"{flo:.3f}" if flo else "-",
+                r["engine"],
+                f"{r['median_s']:.3f}",
+                ratio(a_s, r["median_s"], "×"),
+                ratio(r["median_s"], flo),
+                f"{rss(best)} / {rss(r)}",
+                ratio(r["phase_peak_rss_mib"], a_peak),
+                ratio(max(growth(r), 1.0), a_growth),
+                "yes" if r["ok"] else "NO",
+            ]
+            out.append("| " + " | ".join(cols) + " |")
     return "\n".join(out)
+
+
+DOCS = REPO / "docs" / "performance.md"
+START, END = "<!-- bench-compare:start -->", "<!-- bench-compare:end -->"
+
+
+def docs_block(rows: list[Row], *, command: str, started: str, load: tuple[str, str], commit: str) -> str:
+    """What ``compare.py`` writes between the markers of docs/performance.md: how the run was made, the table."""
+    rounds = sorted({r["rounds"] for r in rows})
+    return "\n".join(
+        [
+            f"Written by `{command}` (commit `{commit}`, {started}, rounds {', '.join(map(str, rounds))}, "
+            f"median; load average before: {load[0]}; after: {load[1]}).",
+            "",
+            table(rows),
+        ]
+    )
+
+
+def write_docs(path: Path, block: str) -> None:
+    """Replace what stands between the two marker comments of ``path`` with ``block``."""
+    text = path.read_text()
+    if START not in text or END not in text or text.index(START) > text.index(END):
+        raise SystemExit(f"error: {path} lacks the markers {START} ... {END} (in that order).")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{block}\n{END}{tail}")
+
+
+def git_commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip() or "unknown"
 
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def load_average() -> str:
+    """The three load averages, as ``uptime`` prints them."""
+    return uptime().rsplit("load average:", 1)[-1].strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,8 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         "--anchor-engine", nargs="*", default=list(ANCHOR_ENGINES), help="none: skip Metaxy 0.1.11"
     )
     p.add_argument(
-        "--store", nargs="+", default=["memory"], help="our store configurations (benchmarks/stores.py)"
+        "--store", nargs="+", default=["duckdb"], help="our store configurations (benchmarks/stores.py)"
     )
+    p.add_argument(
+        "--docs",
+        type=Path,
+        default=DOCS,
+        help="write the table between the bench-compare markers of this file (default: docs/performance.md)",
+    )
+    p.add_argument("--no-docs", action="store_true", help="print the table only")
     args = p.parse_args(argv)
     if args.anchor_engine and not ANCHOR_PY.exists():
         sys.exit(f"error: {ANCHOR_PY} is missing; run `make bench-compare` (it creates .anchor-venv).")
@@ -132,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"compare-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     print(f"load before: {uptime()}")
+    load_before, started = load_average(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows: list[Row] = []
     for n in args.n:
         for g in args.graph:
@@ -145,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
     print(f"load after: {uptime()}\nJSON lines: {out}\n")
     print(table(rows))
+    if not args.no_docs and rows:
+        command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        block = docs_block(
+            rows,
+            command=command.strip(),
+            started=started,
+            load=(load_before, load_average()),
+            commit=git_commit(),
+        )
+        write_docs(args.docs, block)
+        print(f"\nwrote the table into {args.docs}")
     return 0 if all(r.get("ok", False) for r in rows) else 1
 
 
