@@ -7,6 +7,8 @@ installed, the configuration is skipped with a printed note instead of failing t
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,23 @@ import metaxy.stores
 from metaxy.exceptions import MetaxyError
 
 HASH = "xxhash64"  # the anchor's Polars/Delta configurations and the floor hash with xxhash64
+#: PostgreSQL configurations run against this server (a SQLAlchemy URL); skipped when it is unset
+POSTGRES_URL_ENV = "METAXY_BENCH_POSTGRES_URL"
+
+
+def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
+    """Keyword arguments of a store on the benchmark server, in tables of its own (a fresh prefix)."""
+
+    def kwargs(d: Path) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "connection_url": os.environ[POSTGRES_URL_ENV],
+            "table_prefix": f"b{uuid.uuid4().hex[:8]}_",
+        }
+        if native:
+            options.update(enable_native_computation=True, versioning_engine="native")
+        return options
+
+    return kwargs
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,8 @@ class StoreConfig:
     class_name: str
     kwargs: Callable[[Path], dict[str, Any]]
     hash_algorithm: str = HASH
+    #: an environment variable the configuration needs (a server's URL); skipped when unset
+    needs_env: str | None = None
 
 
 CONFIGS: tuple[StoreConfig, ...] = (
@@ -46,6 +67,16 @@ CONFIGS: tuple[StoreConfig, ...] = (
         "ClickHouseMetadataStore",
         lambda d: {"connection_url": f"chdb://{d / 'chdb'}", "versioning_engine": "native"},
     ),
+    StoreConfig("sqlite", "SQLAlchemyMetadataStore", lambda d: {"connection_url": f"sqlite:///{d / 'm.db'}"}),
+    # PostgreSQL hashes md5 and sha256 natively (one SQL query per resolution); the other one versions in Polars
+    StoreConfig(
+        "postgres-native-md5",
+        "SQLAlchemyMetadataStore",
+        _postgres(native=True),
+        hash_algorithm="md5",
+        needs_env=POSTGRES_URL_ENV,
+    ),
+    StoreConfig("postgres", "SQLAlchemyMetadataStore", _postgres(native=False), needs_env=POSTGRES_URL_ENV),
 )
 BY_NAME = {c.name: c for c in CONFIGS}
 
@@ -54,6 +85,9 @@ def store_class(config: StoreConfig) -> type[metaxy.stores.MetadataStore] | None
     """The store class, or ``None`` (with a printed note) when it is absent or its driver is missing."""
     if config.class_name != "InMemoryMetadataStore" and config.class_name not in metaxy.stores.LAZY_STORES:
         print(f"note: skipping {config.name}: {config.class_name} is not on this branch yet")
+        return None
+    if config.needs_env and not os.environ.get(config.needs_env):
+        print(f"note: skipping {config.name}: set {config.needs_env} to a server's SQLAlchemy URL")
         return None
     try:
         cls = getattr(metaxy.stores, config.class_name)

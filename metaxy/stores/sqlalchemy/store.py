@@ -9,9 +9,8 @@ filters pushed down) and decode back to Polars structs. Appends run in one trans
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
@@ -29,6 +28,14 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
+from metaxy.stores.sqlalchemy.postgres import (
+    ANALYZE_ROWS,
+    DEFAULT_SETTINGS,
+    ArrowReader,
+    copy_statement,
+    csv_chunks,
+    settings_sql,
+)
 from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
 from metaxy.versioning.sql import SQLDialect, to_sql_condition
 
@@ -42,7 +49,18 @@ _WRITE_OPTION = "metaxy_write"
 
 
 #: modules whose exceptions are the database's answers (translated into StoreBackendError)
-DRIVERS = ("sqlalchemy", "psycopg", "psycopg2", "psycopg_pool", "sqlite3", "pg8000", "pymysql", "MySQLdb")
+DRIVERS = (
+    "sqlalchemy",
+    "psycopg",
+    "psycopg2",
+    "psycopg_pool",
+    "sqlite3",
+    "pg8000",
+    "pymysql",
+    "MySQLdb",
+    "adbc_driver_manager",
+    "adbc_driver_postgresql",
+)
 
 
 class SQLAlchemyMetadataStore(SQLMetadataStore):
@@ -54,6 +72,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         table_prefix: prepended to every feature table name.
         enable_native_computation: let PostgreSQL hash md5/sha256 in SQL (otherwise Polars hashes;
             SQLite has no hash functions and always uses Polars).
+        postgres_settings: PostgreSQL session settings of every connection (``SET name = value``);
+            default ``{"work_mem": "256MB", "jit": "off"}`` (docs/stores.md#postgresql-settings).
         **store_kwargs: ``fallback_stores``, ``hash_algorithm``, ... (see :class:`MetadataStore`).
 
     Example:
@@ -73,10 +93,14 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         *,
         table_prefix: str = "metaxy_",
         enable_native_computation: bool = False,
+        postgres_settings: Mapping[str, str] | None = None,
         **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         self.connection_url = connection_url
         self.enable_native_computation = enable_native_computation
+        self.postgres_settings = dict(DEFAULT_SETTINGS if postgres_settings is None else postgres_settings)
+        settings_sql(self.postgres_settings)  # a bad name fails here, not on the first connection
+        self._reader: ArrowReader | None = None
         # the dialect must be known before the base class checks versioning_engine="native"
         self.dialect: SQLDialect = _dialect_for(connection_url)  # type: ignore[misc]
         self._engine: sqlalchemy.Engine | None = None
@@ -111,6 +135,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 hint='Write it as "dialect+driver://user@host/db", e.g. "postgresql+psycopg://..." or '
                 '"sqlite:///path/meta.db".',
             ) from exc
+        if self.is_postgres:
+            _apply_settings(engine, self.postgres_settings)
         if sqlite_file is None and not _is_sqlite_memory(self.connection_url):
             with self._translated("connecting"):  # an unreachable server fails here, not mid-operation
                 engine.connect().close()
@@ -118,6 +144,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             _check_sqlite_directory(self.name, engine.url)
         if self.connection_url.startswith("sqlite"):
             _own_sqlite_transactions(engine)
+        if self.is_postgres:
+            self._reader = _arrow_reader(engine, self.postgres_settings)
         self._engine = engine
         self._tables = {}
 
@@ -179,6 +207,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._engine.dispose()
         self._engine = None
         self._tables = {}
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     @property
     def engine(self) -> sqlalchemy.Engine:
@@ -201,6 +232,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return None if table is None else [c.name for c in table.columns]
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        if self._reader is not None:  # PostgreSQL with ADBC installed: Arrow columns, no Python rows
+            with self._translated("query"):
+                return self._reader.fetch(*self.dialect.render_bound(query))
         known = {c.name: c.type for t in self._tables.values() for c in t.columns}
         with self._translated("query"), self._one_thread(), self.engine.connect() as conn:
             if self.is_postgres:
@@ -283,6 +317,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _insert(self, conn: sqlalchemy.Connection, table: sqlalchemy.Table, df: pl.DataFrame) -> None:
         if self.is_postgres and df.height:
             _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
+            if df.height >= ANALYZE_ROWS:  # plan the next reads with the table's real size
+                conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
             return
         rows = types.to_rows(df, sqlite=not self.is_postgres)
         if rows:
@@ -509,25 +545,34 @@ def _jsonb_as_text(conn: sqlalchemy.Connection) -> None:
 
 def _copy_into(conn: sqlalchemy.Connection, table: str, df: pl.DataFrame) -> None:
     """``COPY ... FROM STDIN`` on the transaction's own connection (so it commits or rolls back with it)."""
-    from psycopg import sql
-
-    encoded = df.with_columns(
-        pl.col(c).struct.json_encode()
-        if isinstance(t, pl.Struct)
-        else pl.col(c).map_elements(
-            lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True
-        )
-        for c, t in df.schema.items()
-        if isinstance(t, pl.Struct | pl.List | pl.Array)
-    )
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in df.columns)
-    )
     raw: Any = conn.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in encoded.iter_rows():
-            copy.write_row(row)
+    with raw.cursor() as cursor, cursor.copy(copy_statement(table, df.columns)) as copy:
+        for chunk in csv_chunks(df):
+            copy.write(chunk)
+
+
+def _apply_settings(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> None:
+    """Run the store's ``SET`` statements on every new psycopg connection of ``engine``."""
+    statements = settings_sql(settings)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        dbapi_connection.commit()
+
+    if statements:
+        _sa().event.listen(engine, "connect", on_connect)
+
+
+def _arrow_reader(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> ArrowReader | None:
+    """The ADBC reader, or None when ``adbc-driver-postgresql`` is missing (reads then go row by row)."""
+    try:
+        import adbc_driver_postgresql  # noqa: F401
+    except ImportError:
+        return None
+    return ArrowReader(engine.url, settings)
 
 
 _PERCENT = re.compile(r"%(?!\(p\d+\)s)")

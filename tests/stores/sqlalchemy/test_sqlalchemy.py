@@ -138,6 +138,8 @@ def sent(pg: mx.SQLAlchemyMetadataStore) -> Iterator[list[str]]:
         statements.append(statement)
 
     sa.event.listen(pg.engine, "before_cursor_execute", record)
+    if pg._reader is not None:  # reads through ADBC bypass SQLAlchemy's connections
+        pg._reader.listeners.append(statements.append)
     yield statements
     sa.event.remove(pg.engine, "before_cursor_execute", record)
 
@@ -152,7 +154,7 @@ def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore,
     out = pg.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") != "50%.mp4"])
     assert out.collect()["sample_uid"].to_list() == [2]  # '%' reaches PostgreSQL intact
     (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
-    assert re.search(r'"sample_uid" >= %\(p\d+\)s', select)  # values are bound, never SQL text
+    assert re.search(r'"sample_uid" >= (%\(p\d+\)s|\$\d+)', select)  # values are bound, never SQL text
     assert "50%" not in select
 
 
@@ -166,6 +168,8 @@ def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: st
         store.write_metadata(g.video, videos([1, 2]))
         statements: list[str] = []
         sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        if store._reader is not None:  # reads through ADBC bypass SQLAlchemy's connections
+            store._reader.listeners.append(statements.append)
         increment = store.resolve_update(g.transcript)
         assert sorted(increment.new["sample_uid"]) == [1, 2]
         hashing = [s for s in statements if "MD5(" in s.upper()]
@@ -201,3 +205,58 @@ def test_a_postgres_store_exists_once_it_holds_a_table_and_probing_creates_nothi
         assert not store.exists()  # opening creates no table either
         store.write_metadata(video_graph().video, videos([1]))
     assert store.exists()
+
+
+def test_postgres_settings_apply_to_reads_and_writes(postgres_url: str) -> None:
+    prefix = f"s{uuid.uuid4().hex[:10]}_"
+    custom = {"work_mem": "17MB", "jit": "on"}
+    with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix, postgres_settings=custom) as store:
+        with store.engine.connect() as conn:  # the psycopg connections (writes, schema reads)
+            assert conn.exec_driver_sql("SHOW work_mem").scalar_one() == "17MB"
+        assert store._reader is not None  # the Arrow reads: ADBC connections of their own
+        assert store._reader.fetch("SELECT current_setting('work_mem') AS w", {})["w"].to_list() == ["17MB"]
+    with (
+        mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix) as store,
+        store.engine.connect() as conn,
+    ):
+        assert conn.exec_driver_sql("SHOW work_mem").scalar_one() == "256MB"
+        assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+
+
+def test_postgres_setting_names_are_checked_at_construction() -> None:
+    with pytest.raises(mx.MetaxyError, match="not a PostgreSQL setting name") as caught:
+        mx.SQLAlchemyMetadataStore("postgresql+psycopg://x@h/db", postgres_settings={"work_mem = 1; --": "x"})
+    assert "work_mem" in (caught.value.hint or "")
+
+
+def test_a_large_write_leaves_planner_statistics(
+    pg: mx.SQLAlchemyMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metaxy.stores.sqlalchemy import store as module
+
+    g = video_graph()
+    monkeypatch.setattr(module, "ANALYZE_ROWS", 3)
+    pg.write_metadata(g.video, videos([1, 2]))  # small: the planner keeps its guess
+    count = "SELECT reltuples FROM pg_class WHERE relname = :name"
+    with pg.engine.connect() as conn:
+        assert conn.execute(sa.text(count), {"name": _table(pg)}).scalar_one() < 0  # never analyzed
+    pg.write_metadata(g.video, videos([3, 4, 5]))
+    with pg.engine.connect() as conn:
+        assert conn.execute(sa.text(count), {"name": _table(pg)}).scalar_one() == 5
+
+
+def test_row_by_row_reads_equal_arrow_reads(pg: mx.SQLAlchemyMetadataStore) -> None:
+    """Without adbc-driver-postgresql reads go through psycopg: the same frames, slower."""
+    g = video_graph()
+    rows = videos([1, 2, 3]).with_columns(
+        score=pl.Series([0.5, float("nan"), None]), flag=pl.Series([True, None, False])
+    )
+    pg.write_metadata(g.video, rows)
+    arrow = pg.read_metadata(g.video).collect().sort("sample_uid")
+    reader, pg._reader = pg._reader, None
+    try:
+        by_rows = pg.read_metadata(g.video).collect().sort("sample_uid")
+    finally:
+        pg._reader = reader
+    assert arrow.schema == by_rows.schema
+    assert arrow.equals(by_rows)

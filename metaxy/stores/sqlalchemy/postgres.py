@@ -1,0 +1,184 @@
+"""Bulk transfers with PostgreSQL: reads through ADBC as Arrow columns, writes as CSV through ``COPY``.
+
+Both replace per-row Python work (psycopg's ``fetchall`` and ``write_row``) that took most of the time
+of a large read or write (docs/performance.md, "SQL servers").
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from metaxy.exceptions import ConfigError
+from metaxy.stores.sqlalchemy.schema import decode_json
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+#: session settings of every connection to PostgreSQL unless the store is given others (see docs/stores.md)
+DEFAULT_SETTINGS: Mapping[str, str] = {
+    # sorts and hashes of a resolution over millions of rows stay in memory instead of spilling to disk
+    "work_mem": "256MB",
+    # compiling the resolution query took longer than running it (seconds at 1M rows)
+    "jit": "off",
+}
+#: rows per CSV chunk handed to COPY (bounds the text held in memory at once)
+COPY_CHUNK_ROWS = 200_000
+#: a write of at least this many rows refreshes the table's planner statistics (ANALYZE) before commit
+ANALYZE_ROWS = 50_000
+
+_PLACEHOLDER = re.compile(r"%\((p\d+)\)s")
+_CASTS = {bool: "boolean", int: "bigint", float: "double precision"}
+
+
+def settings_sql(settings: Mapping[str, str]) -> list[str]:
+    """``SET`` statements for ``settings`` (names checked: they are spliced into SQL text)."""
+    statements = []
+    for name, value in settings.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+            raise ConfigError(
+                f"postgres_settings: {name!r} is not a PostgreSQL setting name.",
+                hint='Pass setting names as PostgreSQL spells them, e.g. {"work_mem": "256MB"}.',
+            )
+        quoted = str(value).replace("'", "''")
+        statements.append(f"SET {name} = '{quoted}'")
+    return statements
+
+
+def positional(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """psycopg's ``%(pN)s`` placeholders as ADBC's ``$N``; numbers and booleans cast to their own type.
+
+    Without the cast the server would type a placeholder from its context (``$1`` beside a BIGINT
+    column is BIGINT) and refuse a float value; psycopg sends the type with the value likewise.
+    Strings stay untyped, so the server reads them as the column's type (a date, a timestamp).
+    """
+    order: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+        cast = _CASTS.get(type(params[name]))
+        number = order.index(name) + 1
+        return f"${number}::{cast}" if cast else f"${number}"
+
+    text = _PLACEHOLDER.sub(replace, sql)
+    return text, [params[name] for name in order]
+
+
+class ArrowReader:
+    """Runs SELECTs on PostgreSQL through ADBC, returning Polars frames (column-wise, no Python rows).
+
+    Connections are kept for reuse (one per thread using the store at once) and closed with the store.
+    They run in autocommit mode, so an idle connection holds no lock or snapshot.
+    """
+
+    def __init__(self, url: sqlalchemy.URL, settings: Mapping[str, str]) -> None:
+        self._uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._settings = settings_sql(settings)
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pid = os.getpid()
+        #: called with each statement's text before it runs (SQLAlchemy's ``before_cursor_execute`` sees
+        #: only the statements of its own connections)
+        self.listeners: list[Callable[[str], None]] = []
+
+    def fetch(self, sql: str, params: Mapping[str, Any]) -> pl.DataFrame:
+        text, values = positional(sql, params)
+        for listener in self.listeners:
+            listener(text)
+        with self._connection() as conn, conn.cursor() as cursor:
+            cursor.execute(text, parameters=values or None)
+            table = cursor.fetch_arrow_table()
+        return _to_polars(table)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if os.getpid() != self._pid:  # a forked child must not share the parent's sockets
+            self._idle, self._pid = queue.SimpleQueue(), os.getpid()
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            yield conn
+        except BaseException:
+            conn.close()  # its state is unknown (a half-read result, a broken socket)
+            raise
+        self._idle.put(conn)
+
+    def _connect(self) -> Any:
+        from adbc_driver_postgresql import dbapi
+
+        conn = dbapi.connect(self._uri, autocommit=True)
+        with conn.cursor() as cursor:
+            for statement in self._settings:
+                cursor.execute(statement)
+        return conn
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            if os.getpid() == self._pid:
+                conn.close()
+
+
+def _to_polars(table: Any) -> pl.DataFrame:
+    """An Arrow result as Polars: JSON columns decoded to structs, integers and floats widened to 64 bits."""
+    import pyarrow as pa
+
+    columns: list[pl.Series] = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        json_text = isinstance(field.type, pa.BaseExtensionType)  # arrow.json (json, jsonb)
+        if json_text:
+            column = pa.chunked_array([c.storage for c in column.chunks], type=field.type.storage_type)
+        series = pl.Series(field.name, column)
+        if json_text or (series.dtype == pl.String and field.name.endswith("_by_field")):
+            series = decode_json(series)
+        elif series.dtype.is_integer():
+            series = series.cast(pl.Int64)
+        elif series.dtype.is_float():
+            series = series.cast(pl.Float64)
+        columns.append(series)
+    return pl.DataFrame(columns)
+
+
+def copy_statement(table: str, columns: list[str]) -> Any:
+    """``COPY table (columns) FROM STDIN`` reading CSV whose unquoted ``\\N`` is NULL."""
+    from psycopg import sql
+
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, NULL '\\N')").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+
+
+def csv_chunks(df: pl.DataFrame) -> Iterator[bytes]:
+    """``df`` as CSV for :func:`copy_statement`: strings quoted (so ``"\\N"`` stays a string, ``""``
+    stays empty), nulls bare ``\\N``, structs and lists as JSON, binary as ``\\x`` hex."""
+    encoded = df.with_columns(_csv_value(name, dtype) for name, dtype in df.schema.items())
+    for chunk in encoded.iter_slices(COPY_CHUNK_ROWS):
+        buffer = io.BytesIO()
+        chunk.write_csv(buffer, include_header=False, null_value="\\N", quote_style="non_numeric")
+        yield buffer.getvalue()
+
+
+def _csv_value(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, pl.Struct):
+        return column.struct.json_encode()
+    if isinstance(dtype, pl.List | pl.Array):
+        import json
+
+        return column.map_elements(lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True)
+    if dtype == pl.Binary:
+        return pl.concat_str(pl.lit("\\x"), column.bin.encode("hex")).alias(name)
+    return column
