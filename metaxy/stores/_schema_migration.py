@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from metaxy.constants import PREFIX, SYSTEM_COLUMNS, SYSTEM_NAMESPACE
-from metaxy.exceptions import FeatureNotFoundError, SchemaMigrationError, StoreError
+from metaxy.exceptions import FeatureNotFoundError, SchemaMigrationError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores.schema_rule import TIMESTAMP, DType, as_instance, check_column_names, to_storage
 
@@ -164,11 +164,6 @@ def migrate_rows(
     )
     if dry_run:
         return report
-    if not store.supports_schema_migration():
-        raise StoreError(
-            f"{where}: {type(store).__name__} cannot rewrite a table with a new schema yet.",
-            hint="Copy the feature into a store that can (copy_metadata), migrate it there, copy it back.",
-        )
     store._replace_rows(key, migrated)
     migration_id = uuid.uuid4().hex
     store._append(MIGRATIONS_KEY, _log_entry(store, key, migration, rows.height, migration_id, applied_by))

@@ -187,10 +187,6 @@ class MetadataStore(
         self._delete_rows(key, None)
         self._append(key, frame)
 
-    def supports_schema_migration(self) -> bool:
-        """Whether ``migrate_schema`` can rewrite this store's tables with a new schema."""
-        return True
-
     def _reclaim_space(self, key: FeatureKey) -> bool:
         """Give back the space of removed rows where the backend needs a step for it; whether it ran."""
         return False

@@ -20,6 +20,7 @@ from metaxy.exceptions import (
     ConfigError,
     MetaxyError,
     SchemaError,
+    SchemaMigrationError,
     StoreBackendError,
     TableNameCollisionError,
 )
@@ -304,8 +305,43 @@ class IcebergMetadataStore(MetadataStore):
             )
         super()._write_prepared(plan, frame)
 
-    def supports_schema_migration(self) -> bool:
-        return False  # a table emptied by a delete keeps its schema: a rewrite needs schema evolution first
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """One transaction: the schema becomes ``frame``'s (columns gone or of another type are
+        dropped, new ones added), then every row is overwritten; readers see the old table or the new.
+
+        Raises:
+            SchemaMigrationError: a column the partition spec is built on would change.
+        """
+        data = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = self._table(key)
+        if table is None:
+            self._append(key, frame)
+            return
+        current = table.schema().as_arrow()
+        changed = [
+            f.name
+            for f in current
+            if data.schema.get_field_index(f.name) < 0 or data.schema.field(f.name).type != f.type
+        ]
+        moved = [c for c in _partition_sources(table) if c in changed]
+        if moved:
+            raise SchemaMigrationError(
+                f"{self._where(key)}: the table is partitioned on {moved}, which this migration changes.",
+                hint="Keep partition columns as they are, or copy the feature into a store partitioned "
+                "on other columns first.",
+            )
+        with (
+            self._lock,
+            _translated(self._where(key), "rewrite (nothing was changed)"),
+            table.transaction() as tx,
+        ):
+            if changed:
+                with tx.update_schema(allow_incompatible_changes=True) as update:
+                    for name in changed:
+                        update.delete_column(name)
+            with tx.update_schema() as update:
+                update.union_by_name(data.schema)
+            tx.overwrite(data)
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         """Hard delete: everything in one delete commit, else the kept rows rewritten in one overwrite
@@ -409,9 +445,13 @@ def _stable_sources(table: Any | None) -> list[str]:
     """Source columns of the table's partition fields that a sample keeps (not system columns)."""
     if table is None:
         return []
+    return [n for n in _partition_sources(table) if not n.startswith(PREFIX)]
+
+
+def _partition_sources(table: Any) -> list[str]:
+    """Source columns of the table's partition fields, outermost first."""
     schema = table.schema()
-    names = [schema.find_column_name(f.source_id) for f in table.spec().fields]
-    return [n for n in names if n is not None and not n.startswith(PREFIX)]
+    return [n for f in table.spec().fields if (n := schema.find_column_name(f.source_id)) is not None]
 
 
 def _parse_overrides(

@@ -303,14 +303,56 @@ class SparkMetadataStore(SQLMetadataStore):
                 return
             self._rewrite(path, self.sql_frame(query))
 
-    def _rewrite(self, path: str, kept: Any) -> None:
-        """Replace a table's files with ``kept`` (written aside first, then moved in)."""
+    def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
+        """The rows matching a row of ``keys`` (null-safe equality) removed by one anti join (Parquet)
+        or one ``MERGE ... DELETE`` (Delta)."""
+        schema = self._spark_schema(key)
+        if schema is None or keys.height == 0:
+            return
+        path = self.table_path(key)
+        renamed = {c: f"__mx_key_{i}" for i, c in enumerate(keys.columns)}
+        with self._lock, self._translated("delete"):
+            source = self._session.createDataFrame(to_arrow(keys.rename(renamed)))
+            if self.table_format == "delta":
+                view = f"{self._view_prefix}keys_{uuid.uuid4().hex[:8]}"
+                source.createOrReplaceTempView(view)
+                match = " AND ".join(f"t.`{c}` <=> s.`{k}`" for c, k in renamed.items())
+                try:
+                    self._session.sql(
+                        f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {match} WHEN MATCHED THEN DELETE"
+                    )
+                finally:
+                    self._session.catalog.dropTempView(view)
+                return
+            stored = self._frame_of(key, schema)
+            condition = [stored[c].eqNullSafe(source[k]) for c, k in renamed.items()]
+            self._rewrite(path, stored.join(source, on=condition, how="left_anti"))
+
+    def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
+        """Every row of ``key`` replaced by ``frame``, whose schema becomes the table's."""
+        path = self.table_path(key)
+        with self._lock, self._translated("rewrite (nothing was changed)"):
+            rows = self._session.createDataFrame(to_arrow(frame))
+            if self.table_format == "delta":
+                rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+                return
+            self._fs.mkdirs(path)
+            self._rewrite(path, rows, schema=nullable(rows.schema.jsonValue()))
+
+    def _rewrite(self, path: str, kept: Any, *, schema: dict[str, Any] | None = None) -> None:
+        """Replace a table's files with ``kept`` (and its schema file with ``schema``, if given).
+
+        The new files are written aside first (a failure there changes nothing), then moved in; a
+        crash while they are moved leaves them in the ``_mx_rewrite_*`` folder, which readers skip.
+        """
         aside = f"{path}/_mx_rewrite_{uuid.uuid4().hex}"
         kept.write.mode("overwrite").parquet(aside)
         for name in self._fs.data_files(path):
             self._fs.delete(f"{path}/{name}")
         for name in self._fs.data_files(aside):
             self._fs.rename(f"{aside}/{name}", f"{path}/{name}")
+        if schema is not None:
+            self._fs.write_schema(path, schema)
         self._fs.delete(aside)
 
     def _list_keys(self) -> list[FeatureKey]:

@@ -235,9 +235,6 @@ class WrappedMetadataStore(MetadataStore):
     def _reclaim_space(self, key: FeatureKey) -> bool:
         return self.inner._reclaim_space(key)
 
-    def supports_schema_migration(self) -> bool:
-        return self.inner.supports_schema_migration()
-
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         return self.inner._read_rows(request)
 

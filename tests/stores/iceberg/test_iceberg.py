@@ -16,7 +16,7 @@ import pytest
 from pyiceberg.catalog import load_catalog
 
 import metaxy as mx
-from metaxy.exceptions import ConfigError, SchemaError
+from metaxy.exceptions import ConfigError, SchemaError, SchemaMigrationError
 from tests.servers import S3Server
 from tests.stores.graphs import video_graph, videos
 
@@ -112,6 +112,26 @@ def test_schema_evolution_adds_columns_and_widens_types(tmp_path: Path) -> None:
         assert rows["codec"].to_list() == [None, "h264"]
         with pytest.raises(SchemaError, match="fps"):
             store.write_metadata(g.video, videos([3]).with_columns(fps=pl.lit("fast")))
+
+
+def test_a_schema_migration_keeps_the_partition_spec_and_refuses_to_change_its_columns(
+    tmp_path: Path,
+) -> None:
+    g = video_graph()
+    with mx.IcebergMetadataStore(tmp_path, partition_by=["dataset"]) as store:
+        store.write_metadata(g.video, captures([1, 2], dataset="a", day=1).with_columns(fps=pl.lit("24")))
+        store.write_metadata(g.video, captures([3], dataset="b", day=1).with_columns(fps=pl.lit("30")))
+        store.migrate_schema(g.video, mx.SchemaMigration(cast={"fps": pl.Int64}, rename={"path": "uri"}))
+        rows = store.read_metadata(g.video).collect().sort("sample_uid")
+        assert (rows.schema["fps"], rows["fps"].to_list(), "path" in rows.columns) == (
+            pl.Int64,
+            [24, 24, 30],
+            False,
+        )
+        assert store.partition_files(g.video, filters=pl.col("dataset") == "b") == (1, 2)
+        with pytest.raises(SchemaMigrationError, match=r"partitioned on \['dataset'\]"):
+            store.migrate_schema(g.video, mx.SchemaMigration(rename={"dataset": "source"}))
+        assert store.read_metadata(g.video).collect()["dataset"].sort().to_list() == ["a", "a", "b"]
 
 
 def test_concurrent_appends_from_two_processes_all_land(location: dict[str, Any], tmp_path: Path) -> None:

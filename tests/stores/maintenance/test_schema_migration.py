@@ -26,10 +26,6 @@ def _system(store: mx.MetadataStore, feature: type[mx.Feature]) -> pl.DataFrame:
 
 
 def _written(store: mx.MetadataStore) -> mx.MetadataStore:
-    if not store.supports_schema_migration():
-        pytest.skip(
-            f"{type(store).__name__} cannot rewrite a table with a new schema (supports_schema_migration)"
-        )
     g = video_graph()
     store.write_metadata(g.video, _sized([1, 2, 3]))
     store.write_metadata(g.video, _sized([2], audio="b"))
