@@ -118,7 +118,8 @@ def prune(
         text = f"dry run: would prune {report.pruned} of {report.rows_before} rows of {key.to_string()} in store {name}"
     else:
         text = f"pruned {report.pruned} of {report.rows_before} rows of {key.to_string()} in store {name}"
-    console().print(f"{text} (kept versions: {', '.join(report.kept_versions)}).", markup=False)
+    errors = f", {report.errors_pruned} recorded failed attempt(s)" if report.errors_pruned else ""
+    console().print(f"{text}{errors} (kept versions: {', '.join(report.kept_versions)}).", markup=False)
 
 
 def parse_migration(add: list[str], rename: list[str], cast: list[str], drop: list[str]) -> SchemaMigration:

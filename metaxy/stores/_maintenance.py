@@ -55,7 +55,8 @@ class StoreMaintenance:
         row per sample of the ``N - 1`` other feature versions written most recently; ``older_than``
         removes only rows last written before ``now - older_than``. Afterwards the backend's
         space-reclaiming step runs (Delta optimize + vacuum, DuckDB checkpoint, ClickHouse
-        ``OPTIMIZE``). See docs/migrations.md, "Retention".
+        ``OPTIMIZE``). The feature's recorded failed attempts that no increment reads any more go too
+        (``PruneReport.errors_pruned``; see docs/failures.md). See docs/migrations.md, "Retention".
 
         Raises:
             RetentionError: contradictory or out-of-range options.
@@ -66,8 +67,7 @@ class StoreMaintenance:
             self.require_writable("prune metadata")
         key, graph = resolve_feature(feature)
         policy = RetentionPolicy.of(keep, keep_versions, older_than, where=self._where(key))
-        ids = graph.spec(key).id_columns
-        return prune_rows(self._as_store(), key, ids, graph.feature_version(key), policy, dry_run=dry_run)
+        return prune_rows(self._as_store(), graph.plan(key), policy, dry_run=dry_run)
 
     @logged("migrate_schema")
     def migrate_schema(

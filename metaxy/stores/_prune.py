@@ -11,7 +11,7 @@ rows last written before ``now - older_than`` are removed. Every other row is su
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +20,9 @@ import polars as pl
 from metaxy.constants import FEATURE_VERSION, UPDATED_AT
 from metaxy.exceptions import RetentionError
 from metaxy.models.keys import FeatureKey
+from metaxy.models.plan import FeaturePlan
 from metaxy.stores._delete import _stored_versions
+from metaxy.stores._failures import errors_key, superseded_errors
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
@@ -39,6 +41,9 @@ class PruneReport:
         pruned: rows removed (or that would be).
         kept_versions: feature versions whose latest row per sample was kept, the current one first.
         by_version: rows removed per feature version.
+        errors_pruned: recorded failed attempts removed (or that would be) from the feature's errors
+            table: those cleared by a later success, superseded by an attempt at a newer input, or of
+            a feature version not kept.
         reclaimed: the backend's space-reclaiming step ran (Delta optimize + vacuum, DuckDB
             checkpoint, ClickHouse ``OPTIMIZE``).
     """
@@ -50,6 +55,7 @@ class PruneReport:
     kept_versions: tuple[str, ...]
     by_version: dict[str, int] = field(default_factory=dict)
     reclaimed: bool = False
+    errors_pruned: int = 0
 
     @property
     def rows_after(self) -> int:
@@ -65,6 +71,7 @@ class PruneReport:
             "rows_after": self.rows_after,
             "kept_versions": list(self.kept_versions),
             "by_version": dict(self.by_version),
+            "errors_pruned": self.errors_pruned,
             "reclaimed": self.reclaimed,
         }
 
@@ -112,22 +119,37 @@ class RetentionPolicy:
 
 
 def prune_rows(
+    store: MetadataStore, plan: FeaturePlan, policy: RetentionPolicy, *, dry_run: bool
+) -> PruneReport:
+    """Remove ``plan``'s superseded rows and recorded failed attempts from ``store`` (never its
+    fallbacks) as ``policy`` says."""
+    cutoff = None if policy.older_than is None else datetime.now(UTC) - policy.older_than
+    report = _prune_feature_rows(store, plan, policy, cutoff, dry_run=dry_run)
+    errors = superseded_errors(store, plan, report.kept_versions, cutoff)
+    if errors.height == 0 or dry_run:
+        return replace(report, errors_pruned=errors.height)
+    table = errors_key(plan.key)
+    before = store._count(table)
+    store._delete_keyed(table, errors)
+    reclaimed = store._reclaim_space(table) or report.reclaimed
+    return replace(report, errors_pruned=before - store._count(table), reclaimed=reclaimed)
+
+
+def _prune_feature_rows(
     store: MetadataStore,
-    key: FeatureKey,
-    ids: Sequence[str],
-    current_version: str,
+    plan: FeaturePlan,
     policy: RetentionPolicy,
+    cutoff: datetime | None,
     *,
     dry_run: bool,
 ) -> PruneReport:
-    """Remove ``key``'s superseded rows from ``store`` (never its fallbacks) as ``policy`` says."""
+    key, ids = plan.key, plan.spec.id_columns
     history = store._scan(key)
     if history is None:
-        return PruneReport(key, dry_run, 0, 0, (current_version,))
+        return PruneReport(key, dry_run, 0, 0, (plan.feature_version,))
     columns = [*ids, FEATURE_VERSION, UPDATED_AT]
     rows = history.select(columns).collect()
-    kept_versions = _kept_versions(rows, current_version, policy.keep_versions)
-    cutoff = None if policy.older_than is None else datetime.now(UTC) - policy.older_than
+    kept_versions = _kept_versions(rows, plan.feature_version, policy.keep_versions)
     removed = superseded(rows, ids, kept_versions, cutoff)
     by_version = _count_by_version(rows, removed, columns)
     if dry_run or removed.height == 0:

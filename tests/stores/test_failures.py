@@ -11,6 +11,7 @@ import pytest
 import metaxy as mx
 from metaxy.exceptions import SchemaError, VersioningError
 from metaxy.ops.status import store_status
+from tests.stores.graphs import bump
 
 
 def _graph() -> tuple[type[mx.Feature], type[mx.Feature]]:
@@ -123,3 +124,34 @@ def test_root_samples_that_failed_are_failed_when_given_again(graph: mx.FeatureG
         increment = store.resolve_update(Audio, samples=samples)
         assert (_ids(increment.new), _ids(increment.failed)) == ([1], [2])
         assert increment.failed["error_type"].to_list() == ["OSError"]
+
+
+def test_prune_removes_the_attempts_no_increment_reads_and_keeps_the_counted_ones(
+    store: mx.MetadataStore, graph: mx.FeatureGraph
+) -> None:
+    Audio, Text = _graph()
+    store.write_metadata(Audio, _audio((1, "a"), (2, "a"), (3, "a")))
+    todo = store.resolve_update(Text).new
+    for _ in range(2):
+        store.write_errors(Text, todo, error=ValueError("no speech"))  # two attempts of each sample
+    store.write_metadata(Text, todo.filter(pl.col("sample_uid") == 1))  # 1 succeeds: its attempts clear
+    store.write_metadata(Audio, _audio((2, "b")))  # 2's input moves on, and fails again there
+    store.write_errors(Text, store.resolve_update(Text).new, error=ValueError("still no speech"))
+    before = store.resolve_update(Text).failed.sort("sample_uid")
+
+    assert store.prune(Text, older_than=timedelta(days=1)).errors_pruned == 0  # every attempt is recent
+    dry = store.prune(Text, dry_run=True)
+    assert (dry.errors_pruned, store.read_errors(Text).collect().height) == (4, 7)
+    report = store.prune(Text)
+    assert (report.pruned, report.errors_pruned, report.to_dict()["errors_pruned"]) == (0, 4, 4)
+    left = store.read_errors(Text).collect()
+    assert (_ids(left), left.height) == ([2, 3, 3], 3)
+    after = store.resolve_update(Text).failed.sort("sample_uid")
+    assert after.select("sample_uid", "attempts").equals(before.select("sample_uid", "attempts"))
+    assert after["attempts"].to_list() == [1, 2]  # RetryPolicy(max_attempts=...) counts the same
+    assert store.prune(Text).errors_pruned == 0
+
+    bump("fl/text", "wav", "2")  # a new feature version: the old version's attempts are not kept
+    assert store.prune(Text, keep_versions=2, dry_run=True).errors_pruned == 0
+    assert store.prune(Text).errors_pruned == 3
+    assert store.read_errors(Text).collect().height == 0

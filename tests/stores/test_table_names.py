@@ -48,6 +48,8 @@ def test_a_store_shared_by_two_projects_refuses_the_second_colliding_key(
         if not _shares_tables(store, a, b):
             store.write_metadata(b, _rows([3]))  # stores with one place per key keep them apart
             assert store.read_metadata(a).collect()["sid"].sort().to_list() == [1, 2]
+            assert store.read_metadata(b).collect()["sid"].to_list() == [3]
+            assert set(store.list_features()) == {a.spec().key, b.spec().key}
             return
         with pytest.raises(TableNameCollisionError) as info:
             store.write_metadata(b, _rows([3]))
@@ -79,8 +81,9 @@ def _shares_tables(store: mx.MetadataStore, a: type[mx.Feature], b: type[mx.Feat
     inner = store
     while hasattr(inner, "inner"):
         inner = inner.inner
-    name = getattr(inner, "table_name", None)
-    return callable(name) and name(a.spec().key) == name(b.spec().key)
+    # where a key's rows live: a path (Delta, Spark) or a table name (SQL stores, Iceberg)
+    place = getattr(inner, "table_path", None) or getattr(inner, "table_name", None)
+    return callable(place) and place(a.spec().key) == place(b.spec().key)
 
 
 SQL_KINDS = ["sqlalchemy", "postgres", "duckdb", "clickhouse"]

@@ -103,11 +103,32 @@ def _leaf(dtype: DType) -> pl.DataType | str:
         return "Iceberg integers are signed 64-bit at most"
     if isinstance(dtype, pl.Duration):
         return "Iceberg has no duration type"
+    if dtype == pl.Time:
+        return "Iceberg times hold microseconds and Polars times nanoseconds (store it as a string)"
     if isinstance(dtype, pl.Categorical | pl.Enum):
         return pl.String()
     if isinstance(dtype, pl.Datetime):
         return microsecond_timestamp(dtype, "Iceberg")
     return common_leaf(dtype)
+
+
+def null_struct_list(series: pl.Series) -> str | None:
+    """The path of a list-of-structs value in ``series`` that is null (``v``, ``v.boxes``), if any.
+
+    PyIceberg (0.12) writes such a null as an empty list: a changed value, so the store refuses it.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pl.List):
+        if isinstance(dtype.inner, pl.Struct) and series.null_count():
+            return series.name
+        return null_struct_list(series.explode().drop_nulls().alias(series.name))
+    if isinstance(dtype, pl.Struct):
+        present = series.drop_nulls()
+        for field in dtype.fields:
+            found = null_struct_list(present.struct.field(field.name).alias(f"{series.name}.{field.name}"))
+            if found is not None:
+                return found
+    return None
 
 
 # -- filters as Iceberg expressions -----------------------------------------------------------------

@@ -35,7 +35,13 @@ from metaxy.stores._object_fs import object_root_exists
 from metaxy.stores._partitioning import check_no_moves, prunable
 from metaxy.stores._read import ReadRequest, all_of, as_filters, read_scanned
 from metaxy.stores.base import MetadataStore, StoreOptions
-from metaxy.stores.iceberg.schema import PartitionField, iceberg_filter, parse_partition_by, storage_type
+from metaxy.stores.iceberg.schema import (
+    PartitionField,
+    iceberg_filter,
+    null_struct_list,
+    parse_partition_by,
+    storage_type,
+)
 from metaxy.stores.schema_rule import DType
 
 #: attempts of an append whose commit loses a race (another writer committed first)
@@ -201,6 +207,13 @@ class IcebergMetadataStore(MetadataStore):
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
         from pyiceberg.exceptions import CommitFailedException
 
+        for column in df.columns:
+            if (path := null_struct_list(df[column])) is not None:
+                raise SchemaError(
+                    f"{self._where(key)}: column {path!r} holds a null list of structs, which PyIceberg "
+                    "would write as an empty list.",
+                    hint="Write an empty list instead of null (or keep this feature in another store).",
+                )
         data = df.to_arrow(compat_level=pl.CompatLevel.oldest())
         with self._lock:
             for attempt in range(1, _COMMIT_ATTEMPTS + 1):

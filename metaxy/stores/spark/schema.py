@@ -32,8 +32,9 @@ _UNSIGNED_HOME: dict[pl.DataType, pl.DataType] = {
 def storage_type(dtype: DType) -> pl.DataType | str:
     """How a Spark table holds a Polars dtype (see ``docs/stores.md``, "Column types").
 
-    Spark integers are signed, its timestamps are microsecond instants (a zone-less datetime is
-    taken as UTC), fixed-size arrays are lists, and a column of nulls only is held as text.
+    Spark integers are signed, its timestamps hold microseconds (zone-aware ones as UTC instants,
+    zone-less ones as ``TIMESTAMP_NTZ``), fixed-size arrays are lists, and a column of nulls only is
+    held as text.
     """
     dtype = as_instance(dtype)
     if dtype == pl.Null:
@@ -59,7 +60,7 @@ def _leaf(dtype: DType) -> pl.DataType | str:
     if isinstance(dtype, pl.Datetime):
         if dtype.time_unit == "ns":
             return "Spark timestamps hold microseconds (cast to Datetime('us') first)"
-        return pl.Datetime("us", "UTC")
+        return pl.Datetime("us", "UTC" if dtype.time_zone else None)
     return common_leaf(dtype)
 
 

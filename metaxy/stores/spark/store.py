@@ -364,7 +364,7 @@ class SparkMetadataStore(SQLMetadataStore):
                 parts = pending.pop()
                 folder = "/".join([self.warehouse, *parts])
                 for name, is_dir in self._fs.entries(folder):
-                    if not is_dir or name.startswith(("_", ".")):
+                    if not is_dir or name.startswith("."):  # a key part may start with "_"
                         continue
                     if name.endswith(suffix):
                         keys.append(FeatureKey([*parts, name[: -len(suffix)]]))
@@ -427,13 +427,7 @@ def _normalize(warehouse: str | Path) -> str:
 
 
 def to_arrow(df: pl.DataFrame) -> Any:
-    """``df`` as Arrow for Spark: zone-less datetimes taken as UTC (Spark timestamps are instants)."""
-    naive = [
-        pl.col(c).dt.replace_time_zone("UTC")
-        for c, t in df.schema.items()
-        if isinstance(t, pl.Datetime) and t.time_zone is None
-    ]
-    df = df.with_columns(naive) if naive else df
+    """``df`` as Arrow for Spark (zone-less datetimes become ``TIMESTAMP_NTZ``, zone-aware ones instants)."""
     return df.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 

@@ -17,6 +17,7 @@ from pyiceberg.catalog import load_catalog
 
 import metaxy as mx
 from metaxy.exceptions import ConfigError, SchemaError, SchemaMigrationError
+from metaxy.stores.iceberg.schema import null_struct_list
 from tests.servers import S3Server
 from tests.stores.graphs import video_graph, videos
 
@@ -199,3 +200,19 @@ def test_bad_options_are_config_errors(tmp_path: Path, options: dict[str, Any], 
     with pytest.raises(ConfigError, match=message) as info:
         mx.IcebergMetadataStore(**{"warehouse": tmp_path, **options})
     assert info.value.hint
+
+
+def test_a_null_list_of_structs_is_refused_before_pyiceberg_turns_it_into_an_empty_list(
+    tmp_path: Path,
+) -> None:
+    boxes = pl.List(pl.Struct({"x": pl.Int64}))
+    assert null_struct_list(pl.Series("v", [[{"x": 1}], []], dtype=boxes)) is None
+    nested = pl.Series("v", [{"boxes": [{"x": 1}]}, None, {"boxes": None}], dtype=pl.Struct({"boxes": boxes}))
+    assert null_struct_list(nested) == "v.boxes"
+    g = video_graph()
+    with mx.IcebergMetadataStore(tmp_path) as store:
+        store.write_metadata(g.video, videos([1, 2]).with_columns(v=pl.Series([[{"x": 1}], []], dtype=boxes)))
+        with pytest.raises(SchemaError, match="column 'v' holds a null list of structs"):
+            store.write_metadata(g.video, videos([3]).with_columns(v=pl.Series([None], dtype=boxes)))
+        rows = store.read_metadata(g.video).collect().sort("sample_uid")
+        assert rows["v"].to_list() == [[{"x": 1}], []]
