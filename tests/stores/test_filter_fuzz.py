@@ -21,8 +21,9 @@ import metaxy as mx
 from metaxy.constants import PROVENANCE_BY_FIELD
 from metaxy.exceptions import LocalFilterWarning, SchemaError
 from tests.stores.conftest import SERVER_FIXTURES, STORE_FACTORIES
+from tests.stores.spark.session import skip_without_java
 
-SQL_STORES = ["duckdb", "sqlalchemy", "postgres", "clickhouse"]
+SQL_STORES = ["duckdb", "sqlalchemy", "postgres", "clickhouse", "spark"]
 INF, NAN = math.inf, math.nan
 
 INTS = [None, -3, 0, 1, 2, 7, -(2**40)]
@@ -74,6 +75,8 @@ def filled(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[mx.MetadataStore, type[mx.Feature], pl.DataFrame]]:
     """A SQL store holding the edge-case frame under one feature."""
+    if request.param == "spark":
+        skip_without_java()
     fixture = SERVER_FIXTURES.get(request.param)
     extra = {"server": request.getfixturevalue(fixture)} if fixture else {}
     store = STORE_FACTORIES[request.param](tmp_path, **extra)

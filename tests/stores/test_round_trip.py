@@ -7,7 +7,6 @@ lossless wider type, or is refused at write with a SchemaError; never changed, n
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import SchemaError
-from tests.stores.conftest import SERVER_FIXTURES, SPARK_FULL_ENV, STORE_FACTORIES
+from tests.stores.conftest import SERVER_FIXTURES, STORE_FACTORIES
 from tests.stores.spark.session import skip_without_java
 
 STORES = ("memory", "duckdb", "delta", "sqlalchemy", "postgres", "clickhouse", "iceberg", "spark")
@@ -193,10 +192,6 @@ def test_every_dtype_round_trips_exactly_widened_or_refused(
 ) -> None:
     if name == "spark":
         skip_without_java()
-        if not os.environ.get(SPARK_FULL_ENV):
-            pytest.skip(
-                f"the Spark column runs with {SPARK_FULL_ENV}=1 (make test-spark): ~2 min of Spark jobs"
-            )
     fixture = SERVER_FIXTURES.get(name)
     extra = {"server": request.getfixturevalue(fixture)} if fixture else {}
     column = STORES.index(name)
