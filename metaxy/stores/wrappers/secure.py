@@ -14,7 +14,7 @@ import polars as pl
 
 from metaxy.constants import SYSTEM_NAMESPACE
 from metaxy.exceptions import AccessDeniedError
-from metaxy.models.feature import resolve_feature
+from metaxy.models.feature import FeatureLike, resolve_feature
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._read import ReadRequest
@@ -182,6 +182,17 @@ class SecureMetadataStore(WrappedMetadataStore):
 
             return guarded
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def schema_migrations(self, feature: FeatureLike | None = None) -> pl.DataFrame:
+        """The migration log, needing ``read`` on ``feature``; without one, the entries of the features
+        the principal may read."""
+        key = None if feature is None else resolve_feature(feature)[0]
+        self._guard("schema_migrations", Permission.READ, key)
+        log = self.inner.schema_migrations(feature)
+        if key is not None or log.height == 0:
+            return log
+        readable = {f for f in log["feature"].unique() if self._permits(Permission.READ, FeatureKey(f))}
+        return log.filter(pl.col("feature").is_in(sorted(readable)))
 
     # -- primitives: what fallback chains, copies and metaxy.ops call ---------------------------------
 

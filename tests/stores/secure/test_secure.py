@@ -150,6 +150,26 @@ def test_list_features_shows_only_the_features_the_principal_may_read() -> None:
         assert secure.list_features() == [FeatureKey("video/raw")]
 
 
+def test_the_migration_log_shows_only_the_features_the_principal_may_read() -> None:
+    data = _seeded()
+    with data:
+        data.write_metadata(
+            "video/transcript", data.resolve_update("video/transcript").new.with_columns(text=pl.lit("x"))
+        )
+        for feature in ("video/raw", "video/transcript"):
+            data.migrate_schema(feature, mx.SchemaMigration(add={"lang": pl.String}))
+    with SecureMetadataStore(data, auth_backend=ROLES, principal="raw_reader") as secure:
+        assert secure.schema_migrations()["feature"].to_list() == ["video/raw"]
+        assert secure.schema_migrations("video/raw").height == 1
+        with pytest.raises(AccessDeniedError, match="may not schema_migrations"):
+            secure.schema_migrations("video/transcript")
+    with (
+        SecureMetadataStore(data, auth_backend=ROLES, principal="nobody") as secure,
+        pytest.raises(AccessDeniedError),
+    ):
+        secure.schema_migrations()
+
+
 def test_a_fallback_read_through_a_secure_store_is_checked() -> None:
     prod = SecureMetadataStore(Counting(_seeded()), auth_backend=ROLES, principal="nobody")
     dev = mx.InMemoryMetadataStore(name="dev", fallback_stores=[prod])
