@@ -40,7 +40,8 @@ def test_ordered_join_sorts_collected_structs_and_reads_struct_fields_by_name() 
 def test_stored_types_follow_the_documented_rules() -> None:
     assert storage_type(pl.UInt32) == pl.Int64
     assert isinstance(storage_type(pl.UInt64), str)
-    assert storage_type(pl.Datetime("us")) == pl.Datetime("us", "UTC")
+    assert storage_type(pl.Datetime("us")) == pl.Datetime("us")  # TIMESTAMP_NTZ
+    assert storage_type(pl.Datetime("ms", "Europe/Paris")) == pl.Datetime("us", "UTC")
     assert isinstance(storage_type(pl.Datetime("ns")), str)
     assert storage_type(pl.Array(pl.Int64, 2)) == pl.List(pl.Int64)
     assert storage_type(pl.Struct({"e": pl.Enum(["a"])})) == pl.Struct({"e": pl.String})
