@@ -85,7 +85,13 @@ class SQLMetadataStore(MetadataStore):
         columns = self._table_columns(key)
         if columns is None:
             return None
-        return SQLTable(self.table_name(key), tuple(columns), feature_version, self.schema)
+        return SQLTable(
+            self.table_name(key), tuple(columns), feature_version, self.schema, self._text_columns(key)
+        )
+
+    def _text_columns(self, key: FeatureKey) -> tuple[str, ...]:
+        """Columns of ``key``'s table holding strings, when the store knows them cheaply (default: none)."""
+        return ()
 
     def render(self, query: exp.Expr) -> str:
         """SQL text of ``query`` in this store's dialect (identifiers quoted)."""

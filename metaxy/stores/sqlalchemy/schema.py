@@ -250,12 +250,13 @@ class PostgresDialect(SQLDialect):
         # order strings by their bytes, as Polars does, whatever the database's collation
         if op not in ("Eq", "NotEq") and any(isinstance(bound_value(e), str) for e in (left, right)):
             left, right = (
-                exp.Collate(this=e, expression=exp.Identifier(this="C", quoted=True))
-                if isinstance(bound_value(e), str)
-                else e
-                for e in (left, right)
+                self.byte_order(e) if isinstance(bound_value(e), str) else e for e in (left, right)
             )
         return super().compare(op, left, right)
+
+    def byte_order(self, text: exp.Expr) -> exp.Expr:
+        # the "C" collation compares bytes (also faster to sort than a linguistic one such as en_US)
+        return exp.Collate(this=text, expression=exp.Identifier(this="C", quoted=True))
 
 
 #: Python functions a SQLite store registers on each connection (SQLite has no MD5 or hex parsing)

@@ -231,6 +231,10 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         table = self._table(key)
         return None if table is None else [c.name for c in table.columns]
 
+    def _text_columns(self, key: FeatureKey) -> tuple[str, ...]:
+        table = self._table(key)
+        return () if table is None else tuple(c.name for c in table.columns if types.family(c.type) == "text")
+
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         if self._reader is not None:  # PostgreSQL with ADBC installed: Arrow columns, no Python rows
             with self._translated("query"):
@@ -241,9 +245,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 _jsonb_as_text(conn)
             result = conn.exec_driver_sql(*self._bound(query))
             names = list(result.keys())
-            rows = result.fetchall()
+            # the driver's tuples, without SQLAlchemy's row objects; transposed to columns in C by zip
+            columns = list(zip(*result.cursor.fetchall(), strict=True)) or [()] * len(names)
+            result.close()
         return pl.DataFrame(
-            [types.to_series(n, [r[i] for r in rows], known.get(n)) for i, n in enumerate(names)]
+            [types.to_series(n, list(c), known.get(n)) for n, c in zip(names, columns, strict=True)]
         )
 
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:

@@ -112,6 +112,10 @@ class SQLDialect:
             string_literal(SEPARATOR),
         )
 
+    def byte_order(self, text: exp.Expr) -> exp.Expr:
+        """A string column ordered by its bytes, as Polars orders strings (default: already so)."""
+        return text
+
     def finalize(self, query: exp.Select) -> exp.Select:
         """Backend-specific settings for a finished query (default: unchanged)."""
         return query

@@ -60,12 +60,15 @@ class SQLTable:
         columns: its columns, in table order.
         feature_version: read only rows of this feature version (upstream tables); None = all.
         schema: an optional database/schema qualifier.
+        text_columns: the columns holding strings, where the store knows them (sorted by their bytes,
+            as Polars sorts, whatever the database's collation: see :meth:`SQLDialect.byte_order`).
     """
 
     name: str
     columns: tuple[str, ...]
     feature_version: str | None = None
     schema: str | None = None
+    text_columns: tuple[str, ...] = ()
 
     def ref(self) -> exp.Table:
         return exp.Table(this=ident(self.name), db=ident(self.schema) if self.schema else None)
@@ -231,7 +234,12 @@ class SQLEngine:
         renamed = [exp.alias_(col(original[c]), ident(c)) for c in join_on]
         alias = f"__mx_up{index}"
         if dep.lineage.kind is LineageKind.AGGREGATION:
-            order = [col(original[u]) for u in up_ids]
+            order = [
+                self.dialect.byte_order(col(original[u]))
+                if original[u] in table.text_columns
+                else col(original[u])
+                for u in up_ids
+            ]
             aggregated = [
                 exp.alias_(self.dialect.hash(self.dialect.ordered_join(v, order), self.settings), ident(n))
                 for n, v in values.items()

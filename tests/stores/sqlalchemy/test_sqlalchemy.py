@@ -260,3 +260,57 @@ def test_row_by_row_reads_equal_arrow_reads(pg: mx.SQLAlchemyMetadataStore) -> N
         pg._reader = reader
     assert arrow.schema == by_rows.schema
     assert arrow.equals(by_rows)
+
+
+@pytest.fixture(scope="module")
+def icu_postgres_url(postgres_url: str) -> str:
+    """A database on the test server whose default collation is ICU ``en-US`` (``a < B < b``)."""
+    name = f"icu_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE {name} LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0"
+        )
+    engine.dispose()
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def test_native_aggregation_orders_string_ids_by_bytes_whatever_the_collation(icu_postgres_url: str) -> None:
+    """Group members are joined in the order Polars sorts their ids (bytes), not the database's."""
+    graph = mx.FeatureGraph()
+    with graph.use():
+
+        class Chunk(
+            mx.Feature,
+            spec=mx.FeatureSpec(
+                key="agg/chunk", id_columns=["speaker", "chunk"], fields=[mx.FieldSpec(key="e")]
+            ),
+        ):
+            pass
+
+        class Speaker(
+            mx.Feature,
+            spec=mx.FeatureSpec(
+                key="agg/speaker",
+                id_columns=["speaker"],
+                deps=[
+                    mx.FeatureDep(feature=Chunk, lineage=mx.LineageRelationship.aggregation(on=["speaker"]))
+                ],
+                fields=[mx.FieldSpec(key="profile")],
+            ),
+        ):
+            pass
+
+        chunks = pl.DataFrame({"speaker": ["ann"] * 3, "chunk": ["b", "B", "a"]}).with_columns(
+            metaxy_provenance_by_field=pl.struct(e=pl.col("chunk") + "1")
+        )
+        native = mx.SQLAlchemyMetadataStore(
+            icu_postgres_url, enable_native_computation=True, versioning_engine="native", hash_algorithm="md5"
+        )
+        with native:
+            native.write_metadata(Chunk, chunks)
+            got = native.resolve_update(Speaker).new
+        with mx.InMemoryMetadataStore(hash_algorithm="md5") as reference:
+            reference.write_metadata(Chunk, chunks)
+            expected = reference.resolve_update(Speaker).new
+    assert got["metaxy_provenance"].to_list() == expected["metaxy_provenance"].to_list()
