@@ -48,12 +48,17 @@ SPARK: tuple[StoreConfig, ...] = (
 CONFIGS = {c.name: c for c in (*SPARK, BY_NAME["memory"], BY_NAME["duckdb"], BY_NAME["duckdb-native-md5"])}
 
 
+#: the driver is the only executor in local mode; `spark-xxhash-polars` fetches whole upstream tables
+#: to it (2M rows of four-field structs for 1M `wide`), which Spark's default 1g cannot hold
+DRIVER_MEMORY = "6g"
+
+
 def session_start() -> float:
     """Seconds from nothing to the first query's rows: JVM and session start, one tiny job."""
     from metaxy.stores.spark.session import local_session
 
     start = time.perf_counter()
-    session = local_session("benchmark", "local[2]")
+    session = local_session("benchmark", "local[2]", {"spark.driver.memory": DRIVER_MEMORY})
     session.sql("SELECT 1 AS x").toArrow()
     return time.perf_counter() - start
 
