@@ -78,17 +78,20 @@ def rss(row: Row | None) -> str:
     """Peak RSS of the timed region and, in brackets, its growth over what the process held at its start."""
     if row is None:
         return "-"
-    peak, start = row["phase_peak_rss_mib"], row["phase_start_rss_mib"]
-    return f"{peak:.0f} (+{peak - start:.0f})"
+    return f"{row['phase_peak_rss_mib']:.0f} (+{growth(row):.0f})"
 
 
 def growth(row: Row) -> float:
+    """The largest RSS growth of one round over its start (older results: highest peak - highest start)."""
+    if "phase_growth_rss_mib" in row:
+        return float(row["phase_growth_rss_mib"])
     return float(row["phase_peak_rss_mib"] - row["phase_start_rss_mib"])
 
 
 HEADER = (
     "| graph | N | phase | anchor fastest s (config) | floor s | store | ours s | anchor / ours "
-    "| ours / floor | peak RSS MiB (growth) anchor / ours | peak ours / anchor | growth ours / anchor | ok |"
+    "| anchor / ours CPU | ours / floor | peak RSS MiB (growth) anchor / ours | peak ours / anchor "
+    "| growth ours / anchor | ok |"
 )
 
 
@@ -96,9 +99,10 @@ def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
 
     ``anchor / ours`` is how many times faster ours is than Metaxy 0.1.11's fastest configuration of
-    the cell (the target is 5); the RSS columns compare ours with that same configuration's run.
+    the cell (the target is 5), in wall time and, steadier on a loaded machine, in CPU time of that
+    same configuration; the RSS columns compare ours with that configuration's run too.
     """
-    out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---|---:|---:|---|"]
+    out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|"]
     cells = sorted(
         {(r["graph"], r["N"], r["phase"]) for r in rows}, key=lambda c: (c[1], c[0], c[2] != "new")
     )
@@ -121,6 +125,7 @@ def table(rows: list[Row]) -> str:
                 r["engine"],
                 f"{r['median_s']:.3f}",
                 ratio(a_s, r["median_s"], "×"),
+                ratio(best and best.get("median_cpu_s"), r["median_cpu_s"], "×"),
                 ratio(r["median_s"], flo),
                 f"{rss(best)} / {rss(r)}",
                 ratio(r["phase_peak_rss_mib"], a_peak),
@@ -135,13 +140,14 @@ DOCS = REPO / "docs" / "performance.md"
 START, END = "<!-- bench-compare:start -->", "<!-- bench-compare:end -->"
 
 
-def docs_block(rows: list[Row], *, command: str, started: str, load: tuple[str, str], commit: str) -> str:
+def docs_block(rows: list[Row], meta: dict[str, str]) -> str:
     """What ``compare.py`` writes between the markers of docs/performance.md: how the run was made, the table."""
     rounds = sorted({r["rounds"] for r in rows})
     return "\n".join(
         [
-            f"Written by `{command}` (commit `{commit}`, {started}, rounds {', '.join(map(str, rounds))}, "
-            f"median; load average before: {load[0]}; after: {load[1]}).",
+            f"Written by `{meta['command']}` (commit `{meta['commit']}`, {meta['started']}, rounds "
+            f"{', '.join(map(str, rounds))}, median; load average before: {meta['load_before']}; after: "
+            f"{meta['load_after']}).",
             "",
             table(rows),
         ]
@@ -174,6 +180,18 @@ def load_average() -> str:
     return uptime().rsplit("load average:", 1)[-1].strip()
 
 
+def report(rows: list[Row], meta: dict[str, str], docs: Path | None) -> None:
+    """Print the table; write it into ``docs`` too when given and the run includes the anchor."""
+    print(table(rows))
+    if docs is None:
+        return
+    if not any(r["impl"].startswith("metaxy==0.1") for r in rows):
+        print("\nno anchor in this run: docs/performance.md left as it is")
+        return
+    write_docs(docs, docs_block(rows, meta))
+    print(f"\nwrote the table into {docs}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
@@ -192,10 +210,23 @@ def main(argv: list[str] | None = None) -> int:
         "--docs",
         type=Path,
         default=DOCS,
-        help="write the table between the bench-compare markers of this file (default: docs/performance.md)",
+        help="write the table between the bench-compare markers of this file (default: docs/performance.md);"
+        " only runs that include the anchor write it",
     )
     p.add_argument("--no-docs", action="store_true", help="print the table only")
+    p.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        help="run nothing: the table (and docs) from a results file of an earlier run (its .meta.json beside it)",
+    )
     args = p.parse_args(argv)
+    if args.source is not None:
+        rows = [json.loads(line) for line in args.source.read_text().splitlines() if line.strip()]
+        meta = json.loads(args.source.with_suffix(".meta.json").read_text())
+        report(rows, meta, None if args.no_docs else args.docs)
+        return 0 if all(r.get("ok", False) for r in rows) else 1
     if args.anchor_engine and not ANCHOR_PY.exists():
         sys.exit(f"error: {ANCHOR_PY} is missing; run `make bench-compare` (it creates .anchor-venv).")
     out_dir = REPO / "benchmarks" / "results"
@@ -214,19 +245,17 @@ def main(argv: list[str] | None = None) -> int:
             rows += ours(g, n, args.rounds, args.store)
             with out.open("w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
+    command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    meta = {
+        "command": command.strip(),
+        "started": started,
+        "load_before": load_before,
+        "load_after": load_average(),
+        "commit": git_commit(),
+    }
+    out.with_suffix(".meta.json").write_text(json.dumps(meta))
     print(f"load after: {uptime()}\nJSON lines: {out}\n")
-    print(table(rows))
-    if not args.no_docs and rows:
-        command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        block = docs_block(
-            rows,
-            command=command.strip(),
-            started=started,
-            load=(load_before, load_average()),
-            commit=git_commit(),
-        )
-        write_docs(args.docs, block)
-        print(f"\nwrote the table into {args.docs}")
+    report(rows, meta, None if args.no_docs else args.docs)
     return 0 if all(r.get("ok", False) for r in rows) else 1
 
 

@@ -80,4 +80,6 @@ def summary_row(samples: list[PhaseSample], **labels: Any) -> dict[str, Any]:
         "ok": all(s[1] for s in samples),
         "phase_start_rss_mib": round(max(s[0].start_mib for s in samples), 1),
         "phase_peak_rss_mib": round(max(s[0].peak_mib for s in samples), 1),
+        # the largest growth of one round over its own start (the two maxima above may be of different rounds)
+        "phase_growth_rss_mib": round(max(s[0].peak_mib - s[0].start_mib for s in samples), 1),
     }
