@@ -30,7 +30,7 @@ import numpy as np
 
 import metaxy as mx
 from benchmarks.measure import PhaseSample, Timed, current_rss_mib, summary_row
-from benchmarks.stores import CONFIGS, HASH, StoreConfig, available, make_store
+from benchmarks.stores import CONFIGS, StoreConfig, available, make_store
 from benchmarks.workload import BUILDERS, ID, Workload, bump, root_frames
 
 IMPL = f"metaxy=={mx.__version__}"
@@ -87,7 +87,13 @@ def bench_cell(config: StoreConfig, graph: str, n: int, rounds: int) -> list[dic
     runs = [one_round(config, work, n) for _ in range(rounds)]
     return [
         summary_row(
-            [r[phase] for r in runs], impl=IMPL, graph=graph, N=n, phase=phase, engine=config.name, hash=HASH
+            [r[phase] for r in runs],
+            impl=IMPL,
+            graph=graph,
+            N=n,
+            phase=phase,
+            engine=config.name,
+            hash=config.hash_algorithm,
         )
         for phase in PHASES
     ]

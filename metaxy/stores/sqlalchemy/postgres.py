@@ -77,7 +77,9 @@ class ArrowReader:
     """Runs SELECTs on PostgreSQL through ADBC, returning Polars frames (column-wise, no Python rows).
 
     Connections are kept for reuse (one per thread using the store at once) and closed with the store.
-    They run in autocommit mode, so an idle connection holds no lock or snapshot.
+    They run in autocommit mode (ADBC's default), so an idle connection holds no lock or snapshot. The
+    driver manager's low-level API is used: its DB-API module imports ``pyarrow.dataset`` and pandas
+    (seconds on a loaded machine, on every process's first read).
     """
 
     def __init__(self, url: sqlalchemy.URL, settings: Mapping[str, str]) -> None:
@@ -85,6 +87,7 @@ class ArrowReader:
         self._settings = settings_sql(settings)
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pid = os.getpid()
+        self._database: Any = None
         #: called with each statement's text before it runs (SQLAlchemy's ``before_cursor_execute`` sees
         #: only the statements of its own connections)
         self.listeners: list[Callable[[str], None]] = []
@@ -93,15 +96,25 @@ class ArrowReader:
         text, values = positional(sql, params)
         for listener in self.listeners:
             listener(text)
-        with self._connection() as conn, conn.cursor() as cursor:
-            cursor.execute(text, parameters=values or None)
-            table = cursor.fetch_arrow_table()
+        import pyarrow as pa
+        from adbc_driver_manager import AdbcStatement
+
+        with self._connection() as conn:
+            statement = AdbcStatement(conn)
+            try:
+                statement.set_sql_query(text)
+                if values:
+                    statement.bind(pa.record_batch({f"p{i}": [v] for i, v in enumerate(values)}))
+                stream, _ = statement.execute_query()
+                table = pa.RecordBatchReader.from_stream(stream).read_all()
+            finally:
+                statement.close()
         return _to_polars(table)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if os.getpid() != self._pid:  # a forked child must not share the parent's sockets
-            self._idle, self._pid = queue.SimpleQueue(), os.getpid()
+            self._idle, self._pid, self._database = queue.SimpleQueue(), os.getpid(), None
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
@@ -114,12 +127,19 @@ class ArrowReader:
         self._idle.put(conn)
 
     def _connect(self) -> Any:
-        from adbc_driver_postgresql import dbapi
+        import adbc_driver_postgresql
+        from adbc_driver_manager import AdbcConnection, AdbcStatement
 
-        conn = dbapi.connect(self._uri, autocommit=True)
-        with conn.cursor() as cursor:
-            for statement in self._settings:
-                cursor.execute(statement)
+        if self._database is None:
+            self._database = adbc_driver_postgresql.connect(self._uri)
+        conn = AdbcConnection(self._database)
+        for setting in self._settings:
+            statement = AdbcStatement(conn)
+            try:
+                statement.set_sql_query(setting)
+                statement.execute_update()
+            finally:
+                statement.close()
         return conn
 
     def close(self) -> None:
@@ -127,9 +147,12 @@ class ArrowReader:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                return
+                break
             if os.getpid() == self._pid:
                 conn.close()
+        if self._database is not None and os.getpid() == self._pid:
+            self._database.close()
+            self._database = None
 
 
 def _to_polars(table: Any) -> pl.DataFrame:
