@@ -161,9 +161,29 @@ class IcebergMetadataStore(MetadataStore):
                 )
             Path(self.warehouse).mkdir(parents=True, exist_ok=True)
         with _translated(self.name, "open the catalog"):
-            self._catalog = load_catalog(self.catalog_name, **self._catalog_properties)
+            self._catalog = self._load_catalog(load_catalog)
             if not self.read_only:
-                self._catalog.create_namespace_if_not_exists(self.namespace)
+                self._create_namespace()
+
+    def _load_catalog(self, load_catalog: Any) -> Any:
+        """The catalog; the SQL catalog creates its own tables on first use, and two processes doing
+        that at once race (``table ... already exists``): the loser loads it again."""
+        for _ in range(_COMMIT_ATTEMPTS - 1):
+            try:
+                return load_catalog(self.catalog_name, **self._catalog_properties)
+            except Exception as exc:
+                if not _is_race(exc):
+                    raise
+        return load_catalog(self.catalog_name, **self._catalog_properties)
+
+    def _create_namespace(self) -> None:
+        """The namespace, created unless it exists; two processes opening a new catalog at once race
+        here, and the loser finds the winner's namespace."""
+        try:
+            self._catalog.create_namespace_if_not_exists(self.namespace)
+        except Exception:
+            if not self._catalog.namespace_exists(self.namespace):
+                raise
 
     def _close_backend(self) -> None:
         catalog, self._catalog = self._catalog, None
