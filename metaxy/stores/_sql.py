@@ -15,7 +15,6 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Unpack
 
-import numpy as np
 import polars as pl
 import sqlglot.expressions as exp
 
@@ -348,10 +347,8 @@ _MAX_RUNS = 64
 
 def row_runs(rows: pl.Series) -> list[tuple[int, int]]:
     """The runs of consecutive values of sorted, unique integers ``rows``, as (first, last) pairs."""
-    values = rows.to_numpy()
-    breaks = np.flatnonzero(np.diff(values) != 1)
-    firsts = np.concatenate([values[:1], values[breaks + 1]])
-    lasts = np.concatenate([values[breaks], values[-1:]])
+    firsts = rows.filter(rows.diff().fill_null(0) != 1)
+    lasts = rows.filter((rows.shift(-1) - rows).fill_null(0) != 1)
     return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from metaxy.constants import UPDATED_AT
 from metaxy.stores._latest import latest_rows, pick_latest
+from metaxy.stores._sql import row_runs
 
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
 T2 = datetime(2026, 1, 2, tzinfo=UTC)
@@ -83,3 +84,9 @@ def test_eager_and_lazy_agree_with_a_brute_force_pick(rows: list[tuple[int, int]
     expected = sorted(position for _, position in latest.values())
     for pick in PICKS.values():
         assert sorted(pick(df, ["a"])["position"].to_list()) == expected
+
+
+def test_row_runs_are_the_ranges_of_consecutive_row_numbers() -> None:
+    assert row_runs(pl.Series([1, 2, 3, 7, 9, 10])) == [(1, 3), (7, 7), (9, 10)]
+    assert row_runs(pl.Series([5])) == [(5, 5)]
+    assert row_runs(pl.Series([], dtype=pl.Int64)) == []
