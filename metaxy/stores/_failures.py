@@ -208,11 +208,11 @@ def _failures(store: MetadataStore, plan: FeaturePlan, errors: pl.LazyFrame, key
         pl.len().cast(pl.Int64).alias(ATTEMPTS),
         pl.col(CREATED_AT).max().cast(_TIME).alias(LAST_ATTEMPT_AT),
     )
-    written = _with_stored_at(store, plan, failures, keys)
-    return written.filter(_not_cleared(LAST_ATTEMPT_AT)).drop(_STORED_AT)
+    written = with_stored_at(store, plan, failures, keys)
+    return written.filter(not_cleared(LAST_ATTEMPT_AT)).drop(_STORED_AT)
 
 
-def _with_stored_at(
+def with_stored_at(
     store: MetadataStore, plan: FeaturePlan, frame: pl.LazyFrame, keys: list[str]
 ) -> pl.LazyFrame:
     """``frame`` with the time of each sample's latest stored row (null when it has none)."""
@@ -224,41 +224,10 @@ def _with_stored_at(
     return frame.join(written, on=keys, how="left")
 
 
-def _not_cleared(last_attempt: str) -> pl.Expr:
+def not_cleared(last_attempt: str) -> pl.Expr:
     """True where the attempts of a (sample, provenance) still count: the last one came after the
     sample's latest stored row (a success written after an error clears it)."""
     return pl.col(_STORED_AT).is_null() | (pl.col(last_attempt) > pl.col(_STORED_AT))
-
-
-def superseded_errors(
-    store: MetadataStore, plan: FeaturePlan, kept_versions: Sequence[str], cutoff: datetime | None
-) -> pl.DataFrame:
-    """Keys (sample keys, provenance, feature version, time) of ``plan``'s recorded attempts that no
-    increment reads any more, as ``prune`` removes them.
-
-    An attempt is superseded when a success was stored after the last attempt at its provenance
-    (cleared), when the sample was attempted later at another provenance (its input moved on), or when
-    its feature version is not kept. With ``cutoff``, only attempts recorded before it.
-    """
-    keys = versioning_keys(plan)
-    columns = [*keys, PROVENANCE, FEATURE_VERSION, CREATED_AT]
-    errors = read_errors(store, plan.key)
-    if errors is None:
-        return pl.DataFrame()
-    last = "__mx_last_attempt"
-    attempts = errors.select(columns).with_columns(
-        pl.col(CREATED_AT).cast(_TIME).max().over([*keys, PROVENANCE]).alias(last)
-    )
-    moved_on = pl.col(last) < pl.col(CREATED_AT).cast(_TIME).max().over(keys)
-    drop = ~_not_cleared(last) | moved_on | ~pl.col(FEATURE_VERSION).is_in(list(kept_versions))
-    if cutoff is not None:
-        drop = drop & (pl.col(CREATED_AT) < pl.lit(cutoff, _TIME))
-    marked = _with_stored_at(store, plan, attempts, keys).with_columns(
-        drop.fill_null(False).alias("__mx_drop")
-    )
-    dropped = marked.filter(pl.col("__mx_drop")).select(columns).unique()
-    kept = marked.filter(~pl.col("__mx_drop")).select(columns).unique()
-    return dropped.join(kept, on=columns, how="anti", nulls_equal=True).collect()
 
 
 def _keyed(failures: pl.LazyFrame, keys: list[str], *, part: pl.LazyFrame) -> pl.LazyFrame:

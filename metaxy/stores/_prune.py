@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from metaxy.constants import FEATURE_VERSION, UPDATED_AT
+from metaxy.constants import CREATED_AT, FEATURE_VERSION, PROVENANCE, UPDATED_AT
 from metaxy.exceptions import RetentionError
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._delete import _stored_versions
-from metaxy.stores._failures import errors_key, superseded_errors
+from metaxy.stores._failures import errors_key, not_cleared, read_errors, with_stored_at
+from metaxy.versioning.lineage import versioning_keys
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
@@ -181,7 +182,37 @@ def superseded(
     keep = newest | (newest_of_version & kept_version)
     if cutoff is not None:
         keep = keep | (pl.col(UPDATED_AT) >= cutoff)
-    key_columns = [*id_list, FEATURE_VERSION, UPDATED_AT]
+    return _removable(rows.lazy(), keep, [*id_list, FEATURE_VERSION, UPDATED_AT]).collect()
+
+
+def superseded_errors(
+    store: MetadataStore, plan: FeaturePlan, kept_versions: Sequence[str], cutoff: datetime | None
+) -> pl.DataFrame:
+    """Keys (sample keys, provenance, feature version, time) of ``plan``'s recorded failed attempts
+    that no increment reads any more.
+
+    An attempt is superseded when a success was stored after the last attempt at its provenance
+    (cleared), when the sample was attempted later at another provenance (its input moved on), or when
+    its feature version is not kept. With ``cutoff``, only attempts recorded before it.
+    """
+    errors = read_errors(store, plan.key)
+    if errors is None:
+        return pl.DataFrame()
+    keys = versioning_keys(plan)
+    columns = [*keys, PROVENANCE, FEATURE_VERSION, CREATED_AT]
+    created = pl.col(CREATED_AT).cast(pl.Datetime("us", "UTC"))
+    last = "__mx_last_attempt"
+    attempts = errors.select(columns).with_columns(created.max().over([*keys, PROVENANCE]).alias(last))
+    moved_on = pl.col(last) < created.max().over(keys)
+    drop = ~not_cleared(last) | moved_on | ~pl.col(FEATURE_VERSION).is_in(list(kept_versions))
+    if cutoff is not None:
+        drop = drop & (created < cutoff)
+    return _removable(with_stored_at(store, plan, attempts, keys), ~drop.fill_null(False), columns).collect()
+
+
+def _removable(rows: pl.LazyFrame, keep: pl.Expr, key_columns: list[str]) -> pl.LazyFrame:
+    """The distinct ``key_columns`` of the rows ``keep`` is false for, less any key a kept row shares
+    (rows with the same key are kept or removed together)."""
     marked = rows.with_columns(keep.alias("__mx_keep"))
     kept = marked.filter(pl.col("__mx_keep")).select(key_columns).unique()
     dropped = marked.filter(~pl.col("__mx_keep")).select(key_columns).unique()

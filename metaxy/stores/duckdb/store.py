@@ -8,6 +8,8 @@ xxhash is never computed by DuckDB (that needs an extension download); the Polar
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, Unpack
 
@@ -185,20 +187,35 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return storage_type(dtype)
 
     def _append(self, key: FeatureKey, df: pl.DataFrame) -> None:
-        view = f"__mx_append_{uuid.uuid4().hex}"
         table = self._quoted(key)
-        with self._lock, self._translated("write (nothing was written)"):
-            self._con.register(view, df.to_arrow())
-            try:
-                self._con.begin()
-                try:
-                    self._evolve_and_insert(key, table, view, df.schema)
-                    self._con.commit()
-                except BaseException:
-                    self._con.rollback()
-                    raise
-            finally:
-                self._con.unregister(view)
+        with (
+            self._lock,
+            self._translated("write (nothing was written)"),
+            self._registered(df) as view,
+            self._transaction(),
+        ):
+            self._evolve_and_insert(key, table, view, df.schema)
+
+    @contextmanager
+    def _registered(self, frame: pl.DataFrame) -> Iterator[str]:
+        """``frame`` as an Arrow view of the connection, by a fresh name, for the duration."""
+        view = f"__mx_frame_{uuid.uuid4().hex}"
+        self._con.register(view, frame.to_arrow())
+        try:
+            yield view
+        finally:
+            self._con.unregister(view)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Everything inside commits together, or is rolled back."""
+        self._con.begin()
+        try:
+            yield
+            self._con.commit()
+        except BaseException:
+            self._con.rollback()
+            raise
 
     def _evolve_and_insert(self, key: FeatureKey, table: str, view: str, schema: pl.Schema) -> None:
         source = self.render(exp.Table(this=ident(view)))
@@ -217,12 +234,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _duckdb_type(self, dtype: Any) -> str:
         """DuckDB's spelling of a Polars dtype, asked from DuckDB itself (via an empty Arrow frame)."""
-        probe = f"__mx_probe_{uuid.uuid4().hex}"
-        self._con.register(probe, pl.DataFrame(schema={"c": dtype}).to_arrow())
-        try:
+        with self._registered(pl.DataFrame(schema={"c": dtype})) as probe:
             return str(self._con.execute(f'DESCRIBE SELECT "c" FROM "{probe}"').fetchall()[0][1])
-        finally:
-            self._con.unregister(probe)
 
     def _delete_rows(self, key: FeatureKey, predicate: pl.Expr | None) -> None:
         if self._table_columns(key) is None:
@@ -244,34 +257,23 @@ class DuckDBMetadataStore(SQLMetadataStore):
         """One ``DELETE ... USING`` joined against the keys (registered as an Arrow view)."""
         if self._table_columns(key) is None or keys.height == 0:
             return
-        view = f"__mx_keys_{uuid.uuid4().hex}"
         table = self._quoted(key)
         match = " AND ".join(
             f"{table}.{self._column(c)} IS NOT DISTINCT FROM k.{self._column(c)}" for c in keys.columns
         )
-        with self._lock, self._translated("delete (nothing was deleted)"):
-            self._con.register(view, keys.to_arrow())
-            try:
-                self._con.execute(f'DELETE FROM {table} USING "{view}" AS k WHERE {match}').fetchall()
-            finally:
-                self._con.unregister(view)
+        with self._lock, self._translated("delete (nothing was deleted)"), self._registered(keys) as view:
+            self._con.execute(f'DELETE FROM {table} USING "{view}" AS k WHERE {match}').fetchall()
 
     def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         """The new table built from ``frame`` replaces the old one in one transaction."""
-        view = f"__mx_replace_{uuid.uuid4().hex}"
         table = self._quoted(key)
-        with self._lock, self._translated("rewrite (nothing was changed)"):
-            self._con.register(view, frame.to_arrow())
-            try:
-                self._con.begin()
-                try:
-                    self._con.execute(f'CREATE OR REPLACE TABLE {table} AS SELECT * FROM "{view}"').fetchall()
-                    self._con.commit()
-                except BaseException:
-                    self._con.rollback()
-                    raise
-            finally:
-                self._con.unregister(view)
+        with (
+            self._lock,
+            self._translated("rewrite (nothing was changed)"),
+            self._registered(frame) as view,
+            self._transaction(),
+        ):
+            self._con.execute(f'CREATE OR REPLACE TABLE {table} AS SELECT * FROM "{view}"').fetchall()
 
     def _reclaim_space(self, key: FeatureKey) -> bool:
         """``CHECKPOINT``: deleted rows' blocks are written out of the database file."""
