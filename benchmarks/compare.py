@@ -164,6 +164,18 @@ def write_docs(path: Path, block: str) -> None:
     path.write_text(f"{head}{START}\n{block}\n{END}{tail}")
 
 
+def merged_meta(metas: list[dict[str, str]]) -> dict[str, str]:
+    """How several runs were made, as one: their commands, commits, start times and loads, in order."""
+    if len(metas) == 1:
+        return metas[0]
+    return {
+        key: " / ".join(dict.fromkeys(m[key] for m in metas))
+        if key != "command"
+        else "` then `".join(m[key] for m in metas)
+        for key in metas[0]
+    }
+
+
 def git_commit() -> str:
     out = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
@@ -216,16 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-docs", action="store_true", help="print the table only")
     p.add_argument(
         "--from",
-        dest="source",
+        dest="sources",
         type=Path,
+        nargs="+",
         default=None,
-        help="run nothing: the table (and docs) from a results file of an earlier run (its .meta.json beside it)",
+        help="run nothing: the table (and docs) from the results files of earlier runs (each with its "
+        ".meta.json beside it), e.g. a 1M run of every store and a 10M run of the fast ones",
     )
     args = p.parse_args(argv)
-    if args.source is not None:
-        rows = [json.loads(line) for line in args.source.read_text().splitlines() if line.strip()]
-        meta = json.loads(args.source.with_suffix(".meta.json").read_text())
-        report(rows, meta, None if args.no_docs else args.docs)
+    if args.sources is not None:
+        rows = [json.loads(line) for s in args.sources for line in s.read_text().splitlines() if line.strip()]
+        metas = [json.loads(s.with_suffix(".meta.json").read_text()) for s in args.sources]
+        report(rows, merged_meta(metas), None if args.no_docs else args.docs)
         return 0 if all(r.get("ok", False) for r in rows) else 1
     if args.anchor_engine and not ANCHOR_PY.exists():
         sys.exit(f"error: {ANCHOR_PY} is missing; run `make bench-compare` (it creates .anchor-venv).")

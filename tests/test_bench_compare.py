@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.compare import END, START, docs_block, table, write_docs
+from benchmarks.compare import END, START, docs_block, merged_meta, table, write_docs
 
 
 def row(impl: str, engine: str, seconds: float, cpu: float, peak: float, growth: float) -> dict[str, object]:
@@ -71,3 +71,28 @@ def test_a_page_without_markers_is_refused(tmp_path: Path) -> None:
     page.write_text("no markers here\n")
     with pytest.raises(SystemExit, match="lacks the markers"):
         write_docs(page, "table")
+
+
+def test_several_runs_are_reported_as_one(tmp_path: Path) -> None:
+    metas = [
+        {
+            "command": "compare.py --n 1000",
+            "commit": "abc",
+            "started": "t1",
+            "load_before": "1",
+            "load_after": "2",
+        },
+        {
+            "command": "compare.py --n 9000",
+            "commit": "abc",
+            "started": "t2",
+            "load_before": "3",
+            "load_after": "4",
+        },
+    ]
+    merged = merged_meta(metas)
+    assert merged["commit"] == "abc"
+    assert merged["started"] == "t1 / t2"
+    block = docs_block(ROWS, merged)
+    assert "`compare.py --n 1000` then `compare.py --n 9000` (commit `abc`, t1 / t2" in block
+    assert merged_meta(metas[:1]) == metas[0]

@@ -42,6 +42,8 @@ class ReadRequest:
         filters: Polars conditions applied last (a filter never resurrects an older row).
         prune: conditions the caller applies itself to the rows read; a partitioned store may use
             them to skip partitions (see :mod:`metaxy.stores._partitioning`), others ignore them.
+        unread: columns the caller never reads (never the ids, timestamps or feature version); a store
+            that fetches every selected column before Polars sees the plan may leave them out.
     """
 
     key: FeatureKey
@@ -51,6 +53,7 @@ class ReadRequest:
     include_deleted: bool = False
     filters: tuple[pl.Expr, ...] = ()
     prune: tuple[pl.Expr, ...] = ()
+    unread: frozenset[str] = frozenset()
 
     @classmethod
     def history(cls, key: FeatureKey, feature_version: str | None = None) -> ReadRequest:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from metaxy.constants import FEATURE_VERSION
+from metaxy.constants import (
+    CREATED_AT,
+    DATA_VERSION,
+    FEATURE_VERSION,
+    MATERIALIZATION_ID,
+    PROJECT_VERSION,
+    PROVENANCE,
+    PROVENANCE_BY_FIELD,
+)
 from metaxy.exceptions import (
     FeatureNotFoundError,
     MissingSamplesError,
@@ -36,6 +44,11 @@ if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
 
 _ENGINES = ("auto", "native", "polars")
+#: system columns of an upstream's rows that versioning never reads: it reads the data versions by
+#: field, the ids and join keys, and the user columns it carries
+_UNREAD_UPSTREAM = frozenset(
+    {PROVENANCE_BY_FIELD, PROVENANCE, DATA_VERSION, CREATED_AT, PROJECT_VERSION, MATERIALIZATION_ID}
+)
 
 
 @dataclass(frozen=True)
@@ -171,11 +184,21 @@ def _read_upstream(
     frames = {}
     for key, holder in holders.items():
         ids = tuple(plan.upstream[key].id_columns)
-        rows = holder.store._read_rows(ReadRequest(key, ids, feature_version=versions[key]))
+        request = ReadRequest(key, ids, feature_version=versions[key], unread=_unread_upstream(plan, key))
+        rows = holder.store._read_rows(request)
         if rows is None or holder.empty:
             rows = conform_empty(rows, plan.upstream[key])
         frames[key] = rows
     return frames
+
+
+def _unread_upstream(plan: FeaturePlan, key: FeatureKey) -> frozenset[str]:
+    """The system columns of ``key``'s rows that resolving ``plan`` does not read (what its filters,
+    renames and carried columns name is read)."""
+    dep = plan.spec.dep(key)
+    named = {name for expr in dep.filters for name in expr.meta.root_names()}
+    named |= set(dep.rename_map) | set(dep.columns or ())
+    return _UNREAD_UPSTREAM - named
 
 
 def _check_filters(

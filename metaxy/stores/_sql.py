@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Unpack
 
 import polars as pl
@@ -132,6 +133,11 @@ class SQLMetadataStore(MetadataStore):
         if table is None:
             return None
         pushed, local = self._push(key, filters)
+        if request.unread and not self.fetches_lazily:  # a lazy fetch selects only what the plan uses
+            kept = tuple(c for c in table.columns if c not in request.unread)
+            table = replace(
+                table, columns=kept, text_columns=tuple(c for c in table.text_columns if c in kept)
+            )
         # unfiltered latest reads pick the latest rows in Polars from the fetched history: faster than a
         # window in the database, and the pick sees the data (rows in time order, unique ids) first
         pick_ids = tuple(ids) if self.fetches_lazily and latest and ids and not filters else ()

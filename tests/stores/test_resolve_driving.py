@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import sqlglot.expressions as exp
+from polars.testing import assert_frame_equal
 
 import metaxy as mx
 from metaxy.models.keys import FeatureKey
@@ -40,3 +42,55 @@ def test_each_upstream_is_probed_once_per_native_resolution(tmp_path: Path) -> N
         store.probes = {}
         assert store.resolve_update(g.transcript).new.height == 2
         assert store.probes == {g.video.spec().key: 1}
+
+
+class StatementLog(mx.SQLAlchemyMetadataStore):
+    """A SQLite store that keeps the SQL of every query it fetches."""
+
+    statements: list[str] = []
+
+    def _fetch(self, query: exp.Expr) -> pl.DataFrame:
+        self.statements = [*self.statements, self.render(query).replace("`", '"')]  # one quoting
+        return super()._fetch(query)
+
+
+def _upstream_reads(store: StatementLog, feature: type[mx.Feature]) -> list[str]:
+    table = f'"{store.table_name(feature.spec().key)}"'
+    return [s for s in store.statements if table in s and "LIMIT 1" not in s]
+
+
+def test_an_eager_sql_store_leaves_out_upstream_columns_versioning_never_reads(tmp_path: Path) -> None:
+    g = video_graph()
+    with StatementLog(f"sqlite:///{tmp_path / 'm.db'}") as store, mx.InMemoryMetadataStore() as memory:
+        for target in (store, memory):
+            target.write_metadata(g.video, videos([1, 2, 3]))
+        store.statements = []
+        got = store.resolve_update(g.transcript).new
+        expected = memory.resolve_update(g.transcript).new
+    reads = _upstream_reads(store, g.video)
+    assert reads, store.statements
+    for unread in ('"metaxy_provenance_by_field"', '"metaxy_created_at"', '"metaxy_materialization_id"'):
+        assert not any(unread in sql for sql in reads), (unread, reads)
+    assert all('"metaxy_data_version_by_field"' in sql and '"path"' in sql for sql in reads)
+    columns = ["sample_uid", "path", "metaxy_provenance", "metaxy_provenance_by_field"]
+    assert_frame_equal(got.select(columns).sort("sample_uid"), expected.select(columns).sort("sample_uid"))
+
+
+def test_a_system_column_named_by_a_dependency_filter_is_still_read(tmp_path: Path) -> None:
+    g = video_graph()
+
+    class Recent(
+        mx.Feature,
+        spec=mx.FeatureSpec(
+            key="video/recent",
+            deps=[mx.FeatureDep(feature=g.video, filters=[pl.col("metaxy_created_at").is_not_null()])],
+            fields=[mx.FieldSpec(key="clip", code_version="1")],
+        ),
+    ):
+        pass
+
+    with StatementLog(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.write_metadata(g.video, videos([1, 2]))
+        store.statements = []
+        assert sorted(store.resolve_update(Recent).new["sample_uid"]) == [1, 2]
+    assert any('"metaxy_created_at"' in sql for sql in _upstream_reads(store, g.video))

@@ -206,6 +206,7 @@ class EncryptedMetadataStore(WrappedMetadataStore):
                 latest=request.latest,
                 include_deleted=request.include_deleted,
                 filters=tuple(pushed),
+                unread=request.unread,
             )
         )
         if rows is None:
