@@ -198,9 +198,14 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     @contextmanager
     def _registered(self, frame: pl.DataFrame) -> Iterator[str]:
-        """``frame`` as an Arrow view of the connection, by a fresh name, for the duration."""
+        """``frame`` as an Arrow view of the connection, by a fresh name, for the duration.
+
+        Strings go over as Arrow string views, Polars' own layout, so no copy of them is made (1M wide
+        root rows: the process holds 404 instead of 572 MiB after the write, the copies' memory kept by
+        the allocator).
+        """
         view = f"__mx_frame_{uuid.uuid4().hex}"
-        self._con.register(view, frame.to_arrow())
+        self._con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             yield view
         finally:
