@@ -20,8 +20,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if not __package__:  # run as a script: make `benchmarks` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,13 +30,14 @@ if not __package__:  # run as a script: make `benchmarks` importable from the re
 import numpy as np
 
 import metaxy as mx
-from benchmarks.measure import PhaseSample, Timed, current_rss_mib, summary_row
+from benchmarks.measure import Timed, current_rss_mib, summary_row
 from benchmarks.stores import CONFIGS, StoreConfig, available, make_store
 from benchmarks.workload import BUILDERS, ID, Workload, bump, root_frames
 
 IMPL = f"metaxy=={mx.__version__}"
 DEFAULT_N = "10000 100000"
 PHASES = ("new", "stale")
+M = TypeVar("M")
 
 
 def timed_resolve(store: mx.MetadataStore, leaf: type[mx.Feature]) -> tuple[Timed, mx.Increment[Any]]:
@@ -45,8 +47,16 @@ def timed_resolve(store: mx.MetadataStore, leaf: type[mx.Feature]) -> tuple[Time
     return timed, increment
 
 
-def one_round(config: StoreConfig, work: Workload, n: int) -> dict[str, PhaseSample]:
-    """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale).
+def one_round(
+    config: StoreConfig,
+    work: Workload,
+    n: int,
+    measure: Callable[[mx.MetadataStore, type[mx.Feature]], tuple[M, mx.Increment[Any]]] = timed_resolve,
+) -> dict[str, tuple[M, bool, int, int]]:
+    """Both phases on a fresh store; per phase (``measure``'s figures, ok, rows new, rows stale).
+
+    ``measure`` opens the store, resolves the leaf and closes it, returning what it measured beside the
+    increment (default: :func:`timed_resolve`, wall time and RSS).
 
     Input frames are generated per round and dropped once written, so the timed regions hold only
     what the store and the resolution hold (a pipeline resolving a leaf does not keep its roots'
@@ -60,7 +70,7 @@ def one_round(config: StoreConfig, work: Workload, n: int) -> dict[str, PhaseSam
                 for root, frame in zip(work.roots, root_frames(work, n), strict=True):
                     store.write_metadata(root, frame)
             gc.collect()
-            t_new, inc = timed_resolve(store, work.leaf)
+            t_new, inc = measure(store, work.leaf)
             new_ok = inc.new.height == n and inc.new[ID].n_unique() == n and inc.stale.height == 0
             rows_new = (inc.new.height, inc.stale.height)
             bumped, bumped_ids = bump(next(root_frames(work, n)))  # root 0 again
@@ -69,7 +79,7 @@ def one_round(config: StoreConfig, work: Workload, n: int) -> dict[str, PhaseSam
                 store.write_metadata(work.roots[0], bumped)
             del inc, bumped
             gc.collect()
-            t_stale, inc = timed_resolve(store, work.leaf)
+            t_stale, inc = measure(store, work.leaf)
             stale_ids = np.sort(inc.stale[ID].to_numpy())
             stale_ok = (
                 inc.new.height == 0 and np.array_equal(stale_ids, bumped_ids) and inc.orphaned.height == 0

@@ -1,6 +1,6 @@
 """``resolve_update`` on the SQL servers (PostgreSQL, SQLite) beside DuckDB, with the server's CPU time.
 
-The rounds of ``run.py`` (simple graph: seed the roots, time ``new``, append the leaf and a 10% bump of
+The rounds of ``run.py`` (``one_round``; simple graph: seed the roots, time ``new``, append the leaf and a 10% bump of
 root 0, time ``stale``), reporting per phase the wall time, this process's CPU time and, for PostgreSQL,
 the CPU time of the server's processes: on a shared machine the wall time of a server query mostly
 measures the queue for a core, its CPU time does not.
@@ -14,21 +14,21 @@ Usage (the server's data directory lets the script read its processes' CPU times
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 if not __package__:  # run as a script: make `benchmarks` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import metaxy as mx
-from benchmarks.stores import BY_NAME, available, make_store
-from benchmarks.workload import BUILDERS, bump, root_frames
+from benchmarks.run import one_round
+from benchmarks.stores import BY_NAME, available
+from benchmarks.workload import BUILDERS
 
 STORES = ["duckdb", "sqlite", "postgres-native-md5", "postgres"]
 
@@ -54,39 +54,24 @@ def server_cpu_s(postmaster: int | None) -> float:
 
 def timed(
     store: mx.MetadataStore, leaf: type[mx.Feature], postmaster: int | None
-) -> tuple[tuple[float, ...], int, int]:
+) -> tuple[tuple[float, ...], mx.Increment[Any]]:
+    """Open, resolve, close: (wall s, this process's CPU s, the server's CPU s) and the increment."""
     server, cpu, wall = server_cpu_s(postmaster), time.process_time(), time.perf_counter()
     with store:
         increment = store.resolve_update(leaf)
     spent = (time.perf_counter() - wall, time.process_time() - cpu, server_cpu_s(postmaster) - server)
-    return spent, increment.new.height, increment.stale.height
+    return spent, increment
 
 
 def rounds(name: str, n: int, count: int, postmaster: int | None) -> dict[str, list[tuple[float, ...]]]:
+    """``count`` rounds of ``run.py`` on the simple graph, each phase checked, measured by :func:`timed`."""
     work = BUILDERS["simple"]()
     out: dict[str, list[tuple[float, ...]]] = {"new": [], "stale": []}
     for _ in range(count):
-        folder = Path(tempfile.mkdtemp(prefix="metaxy_sql_bench_"))
-        try:
-            store = make_store(BY_NAME[name], folder)
-            with work.graph.use():
-                with store:
-                    for root, frame in zip(work.roots, root_frames(work, n), strict=True):
-                        store.write_metadata(root, frame)
-                gc.collect()
-                spent, new, _ = timed(store, work.leaf, postmaster)
-                assert new == n, f"{name}: {new} new rows, expected {n}"
-                out["new"].append(spent)
-                bumped, ids = bump(next(root_frames(work, n)))
-                with store:
-                    store.write_metadata(work.leaf, store.resolve_update(work.leaf).new)
-                    store.write_metadata(work.roots[0], bumped)
-                gc.collect()
-                spent, _, stale = timed(store, work.leaf, postmaster)
-                assert stale == len(ids), f"{name}: {stale} stale rows, expected {len(ids)}"
-                out["stale"].append(spent)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        sample = one_round(BY_NAME[name], work, n, partial(timed, postmaster=postmaster))
+        for phase, (spent, ok, new, stale) in sample.items():
+            assert ok, f"{name} {phase}: {new} new and {stale} stale rows, not the expected increment"
+            out[phase].append(spent)
     return out
 
 

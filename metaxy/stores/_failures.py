@@ -29,6 +29,7 @@ from metaxy.exceptions import SchemaError, VersioningError
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._read import ReadRequest
+from metaxy.stores.schema_rule import TIMESTAMP
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import versioning_keys
 from metaxy.versioning.polars_engine import PolarsEngine
@@ -44,7 +45,6 @@ ERROR_TRACEBACK: Final = "error_traceback"
 ATTEMPTS: Final = "attempts"
 LAST_ATTEMPT_AT: Final = "last_attempt_at"
 FAILED_COLUMNS: Final = (ERROR_TYPE, ERROR_MESSAGE, ATTEMPTS, LAST_ATTEMPT_AT)
-_TIME: Final = pl.Datetime("us", "UTC")
 #: the columns of an empty ``read_errors`` (a store's table adds the sample keys first)
 ERRORS_SCHEMA: Final = {
     PROVENANCE: pl.String(),
@@ -52,7 +52,7 @@ ERRORS_SCHEMA: Final = {
     ERROR_TYPE: pl.String(),
     ERROR_MESSAGE: pl.String(),
     ERROR_TRACEBACK: pl.String(),
-    CREATED_AT: _TIME,
+    CREATED_AT: TIMESTAMP,
 }
 _STORED_AT = "__mx_stored_at"
 
@@ -92,7 +92,7 @@ class RetryPolicy:
         if self.max_attempts is not None:
             ok = ok & (pl.col(ATTEMPTS) < self.max_attempts)
         if self.min_age is not None:
-            ok = ok & (pl.col(LAST_ATTEMPT_AT) <= pl.lit(now - self.min_age, _TIME))
+            ok = ok & (pl.col(LAST_ATTEMPT_AT) <= pl.lit(now - self.min_age, TIMESTAMP))
         return ok
 
 
@@ -134,7 +134,7 @@ def error_rows(
         pl.col(ERROR_TYPE).cast(pl.String),
         *[pl.col(c).cast(pl.String) for c in optional],
         *[pl.lit(None, pl.String).alias(c) for c in (ERROR_MESSAGE, ERROR_TRACEBACK) if c not in optional],
-        pl.lit(now, _TIME).alias(CREATED_AT),
+        pl.lit(now, TIMESTAMP).alias(CREATED_AT),
     )
 
 
@@ -206,7 +206,7 @@ def _failures(store: MetadataStore, plan: FeaturePlan, errors: pl.LazyFrame, key
         pl.col(ERROR_TYPE).last(),
         pl.col(ERROR_MESSAGE).last(),
         pl.len().cast(pl.Int64).alias(ATTEMPTS),
-        pl.col(CREATED_AT).max().cast(_TIME).alias(LAST_ATTEMPT_AT),
+        pl.col(CREATED_AT).max().cast(TIMESTAMP).alias(LAST_ATTEMPT_AT),
     )
     written = with_stored_at(store, plan, failures, keys)
     return written.filter(not_cleared(LAST_ATTEMPT_AT)).drop(_STORED_AT)
@@ -218,8 +218,8 @@ def with_stored_at(
     """``frame`` with the time of each sample's latest stored row (null when it has none)."""
     stored = store._read_rows(ReadRequest(plan.key, tuple(plan.spec.id_columns)))
     if stored is None:
-        return frame.with_columns(pl.lit(None, _TIME).alias(_STORED_AT))
-    written = stored.group_by(keys).agg(pl.col(UPDATED_AT).max().cast(_TIME).alias(_STORED_AT))
+        return frame.with_columns(pl.lit(None, TIMESTAMP).alias(_STORED_AT))
+    written = stored.group_by(keys).agg(pl.col(UPDATED_AT).max().cast(TIMESTAMP).alias(_STORED_AT))
     written = written.with_columns(pl.col(k).cast(frame.collect_schema()[k]) for k in keys)
     return frame.join(written, on=keys, how="left")
 
@@ -253,7 +253,7 @@ def _empty_failed(new: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(None, pl.String).alias(ERROR_TYPE),
         pl.lit(None, pl.String).alias(ERROR_MESSAGE),
         pl.lit(None, pl.Int64).alias(ATTEMPTS),
-        pl.lit(None, _TIME).alias(LAST_ATTEMPT_AT),
+        pl.lit(None, TIMESTAMP).alias(LAST_ATTEMPT_AT),
     )
 
 

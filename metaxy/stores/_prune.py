@@ -23,6 +23,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._delete import _stored_versions
 from metaxy.stores._failures import errors_key, not_cleared, read_errors, with_stored_at
+from metaxy.stores.schema_rule import TIMESTAMP
 from metaxy.versioning.lineage import versioning_keys
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def superseded_errors(
         return pl.DataFrame()
     keys = versioning_keys(plan)
     columns = [*keys, PROVENANCE, FEATURE_VERSION, CREATED_AT]
-    created = pl.col(CREATED_AT).cast(pl.Datetime("us", "UTC"))
+    created = pl.col(CREATED_AT).cast(TIMESTAMP)
     last = "__mx_last_attempt"
     attempts = errors.select(columns).with_columns(created.max().over([*keys, PROVENANCE]).alias(last))
     moved_on = pl.col(last) < created.max().over(keys)

@@ -97,18 +97,12 @@ class ArrowReader:
         for listener in self.listeners:
             listener(text)
         import pyarrow as pa
-        from adbc_driver_manager import AdbcStatement
 
-        with self._connection() as conn:
-            statement = AdbcStatement(conn)
-            try:
-                statement.set_sql_query(text)
-                if values:
-                    statement.bind(pa.record_batch({f"p{i}": [v] for i, v in enumerate(values)}))
-                stream, _ = statement.execute_query()
-                table = pa.RecordBatchReader.from_stream(stream).read_all()
-            finally:
-                statement.close()
+        with self._connection() as conn, _statement(conn, text) as statement:
+            if values:
+                statement.bind(pa.record_batch({f"p{i}": [v] for i, v in enumerate(values)}))
+            stream, _ = statement.execute_query()
+            table = pa.RecordBatchReader.from_stream(stream).read_all()
         return _to_polars(table)
 
     @contextmanager
@@ -128,18 +122,14 @@ class ArrowReader:
 
     def _connect(self) -> Any:
         import adbc_driver_postgresql
-        from adbc_driver_manager import AdbcConnection, AdbcStatement
+        from adbc_driver_manager import AdbcConnection
 
         if self._database is None:
             self._database = adbc_driver_postgresql.connect(self._uri)
         conn = AdbcConnection(self._database)
         for setting in self._settings:
-            statement = AdbcStatement(conn)
-            try:
-                statement.set_sql_query(setting)
+            with _statement(conn, setting) as statement:
                 statement.execute_update()
-            finally:
-                statement.close()
         return conn
 
     def close(self) -> None:
@@ -153,6 +143,19 @@ class ArrowReader:
         if self._database is not None and os.getpid() == self._pid:
             self._database.close()
             self._database = None
+
+
+@contextmanager
+def _statement(conn: Any, sql: str) -> Iterator[Any]:
+    """An ADBC statement of ``conn`` holding ``sql``, closed afterwards."""
+    from adbc_driver_manager import AdbcStatement
+
+    statement = AdbcStatement(conn)
+    try:
+        statement.set_sql_query(sql)
+        yield statement
+    finally:
+        statement.close()
 
 
 def _to_polars(table: Any) -> pl.DataFrame:
