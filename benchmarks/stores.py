@@ -53,6 +53,12 @@ CONFIGS: tuple[StoreConfig, ...] = (
     StoreConfig("memory", "InMemoryMetadataStore", lambda d: {}),
     # the default embedded store: xxhash64 is not built into DuckDB, so the Polars engine versions
     StoreConfig("duckdb", "DuckDBMetadataStore", lambda d: {"db_path": d / "store.duckdb"}),
+    # the same, trading file size for speed: string columns written uncompressed
+    StoreConfig(
+        "duckdb-uncompressed",
+        "DuckDBMetadataStore",
+        lambda d: {"db_path": d / "store.duckdb", "compress_strings": False},
+    ),
     # the anchor's DuckDB setups hash with md5, the only algorithm DuckDB has offline
     StoreConfig(
         "duckdb-native-md5",

@@ -34,6 +34,8 @@ _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": 
 #: strings leave DuckDB as Arrow string views, Polars' own layout: read without a copy (1M rows of two
 #: short version strings: from_arrow 25-30 ms CPU -> 0.5 ms, and one copy of the strings less in memory)
 _STRING_VIEWS = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
+#: DuckDB's string compressions (1.4 and later), switched off by ``compress_strings=False``
+_STRING_COMPRESSION = "fsst,dictionary,dict_fsst"
 
 
 class DuckDBMetadataStore(SQLMetadataStore):
@@ -44,6 +46,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
             the store object (across ``open``/``close``).
         read_only: open the file read-only; every write raises ``ReadOnlyStoreError`` first.
         table_prefix: prepended to every table name (docs/concepts.md).
+        compress_strings: let DuckDB compress string columns (FSST, dictionaries) in what this store
+            writes. On by default. Version strings are near-random, so compression buys size at a
+            high price in time; ``False`` trades the one for the other (1M rows of the four-field
+            benchmark root: a 2.7x larger file, writes 1.9x faster, resolutions ~10% faster). Files
+            are readable by any DuckDB either way; blocks already written keep their compression.
         **store_kwargs: ``fallback_stores``, ``hash_algorithm``, ``versioning_engine``, ...
 
     Example:
@@ -64,9 +71,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
         db_path: str | Path = MEMORY,
         *,
         table_prefix: str = "",
+        compress_strings: bool = True,
         **store_kwargs: Unpack[StoreOptions],
     ) -> None:
         self.db_path = str(db_path)
+        self.compress_strings = compress_strings
         self._con: Any = None
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
@@ -90,6 +99,9 @@ class DuckDBMetadataStore(SQLMetadataStore):
             )
         except duckdb.Error as exc:
             raise self._open_error(exc) from exc
+        # a database-wide setting: set either way, as another store of this process may share the file
+        disabled = "" if self.compress_strings else _STRING_COMPRESSION
+        self._con.execute(f"SET disabled_compression_methods = '{disabled}'")
 
     def _check_path(self) -> None:
         """Say what is wrong with ``db_path`` before DuckDB does (its messages all read like a lock)."""

@@ -311,3 +311,34 @@ def test_latest_rows_scattered_over_many_ranges_are_kept_by_row_number(store: An
     expected = [f"new{i}" if i % 2 == 0 else f"old{i}" for i in range(300) if i != 1]
     assert rows["sample_uid"].to_list() == [i for i in range(300) if i != 1]
     assert audio == expected
+
+
+def _string_compressions(db: Path) -> set[str]:
+    """The compressions DuckDB chose for the stored ``video__raw`` table's string segments."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('video__raw') WHERE segment_type = 'VARCHAR'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(("compress", "expected"), [(False, {"Uncompressed"}), (True, {"FSST", "DICT_FSST"})])
+def test_string_compression_is_on_unless_switched_off(db: Path, compress: bool, expected: set[str]) -> None:
+    g = video_graph()
+    n = 20_000  # random version strings, enough for DuckDB to compress full segments
+    rows = videos(list(range(n))).with_columns(
+        pl.struct(
+            audio=pl.format("a{}", pl.int_range(n).hash(1) % 1_000_003),
+            frames=pl.format("f{}", pl.int_range(n).hash(2) % 1_000_003),
+        ).alias(PROVENANCE_BY_FIELD)
+    )
+    with mx.DuckDBMetadataStore(db, compress_strings=compress) as store:
+        store.write_metadata(g.video, rows)
+    found = _string_compressions(db)
+    assert found & expected
+    assert found <= expected | {"Constant", "Uncompressed"}
+    with mx.DuckDBMetadataStore(db) as store:  # read back the same either way
+        back = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert back.select(rows.columns).equals(rows)
