@@ -7,7 +7,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metaxy.versioning.hashing import SEPARATOR, joined_text
+from metaxy.versioning.hashing import FORMAT_FROM_COLUMNS, SEPARATOR, joined_text
 
 TEXT = st.text(alphabet=st.sampled_from("ab|{}é "), max_size=4)
 
@@ -40,3 +40,32 @@ def test_literal_runs_become_one_piece_of_the_template() -> None:
     assert frame.select(expr).to_series().to_list() == ["field|1|up.audio|x|up.frames|y", None]
     assert frame.select(joined_text(["only", "literals"])).item() == "only|literals"
     assert frame.select(joined_text([pl.col("b")])).to_series().to_list() == ["y", "z"]
+
+
+def test_many_columns_are_formatted_per_batch_in_the_streaming_engine() -> None:
+    """From FORMAT_FROM_COLUMNS columns on, the template path gives the separator join over the batches
+    of a streaming plan (frames of 0, 3, 0, 5000 and 1 rows) and with a broadcast scalar part.
+
+    (The Polars panic the per-batch rechunk avoids is caught by test_increment_oracle.py: with a bare
+    ``pl.format`` it fails on its first examples.)"""
+    names = [f"c{i}" for i in range(FORMAT_FROM_COLUMNS)]
+    parts: list[str | pl.Expr] = ["field", "1"]
+    for name in names:
+        parts += [f"up.{name}", pl.col(name).fill_null("")]
+    pieces = [
+        pl.LazyFrame(
+            {n: [f"{n}-{i}" for i in range(rows)] for n in names}, schema=dict.fromkeys(names, pl.String)
+        )
+        for rows in (0, 3, 0, 5000, 1)
+    ]
+    got = pl.concat(pieces).select(joined_text(parts).alias("t")).collect(engine="streaming")
+    want = [
+        SEPARATOR.join(["field", "1", *(v for n in names for v in (f"up.{n}", f"{n}-{i}"))])
+        for rows in (3, 5000, 1)
+        for i in range(rows)
+    ]
+    assert got["t"].to_list() == want
+    one = pl.DataFrame({"a": ["x"]}).select(
+        joined_text(["k", *[pl.lit("s")] * (FORMAT_FROM_COLUMNS - 1), pl.col("a")])
+    )
+    assert one.item() == SEPARATOR.join(["k", *["s"] * (FORMAT_FROM_COLUMNS - 1), "x"])
