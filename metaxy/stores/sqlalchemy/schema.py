@@ -49,6 +49,23 @@ def to_series(name: str, values: list[Any], sql_type: Any | None) -> pl.Series:
     return series
 
 
+def arrow_to_series(name: str, column: pl.Series, sql_type: Any | None) -> pl.Series:
+    """A column read through ADBC from SQLite (types inferred from its values) as :func:`to_series`
+    reads the same values from Python rows: column-wise where the inferred type is the stored one or
+    a plain widening of it, through Python values otherwise (timestamps, dates, mixed values)."""
+    kind = ("json" if name.endswith("_by_field") else None) if sql_type is None else family(sql_type)
+    natural = {"text": pl.String, "integer": pl.Int64, "float": pl.Int64, "boolean": pl.Int64}
+    if column.null_count() == column.len():
+        return to_series(name, [None] * column.len(), sql_type)
+    if kind is None:  # a computed column: the driver inferred what the row path would
+        return column
+    if kind == "json" and column.dtype == pl.String:
+        return decode_json(column)
+    if column.dtype == natural.get(kind) or (kind == "float" and column.dtype == pl.Float64):
+        return column.cast(polars_type(sql_type))
+    return to_series(name, column.to_list(), sql_type)
+
+
 def json_to_struct(name: str, raw: list[Any]) -> pl.Series:
     """JSON objects (text or decoded) → a struct with fields sorted by name; JSON arrays → lists."""
     if raw and all(v is None or isinstance(v, str) for v in raw):

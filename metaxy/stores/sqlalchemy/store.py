@@ -37,6 +37,7 @@ from metaxy.stores.sqlalchemy.postgres import (
     settings_sql,
 )
 from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
+from metaxy.stores.sqlalchemy.sqlite import SQLiteArrowReader
 from metaxy.versioning.sql import SQLDialect, to_sql_condition
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self.postgres_settings = dict(DEFAULT_SETTINGS if postgres_settings is None else postgres_settings)
         settings_sql(self.postgres_settings)  # a bad name fails here, not on the first connection
         self._reader: ArrowReader | None = None
+        self._sqlite_reader: SQLiteArrowReader | None = None
         # the dialect must be known before the base class checks versioning_engine="native"
         self.dialect: SQLDialect = _dialect_for(connection_url)  # type: ignore[misc]
         self._engine: sqlalchemy.Engine | None = None
@@ -146,6 +148,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             _own_sqlite_transactions(engine)
         if self.is_postgres:
             self._reader = _arrow_reader(engine, self.postgres_settings)
+        elif sqlite_file is not None:
+            self._sqlite_reader = _sqlite_reader(sqlite_file)
         self._engine = engine
         self._tables = {}
 
@@ -210,6 +214,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self._sqlite_reader = None
 
     @property
     def engine(self) -> sqlalchemy.Engine:
@@ -240,6 +245,10 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             with self._translated("query"):
                 return self._reader.fetch(*self.dialect.render_bound(query))
         known = {c.name: c.type for t in self._tables.values() for c in t.columns}
+        if self._sqlite_reader is not None:  # a SQLite file with ADBC installed: Arrow columns
+            frame = self._sqlite_reader.fetch(*self._bound(query), known)
+            if frame is not None:
+                return frame
         with self._translated("query"), self._one_thread(), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)
@@ -570,6 +579,15 @@ def _apply_settings(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> N
 
     if statements:
         _sa().event.listen(engine, "connect", on_connect)
+
+
+def _sqlite_reader(path: str) -> SQLiteArrowReader | None:
+    """The ADBC reader of a SQLite file, or None when ``adbc-driver-sqlite`` is missing."""
+    try:
+        import adbc_driver_sqlite  # noqa: F401
+    except ImportError:
+        return None
+    return SQLiteArrowReader(path, SQLITE_LOCK_TIMEOUT)
 
 
 def _arrow_reader(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> ArrowReader | None:

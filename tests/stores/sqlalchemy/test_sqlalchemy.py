@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import sqlite3
 import uuid
@@ -314,3 +315,52 @@ def test_native_aggregation_orders_string_ids_by_bytes_whatever_the_collation(ic
             reference.write_metadata(Chunk, chunks)
             expected = reference.resolve_update(Speaker).new
     assert got["metaxy_provenance"].to_list() == expected["metaxy_provenance"].to_list()
+
+
+def test_sqlite_file_reads_go_through_adbc_and_equal_row_reads(tmp_path: Path) -> None:
+    """A SQLite file is read through adbc-driver-sqlite (column-wise); every type reads back as the row
+    path reads it, including values SQLite's type inference cannot take column-wise (timestamps,
+    all-null columns, a boolean column, a float column holding whole numbers)."""
+    g = video_graph()
+    rows = videos([1, 2, 3]).with_columns(
+        score=pl.Series([0.5, 2.0, None]),
+        whole=pl.Series([1.0, 2.0, 3.0]),
+        flag=pl.Series([True, None, False]),
+        day=pl.Series([dt.date(2026, 1, 1), None, dt.date(2026, 12, 3)]),
+        empty=pl.Series([None, None, None], dtype=pl.String),
+    )
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.write_metadata(g.video, rows)
+        assert store._sqlite_reader is not None
+        sent: list[str] = []
+        store._sqlite_reader.listeners.append(sent.append)
+        arrow = store.read_metadata(g.video).collect().sort("sample_uid")
+        assert sent  # the read went through ADBC
+        reader, store._sqlite_reader = store._sqlite_reader, None
+        try:
+            by_rows = store.read_metadata(g.video).collect().sort("sample_uid")
+        finally:
+            store._sqlite_reader = reader
+    assert arrow.schema == by_rows.schema
+    assert arrow.equals(by_rows)
+
+
+def test_a_sqlite_read_adbc_cannot_do_falls_back_to_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite keeps any value in any column: a column whose values change type partway through the
+    result is refused by ADBC's type inference; the store then reads rows and loses nothing."""
+    g = video_graph()
+    db = tmp_path / "m.db"
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos(list(range(3000))))
+    with sqlite3.connect(db) as con:  # a text value deep in an integer column, as another tool might
+        con.execute("UPDATE metaxy_video__raw SET sample_uid = 'x' WHERE sample_uid = 2999")
+    with (
+        mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store,
+        caplog.at_level(logging.DEBUG, "metaxy.stores.sqlalchemy.sqlite"),
+    ):
+        frame = store.read_metadata(g.video).collect()
+    assert "reading rows instead" in caplog.text  # ADBC was tried first and refused the column
+    assert frame.height == 3000
+    assert frame["sample_uid"].null_count() == 1  # as the row path reads a text value in a BIGINT column
