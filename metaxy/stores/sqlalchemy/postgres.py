@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from metaxy.exceptions import ConfigError
+from metaxy.stores.sqlalchemy._adbc import query, statement
 from metaxy.stores.sqlalchemy.schema import decode_json
 
 if TYPE_CHECKING:
@@ -96,13 +97,8 @@ class ArrowReader:
         text, values = positional(sql, params)
         for listener in self.listeners:
             listener(text)
-        import pyarrow as pa
-
-        with self._connection() as conn, _statement(conn, text) as statement:
-            if values:
-                statement.bind(pa.record_batch({f"p{i}": [v] for i, v in enumerate(values)}))
-            stream, _ = statement.execute_query()
-            table = pa.RecordBatchReader.from_stream(stream).read_all()
+        with self._connection() as conn:
+            table = query(conn, text, {f"p{i}": v for i, v in enumerate(values)})
         return _to_polars(table)
 
     @contextmanager
@@ -128,8 +124,8 @@ class ArrowReader:
             self._database = adbc_driver_postgresql.connect(self._uri)
         conn = AdbcConnection(self._database)
         for setting in self._settings:
-            with _statement(conn, setting) as statement:
-                statement.execute_update()
+            with statement(conn, setting) as handle:
+                handle.execute_update()
         return conn
 
     def close(self) -> None:
@@ -143,19 +139,6 @@ class ArrowReader:
         if self._database is not None and os.getpid() == self._pid:
             self._database.close()
             self._database = None
-
-
-@contextmanager
-def _statement(conn: Any, sql: str) -> Iterator[Any]:
-    """An ADBC statement of ``conn`` holding ``sql``, closed afterwards."""
-    from adbc_driver_manager import AdbcStatement
-
-    statement = AdbcStatement(conn)
-    try:
-        statement.set_sql_query(sql)
-        yield statement
-    finally:
-        statement.close()
 
 
 def _to_polars(table: Any) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from metaxy.stores.sqlalchemy._adbc import query
 from metaxy.stores.sqlalchemy.schema import arrow_to_series
 
 _log = logging.getLogger(__name__)
@@ -50,20 +51,10 @@ class SQLiteArrowReader:
 
     def _query(self, sql: str, params: Mapping[str, Any]) -> Any:
         import adbc_driver_sqlite
-        import pyarrow as pa
-        from adbc_driver_manager import AdbcConnection, AdbcStatement
+        from adbc_driver_manager import AdbcConnection
 
         # SQLite numbers named parameters in the order they first appear; ADBC binds by that number
-        order = list(dict.fromkeys(_NAMED.findall(sql)))
+        order = dict.fromkeys(_NAMED.findall(sql))
         with adbc_driver_sqlite.connect(self._uri) as database, AdbcConnection(database) as conn:
-            for text, bind in ((f"PRAGMA busy_timeout = {self._busy_ms}", False), (sql, True)):
-                statement = AdbcStatement(conn)
-                try:
-                    statement.set_sql_query(text)
-                    if bind and order:
-                        statement.bind(pa.record_batch({name: [params[name]] for name in order}))
-                    stream, _ = statement.execute_query()
-                    table = pa.RecordBatchReader.from_stream(stream).read_all()
-                finally:
-                    statement.close()
-        return table
+            query(conn, f"PRAGMA busy_timeout = {self._busy_ms}")
+            return query(conn, sql, {name: params[name] for name in order})

@@ -253,12 +253,18 @@ def test_row_by_row_reads_equal_arrow_reads(pg: mx.SQLAlchemyMetadataStore) -> N
         score=pl.Series([0.5, float("nan"), None]), flag=pl.Series([True, None, False])
     )
     pg.write_metadata(g.video, rows)
-    arrow = pg.read_metadata(g.video).collect().sort("sample_uid")
-    reader, pg._reader = pg._reader, None
+    assert_rows_read_alike(pg, "_reader", g.video)
+
+
+def assert_rows_read_alike(store: mx.SQLAlchemyMetadataStore, reader: str, feature: type[mx.Feature]) -> None:
+    """``feature``'s rows read through the store's Arrow ``reader`` equal those read row by row."""
+    arrow = store.read_metadata(feature).collect().sort("sample_uid")
+    saved = getattr(store, reader)
+    setattr(store, reader, None)
     try:
-        by_rows = pg.read_metadata(g.video).collect().sort("sample_uid")
+        by_rows = store.read_metadata(feature).collect().sort("sample_uid")
     finally:
-        pg._reader = reader
+        setattr(store, reader, saved)
     assert arrow.schema == by_rows.schema
     assert arrow.equals(by_rows)
 
@@ -334,15 +340,8 @@ def test_sqlite_file_reads_go_through_adbc_and_equal_row_reads(tmp_path: Path) -
         assert store._sqlite_reader is not None
         sent: list[str] = []
         store._sqlite_reader.listeners.append(sent.append)
-        arrow = store.read_metadata(g.video).collect().sort("sample_uid")
-        assert sent  # the read went through ADBC
-        reader, store._sqlite_reader = store._sqlite_reader, None
-        try:
-            by_rows = store.read_metadata(g.video).collect().sort("sample_uid")
-        finally:
-            store._sqlite_reader = reader
-    assert arrow.schema == by_rows.schema
-    assert arrow.equals(by_rows)
+        assert_rows_read_alike(store, "_sqlite_reader", g.video)
+        assert sent  # the first read went through ADBC
 
 
 def test_a_sqlite_read_adbc_cannot_do_falls_back_to_rows(
