@@ -20,3 +20,12 @@ def import_driver(module: str, extra: str, needed_by: str = "This store") -> Mod
             f"{needed_by} needs the Python package {module.split('.')[0]!r}, which is not installed.",
             hint=f"pip install 'metaxy[{extra}]'",
         ) from exc
+
+
+def installed(module: str) -> bool:
+    """Whether the optional ``module`` imports (a faster path that needs it is then taken)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True

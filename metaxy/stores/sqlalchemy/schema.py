@@ -33,8 +33,7 @@ def to_series(name: str, values: list[Any], sql_type: Any | None) -> pl.Series:
 
     ``sql_type`` None (a computed column) means: infer from the values; ``*_by_field`` are JSON.
     """
-    computed_json = sql_type is None and name.endswith("_by_field")
-    if computed_json or (sql_type is not None and family(sql_type) == "json"):
+    if _read_family(name, sql_type) == "json":
         return json_to_struct(name, values)
     if sql_type is None:
         series = pl.Series(name, values, strict=False)
@@ -53,17 +52,33 @@ def arrow_to_series(name: str, column: pl.Series, sql_type: Any | None) -> pl.Se
     """A column read through ADBC from SQLite (types inferred from its values) as :func:`to_series`
     reads the same values from Python rows: column-wise where the inferred type is the stored one or
     a plain widening of it, through Python values otherwise (timestamps, dates, mixed values)."""
-    kind = ("json" if name.endswith("_by_field") else None) if sql_type is None else family(sql_type)
-    natural = {"text": pl.String, "integer": pl.Int64, "float": pl.Int64, "boolean": pl.Int64}
+    kind = _read_family(name, sql_type)
     if column.null_count() == column.len():
         return to_series(name, [None] * column.len(), sql_type)
     if kind is None:  # a computed column: the driver inferred what the row path would
         return column
     if kind == "json" and column.dtype == pl.String:
         return decode_json(column)
-    if column.dtype == natural.get(kind) or (kind == "float" and column.dtype == pl.Float64):
+    if column.dtype in _COLUMN_WISE.get(kind, ()):
         return column.cast(polars_type(sql_type))
     return to_series(name, column.to_list(), sql_type)
+
+
+#: per type family, the types SQLite's ADBC driver infers that read back column-wise by a cast
+_COLUMN_WISE: dict[str, tuple[type[pl.DataType], ...]] = {
+    "text": (pl.String,),
+    "integer": (pl.Int64,),
+    "float": (pl.Int64, pl.Float64),
+    "boolean": (pl.Int64,),
+}
+
+
+def _read_family(name: str, sql_type: Any | None) -> str | None:
+    """The type family a fetched column is read as: its stored type's, JSON for a computed
+    ``*_by_field`` column, None for another computed column (typed from its values)."""
+    if sql_type is None:
+        return "json" if name.endswith("_by_field") else None
+    return family(sql_type)
 
 
 def json_to_struct(name: str, raw: list[Any]) -> pl.Series:

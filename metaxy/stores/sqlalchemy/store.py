@@ -20,7 +20,7 @@ import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError, SchemaError, StoreBackendError
 from metaxy.models.keys import FeatureKey
-from metaxy.stores._drivers import import_driver
+from metaxy.stores._drivers import import_driver, installed
 from metaxy.stores._errors import first_line, translated
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._read import ReadRequest
@@ -146,10 +146,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             _check_sqlite_directory(self.name, engine.url)
         if self.connection_url.startswith("sqlite"):
             _own_sqlite_transactions(engine)
-        if self.is_postgres:
-            self._reader = _arrow_reader(engine, self.postgres_settings)
-        elif sqlite_file is not None:
-            self._sqlite_reader = _sqlite_reader(sqlite_file)
+        # Arrow reads through ADBC when its driver is installed; rows through the DB-API driver otherwise
+        if self.is_postgres and installed("adbc_driver_postgresql"):
+            self._reader = ArrowReader(engine.url, self.postgres_settings)
+        elif sqlite_file is not None and installed("adbc_driver_sqlite"):
+            self._sqlite_reader = SQLiteArrowReader(sqlite_file, SQLITE_LOCK_TIMEOUT)
         self._engine = engine
         self._tables = {}
 
@@ -579,24 +580,6 @@ def _apply_settings(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> N
 
     if statements:
         _sa().event.listen(engine, "connect", on_connect)
-
-
-def _sqlite_reader(path: str) -> SQLiteArrowReader | None:
-    """The ADBC reader of a SQLite file, or None when ``adbc-driver-sqlite`` is missing."""
-    try:
-        import adbc_driver_sqlite  # noqa: F401
-    except ImportError:
-        return None
-    return SQLiteArrowReader(path, SQLITE_LOCK_TIMEOUT)
-
-
-def _arrow_reader(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> ArrowReader | None:
-    """The ADBC reader, or None when ``adbc-driver-postgresql`` is missing (reads then go row by row)."""
-    try:
-        import adbc_driver_postgresql  # noqa: F401
-    except ImportError:
-        return None
-    return ArrowReader(engine.url, settings)
 
 
 _PERCENT = re.compile(r"%(?!\(p\d+\)s)")
