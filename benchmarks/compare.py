@@ -3,7 +3,8 @@
 For each (graph, N) the three run back to back in separate processes, so machine load hits them alike:
 the anchor (``benchmarks/anchor.py`` run by ``.anchor-venv``'s Python, which holds the published
 Metaxy 0.1.11; one process per configuration), the floor (``benchmarks/floor.py``: one hand-written
-Polars query, xxhash64, on in-memory frames) and ours (``benchmarks/run.py``). Prints ratios
+Polars query, xxhash64, on in-memory frames) and ours (``benchmarks/run.py``, one process per store, so
+no store starts its phases with memory an earlier one left with the allocators). Prints ratios
 ours/anchor-fastest and ours/floor; JSON lines land in ``benchmarks/results/``. ``make bench-compare``
 creates the anchor virtualenv first (pinned versions: see the Makefile).
 
@@ -256,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += anchor(g, n, args.rounds, engine)
             if not args.no_floor:
                 rows += floor(g, n, args.rounds)
-            rows += ours(g, n, args.rounds, args.store)
+            for store in args.store:  # a process per store: each starts with only what it left itself
+                rows += ours(g, n, args.rounds, [store])
             with out.open("w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
     command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])

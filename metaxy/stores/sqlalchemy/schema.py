@@ -290,6 +290,11 @@ class PostgresDialect(SQLDialect):
         # the "C" collation compares bytes (also faster to sort than a linguistic one such as en_US)
         return exp.Collate(this=text, expression=exp.Identifier(this="C", quoted=True))
 
+    def computed_once(self, query: exp.Select) -> exp.Select:
+        # PostgreSQL inlines a CTE read once, then runs its expressions wherever they are read (each
+        # field hash again inside the provenance hash); OFFSET 0 keeps the CTE a subquery of its own
+        return query.offset(0)
+
 
 #: Python functions a SQLite store registers on each connection (SQLite has no MD5 or hex parsing)
 SQLITE_MD5 = "metaxy_md5"

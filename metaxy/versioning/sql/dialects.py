@@ -120,6 +120,15 @@ class SQLDialect:
         """Backend-specific settings for a finished query (default: unchanged)."""
         return query
 
+    def computed_once(self, query: exp.Select) -> exp.Select:
+        """``query`` (a CTE whose computed columns are read more than once) kept from being inlined.
+
+        A planner that inlines it copies each computed expression (a hash) into every place that reads
+        it; without common-subexpression elimination each copy then runs once per row. Default:
+        unchanged (the backend evaluates such a column once).
+        """
+        return query
+
     # -- provenance digest (metaxy.versioning.digest) ------------------------------------------------
 
     #: whether the database computes the provenance digest itself (needs md5 and ``hex_to_int``)

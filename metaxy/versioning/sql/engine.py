@@ -185,7 +185,9 @@ class SQLEngine:
         fields = self._fields_query(plan, deps, keys)
         carried = [c for d in deps for c in d.carried]
         expected = self._expected_query(plan, keys, carried, filters)
-        ctes = [(d.alias, d.query) for d in deps] + [(_FIELDS, fields), (_EXPECTED, expected)]
+        # the field hashes are read again by the provenance hash, the provenance by the comparison
+        once = self.dialect.computed_once
+        ctes = [(d.alias, d.query) for d in deps] + [(_FIELDS, once(fields)), (_EXPECTED, once(expected))]
         output = [*keys, *carried, *(field_column(f.key.to_struct_name()) for f in plan.fields), PROVENANCE]
         own = tables.get(plan.key)
         if own is None:

@@ -9,6 +9,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -179,6 +180,38 @@ def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: st
         assert not polars_side.supports_native_versioning()  # native computation is opt-in
         reference = polars_side.resolve_update(g.transcript)
     assert increment.new.sort("sample_uid").equals(reference.new.sort("sample_uid"))
+
+
+def test_native_resolution_plan_hashes_each_field_once(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's plan computes each hash once per row: inlining the field-hash CTE would copy every
+    field hash into the provenance hash (measured at 1M rows: 26-37% of a ``new`` resolution)."""
+    g = video_graph()
+    store = mx.SQLAlchemyMetadataStore(
+        postgres_url,
+        table_prefix=f"h{uuid.uuid4().hex[:10]}_",
+        enable_native_computation=True,
+        versioning_engine="native",
+        hash_algorithm="md5",
+    )
+    queries: list[tuple[str, dict[str, object]]] = []
+    fetch = store._fetch
+
+    def recorded(query: Any) -> pl.DataFrame:
+        queries.append(store.dialect.render_bound(query))
+        return fetch(query)
+
+    monkeypatch.setattr(store, "_fetch", recorded)
+    with store:
+        store.write_metadata(g.video, videos([1, 2]))
+        store.write_metadata(g.transcript, store.resolve_update(g.transcript).new)
+        queries.clear()
+        store.resolve_update(g.transcript)  # against stored rows: the comparison reads the hashes too
+        ((sql, params),) = [q for q in queries if "MD5(" in q[0].upper()]
+        with store.engine.connect() as conn:
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN (VERBOSE) {sql}", params))
+    assert plan.lower().count("md5(") == 2  # the field `text`, then the provenance over it
 
 
 def test_hard_delete_by_filter_runs_as_sql_delete(pg: mx.SQLAlchemyMetadataStore, sent: list[str]) -> None:
