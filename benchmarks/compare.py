@@ -58,7 +58,8 @@ def floor(graph: str, n: int, rounds: int) -> list[Row]:
     return json_lines(cmd, cwd=REPO)
 
 
-def ours(graph: str, n: int, rounds: int, stores: list[str]) -> list[Row]:
+def ours(graph: str, n: int, rounds: int, store: str) -> list[Row]:
+    """One store's rows, from a process of its own: it starts with only what it leaves itself."""
     cmd = [
         sys.executable,
         str(REPO / "benchmarks" / "run.py"),
@@ -68,7 +69,7 @@ def ours(graph: str, n: int, rounds: int, stores: list[str]) -> list[Row]:
         "--rounds",
         str(rounds),
     ]
-    return json_lines([*cmd, "--graph", graph, "--store", *stores], cwd=REPO)
+    return json_lines([*cmd, "--graph", graph, "--store", store], cwd=REPO)
 
 
 def ratio(a: float | None, b: float | None, suffix: str = "") -> str:
@@ -257,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += anchor(g, n, args.rounds, engine)
             if not args.no_floor:
                 rows += floor(g, n, args.rounds)
-            for store in args.store:  # a process per store: each starts with only what it left itself
-                rows += ours(g, n, args.rounds, [store])
+            for store in args.store:
+                rows += ours(g, n, args.rounds, store)
             with out.open("w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
     command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
+import sqlglot.expressions as exp
 
 import metaxy as mx
 from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
@@ -23,6 +24,20 @@ from tests.stores.graphs import video_graph, videos
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[mx.SQLAlchemyMetadataStore]:
     with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=f"p{uuid.uuid4().hex[:10]}_") as store:
+        yield store
+
+
+@pytest.fixture
+def pg_native(postgres_url: str) -> Iterator[mx.SQLAlchemyMetadataStore]:
+    """An open store on the test server that versions in PostgreSQL (md5), in tables of its own."""
+    store = mx.SQLAlchemyMetadataStore(
+        postgres_url,
+        table_prefix=f"n{uuid.uuid4().hex[:10]}_",
+        enable_native_computation=True,
+        versioning_engine="native",
+        hash_algorithm="md5",
+    )
+    with store:
         yield store
 
 
@@ -160,22 +175,21 @@ def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore,
     assert "50%" not in select
 
 
-def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: str) -> None:
+def test_native_md5_resolution_is_one_query_hashing_in_postgres(
+    postgres_url: str, pg_native: mx.SQLAlchemyMetadataStore
+) -> None:
     g = video_graph()
-    prefix = f"n{uuid.uuid4().hex[:10]}_"
-    store = mx.SQLAlchemyMetadataStore(
-        postgres_url, table_prefix=prefix, enable_native_computation=True, hash_algorithm="md5"
-    )
-    with store:
-        store.write_metadata(g.video, videos([1, 2]))
-        statements: list[str] = []
-        sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-        if store._reader is not None:  # reads through ADBC bypass SQLAlchemy's connections
-            store._reader.listeners.append(statements.append)
-        increment = store.resolve_update(g.transcript)
-        assert sorted(increment.new["sample_uid"]) == [1, 2]
-        hashing = [s for s in statements if "MD5(" in s.upper()]
-        assert len(hashing) == 1
+    store = pg_native
+    store.write_metadata(g.video, videos([1, 2]))
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    if store._reader is not None:  # reads through ADBC bypass SQLAlchemy's connections
+        store._reader.listeners.append(statements.append)
+    increment = store.resolve_update(g.transcript)
+    assert sorted(increment.new["sample_uid"]) == [1, 2]
+    hashing = [s for s in statements if "MD5(" in s.upper()]
+    assert len(hashing) == 1
+    prefix = store.table_prefix
     with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=prefix, hash_algorithm="md5") as polars_side:
         assert not polars_side.supports_native_versioning()  # native computation is opt-in
         reference = polars_side.resolve_update(g.transcript)
@@ -183,34 +197,27 @@ def test_native_md5_resolution_is_one_query_hashing_in_postgres(postgres_url: st
 
 
 def test_native_resolution_plan_hashes_each_field_once(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_native: mx.SQLAlchemyMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL's plan computes each hash once per row: inlining the field-hash CTE would copy every
     field hash into the provenance hash (measured at 1M rows: 26-37% of a ``new`` resolution)."""
     g = video_graph()
-    store = mx.SQLAlchemyMetadataStore(
-        postgres_url,
-        table_prefix=f"h{uuid.uuid4().hex[:10]}_",
-        enable_native_computation=True,
-        versioning_engine="native",
-        hash_algorithm="md5",
-    )
-    queries: list[tuple[str, dict[str, object]]] = []
+    store = pg_native
+    queries: list[tuple[str, dict[str, Any]]] = []
     fetch = store._fetch
 
-    def recorded(query: Any) -> pl.DataFrame:
+    def recorded(query: exp.Expr) -> pl.DataFrame:
         queries.append(store.dialect.render_bound(query))
         return fetch(query)
 
     monkeypatch.setattr(store, "_fetch", recorded)
-    with store:
-        store.write_metadata(g.video, videos([1, 2]))
-        store.write_metadata(g.transcript, store.resolve_update(g.transcript).new)
-        queries.clear()
-        store.resolve_update(g.transcript)  # against stored rows: the comparison reads the hashes too
-        ((sql, params),) = [q for q in queries if "MD5(" in q[0].upper()]
-        with store.engine.connect() as conn:
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN (VERBOSE) {sql}", params))
+    store.write_metadata(g.video, videos([1, 2]))
+    store.write_metadata(g.transcript, store.resolve_update(g.transcript).new)
+    queries.clear()
+    store.resolve_update(g.transcript)  # against stored rows: the comparison reads the hashes too
+    ((sql, params),) = [q for q in queries if "MD5(" in q[0].upper()]
+    with store.engine.connect() as conn:
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN (VERBOSE) {sql}", params))
     assert plan.lower().count("md5(") == 2  # the field `text`, then the provenance over it
 
 
