@@ -9,6 +9,7 @@ Per round, in a fresh temporary directory: the roots are written (untimed); phas
 (open the store, ``resolve_update(leaf)``, convert the increment to Polars, close); the leaf's rows and a
 full re-write of root 0 with ``audio`` bumped on 10% of samples are appended (untimed); phase ``stale``
 is timed the same way. Each phase checks its answer (N new; exactly the bumped ids stale; no orphans).
+With ``--own-process`` each phase is timed in a process of its own, as ``run.py --own-process`` does.
 
 Configurations (``--engine``): ``delta-polars`` (Delta tables, Polars versioning, xxhash64),
 ``duckdb-native`` (DuckDB file, SQL versioning) and ``duckdb-polars`` (DuckDB file, Polars versioning).
@@ -34,8 +35,6 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import numpy as np
 
 import metaxy as mx
 from metaxy.config import MetaxyConfig
@@ -102,8 +101,12 @@ def timed_resolve(store: Any, leaf: type[Any]) -> tuple[Any, Any]:
     return timed, increment
 
 
-def one_round(engine: str, shape: Any, n: int) -> dict[str, tuple[Any, bool, int, int]]:
-    """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale)."""
+def one_round(engine: str, shape: Any, n: int, *, own_process: bool = False) -> dict[str, Any]:
+    """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale).
+
+    With ``own_process``, each phase is timed in a process of its own (:func:`phase_process`), which
+    opens the store this process wrote.
+    """
     graph, roots, leaf = build(shape)
     workdir = Path(tempfile.mkdtemp(prefix="metaxy_anchor_"))
     try:
@@ -113,31 +116,70 @@ def one_round(engine: str, shape: Any, n: int) -> dict[str, tuple[Any, bool, int
                 for i, root in enumerate(roots):
                     store.write(root, data.root_frame(n, shape.root_fields, data.root_seed(i)))
             gc.collect()
-            t_new, inc = timed_resolve(store, leaf)
-            new_ok = inc.new.height == n == inc.new[data.ID].n_unique() and inc.stale.height == 0
-            rows_new = (inc.new.height, inc.stale.height)
+            if own_process:  # the phase process writes the leaf's rows too
+                new = measure.run_phase(phase_command(engine, shape, n, "new", workdir), cwd=workdir)
+            else:
+                timed, increment = timed_resolve(store, leaf)
+                new = (timed, *data.answer("new", increment, n))
+                with store.open("w"):
+                    store.write(leaf, increment.new)
+                del increment
             bumped, bumped_ids = data.bump(data.root_frame(n, shape.root_fields, data.root_seed(0)))
             with store.open("w"):
-                store.write(leaf, inc.new)
                 store.write(roots[0], bumped)
-            del inc, bumped
+            del bumped
             gc.collect()
-            t_stale, inc = timed_resolve(store, leaf)
-            stale_ids = np.sort(inc.stale[data.ID].to_numpy())
-            stale_ok = (
-                inc.new.height == 0 and np.array_equal(stale_ids, bumped_ids) and inc.orphaned.height == 0
-            )
-            rows_stale = (inc.new.height, inc.stale.height)
-        return {"new": (t_new, new_ok, *rows_new), "stale": (t_stale, stale_ok, *rows_stale)}
+            if own_process:
+                stale = measure.run_phase(phase_command(engine, shape, n, "stale", workdir), cwd=workdir)
+            else:
+                timed, increment = timed_resolve(store, leaf)
+                stale = (timed, *data.answer("stale", increment, n, bumped_ids))
+        return {"new": new, "stale": stale}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench_cell(engine: str, graph: str, n: int, rounds: int) -> list[dict[str, Any]]:
-    """Median over ``rounds`` of both phases after a warm-up round of 1,000 samples."""
-    shape = data.SHAPES[graph]
+def phase_command(engine: str, shape: Any, n: int, phase: str, workdir: Path) -> list[str]:
+    """The command line of a process that times ``phase`` on the store of ``engine`` in ``workdir``."""
+    graph = next(name for name, s in data.SHAPES.items() if s == shape)
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        *("--phase", phase, "--workdir", str(workdir)),
+        *("--graph", graph, "--n", str(n), "--engine", engine),
+    ]
+
+
+def phase_process(engine: str, shape: Any, n: int, phase: str, workdir: Path) -> None:
+    """A phase process: warm up (1,000 samples elsewhere), time ``phase`` on the store in ``workdir``,
+    print the sample; after ``new``, write the leaf's rows as :func:`one_round` does."""
     one_round(engine, shape, 1000)
-    runs = [one_round(engine, shape, n) for _ in range(rounds)]
+    gc.collect()
+    graph, _, leaf = build(shape)
+    store = make_store(engine, workdir)
+    with graph.use():
+        timed, increment = timed_resolve(store, leaf)
+        bumped_ids = (
+            data.bump(data.root_frame(n, shape.root_fields, data.root_seed(0)))[1]
+            if phase == "stale"
+            else None
+        )
+        sample = (timed, *data.answer(phase, increment, n, bumped_ids))
+        if phase == "new":
+            with store.open("w"):
+                store.write(leaf, increment.new)
+    measure.print_sample(sample)
+
+
+def bench_cell(
+    engine: str, graph: str, n: int, rounds: int, *, own_process: bool = False
+) -> list[dict[str, Any]]:
+    """Median over ``rounds`` of both phases after a warm-up round of 1,000 samples (in each phase
+    process instead, with ``own_process``)."""
+    shape = data.SHAPES[graph]
+    if not own_process:
+        one_round(engine, shape, 1000)
+    runs = [one_round(engine, shape, n, own_process=own_process) for _ in range(rounds)]
     return [
         measure.summary_row(
             [r[phase] for r in runs],
@@ -147,6 +189,7 @@ def bench_cell(engine: str, graph: str, n: int, rounds: int) -> list[dict[str, A
             phase=phase,
             engine=engine,
             hash="xxhash64" if engine == "delta-polars" else "md5",
+            own_process=own_process,
         )
         for phase in ("new", "stale")
     ]
@@ -158,16 +201,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--graph", nargs="+", choices=sorted(data.SHAPES), default=sorted(data.SHAPES))
     p.add_argument("--engine", nargs="+", choices=ENGINES, default=list(ENGINES))
+    p.add_argument("--own-process", action="store_true", help="time each phase in a process of its own")
+    p.add_argument("--phase", choices=("new", "stale"), help=argparse.SUPPRESS)  # a phase process
+    p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if not mx.__version__.startswith("0.1."):
         sys.exit(f"error: this runs on Metaxy 0.1.11, found metaxy {mx.__version__} (use .anchor-venv).")
     warnings.filterwarnings("ignore")  # 0.1.11's notices about auto-created tables and engines
     MetaxyConfig.set(MetaxyConfig(project="bench", auto_create_tables=True, enable_map_datatype=False))
+    if args.phase is not None:
+        phase_process(args.engine[0], data.SHAPES[args.graph[0]], args.n[0], args.phase, args.workdir)
+        return 0
     ok = True
     for n in args.n:
         for graph in args.graph:
             for engine in args.engine:
-                for row in bench_cell(engine, graph, n, args.rounds):
+                for row in bench_cell(engine, graph, n, args.rounds, own_process=args.own_process):
                     ok &= row["ok"]
                     print(json.dumps(row), flush=True)
     return 0 if ok else 1

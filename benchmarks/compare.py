@@ -4,12 +4,16 @@ For each (graph, N) the three run back to back in separate processes, so machine
 the anchor (``benchmarks/anchor.py`` run by ``.anchor-venv``'s Python, which holds the published
 Metaxy 0.1.11; one process per configuration), the floor (``benchmarks/floor.py``: one hand-written
 Polars query, xxhash64, on in-memory frames) and ours (``benchmarks/run.py``, one process per store, so
-no store starts its phases with memory an earlier one left with the allocators). Prints ratios
+no store starts its phases with memory an earlier one left with the allocators). With ``--own-process``
+the anchor and ours also time each phase in a process of their own, which opens the store the round
+wrote, so a phase's peak RSS holds what it needs and not what the allocators kept of the data
+generation and writes before it. Prints ratios
 ours/anchor-fastest and ours/floor; JSON lines land in ``benchmarks/results/``. ``make bench-compare``
 creates the anchor virtualenv first (pinned versions: see the Makefile).
 
 Usage:
     python benchmarks/compare.py --n 100000 1000000 --rounds 3
+    python benchmarks/compare.py --n 1000000 --own-process --no-docs
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ def json_lines(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
     return rows
 
 
-def anchor(graph: str, n: int, rounds: int, engine: str) -> list[Row]:
+def anchor(graph: str, n: int, rounds: int, engine: str, own_process: bool) -> list[Row]:
     # both packages import as `metaxy`: neither the working directory nor PYTHONPATH may hold ours
     cmd = [str(ANCHOR_PY), str(BENCH / "anchor.py"), "--n", str(n), "--rounds", str(rounds)]
+    cmd += ["--own-process"] if own_process else []
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with tempfile.TemporaryDirectory(prefix="metaxy_anchor_cwd_") as cwd:
         return json_lines([*cmd, "--graph", graph, "--engine", engine], cwd=Path(cwd), env=env)
@@ -58,17 +63,10 @@ def floor(graph: str, n: int, rounds: int) -> list[Row]:
     return json_lines(cmd, cwd=REPO)
 
 
-def ours(graph: str, n: int, rounds: int, store: str) -> list[Row]:
+def ours(graph: str, n: int, rounds: int, store: str, own_process: bool) -> list[Row]:
     """One store's rows, from a process of its own: it starts with only what it leaves itself."""
-    cmd = [
-        sys.executable,
-        str(REPO / "benchmarks" / "run.py"),
-        "--quiet",
-        "--n",
-        str(n),
-        "--rounds",
-        str(rounds),
-    ]
+    cmd = [sys.executable, str(BENCH / "run.py"), "--quiet", "--n", str(n), "--rounds", str(rounds)]
+    cmd += ["--own-process"] if own_process else []
     return json_lines([*cmd, "--graph", graph, "--store", store], cwd=REPO)
 
 
@@ -97,6 +95,15 @@ HEADER = (
 )
 
 
+def cell(row: Row) -> tuple[str, int, str, bool]:
+    """(graph, N, phase, whether the phases ran in processes of their own): rows compared together.
+
+    The floor, which has no store, joins the cells of both kinds; the in-memory store cannot be
+    opened by another process, so its rows are always of the first kind.
+    """
+    return row["graph"], row["N"], row["phase"], bool(row.get("own_process"))
+
+
 def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
 
@@ -105,11 +112,13 @@ def table(rows: list[Row]) -> str:
     same configuration; the RSS columns compare ours with that configuration's run too.
     """
     out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|"]
-    cells = sorted(
-        {(r["graph"], r["N"], r["phase"]) for r in rows}, key=lambda c: (c[1], c[0], c[2] != "new")
-    )
-    for g, n, phase in cells:
-        same = [r for r in rows if (r["graph"], r["N"], r["phase"]) == (g, n, phase)]
+    cells = sorted({cell(r) for r in rows}, key=lambda c: (c[3], c[1], c[0], c[2] != "new"))
+    for g, n, phase, own_process in cells:
+        same = [
+            r
+            for r in rows
+            if cell(r)[:3] == (g, n, phase) and (cell(r)[3] == own_process or r["impl"].startswith("floor"))
+        ]
         anc = [r for r in same if r["impl"].startswith("metaxy==0.1")]
         best = min(anc, key=lambda r: r["median_s"]) if anc else None
         flo = next((r["median_s"] for r in same if r["impl"].startswith("floor")), None)
@@ -121,7 +130,7 @@ def table(rows: list[Row]) -> str:
             cols = [
                 g,
                 f"{n:,}",
-                phase,
+                f"{phase} (own process)" if r.get("own_process") else phase,
                 anchor_s,
                 f"{flo:.3f}" if flo else "-",
                 r["engine"],
@@ -229,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-docs", action="store_true", help="print the table only")
     p.add_argument(
+        "--own-process",
+        action="store_true",
+        help="time each phase of the anchor and of our stores in a process of its own, which opens "
+        "the store the round wrote (the in-memory store and the floor cannot: they run as before)",
+    )
+    p.add_argument(
         "--from",
         dest="sources",
         type=Path,
@@ -255,11 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         for g in args.graph:
             print(f"cell {g} N={n:,}", flush=True)
             for engine in args.anchor_engine:
-                rows += anchor(g, n, args.rounds, engine)
+                rows += anchor(g, n, args.rounds, engine, args.own_process)
             if not args.no_floor:
                 rows += floor(g, n, args.rounds)
             for store in args.store:
-                rows += ours(g, n, args.rounds, store)
+                rows += ours(g, n, args.rounds, store, args.own_process)
             with out.open("w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
     command = "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:])

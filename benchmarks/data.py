@@ -7,6 +7,7 @@ Pure NumPy + Polars (no ``metaxy`` import): ``anchor.py`` loads this file inside
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -72,3 +73,19 @@ def bump(
         pl.when(pl.Series(mask)).then(pl.col(field) + "_bumped").otherwise(pl.col(field)).alias(field)
     )
     return df.with_columns(versions.to_struct(PROVENANCE_BY_FIELD)), np.sort(df[ID].to_numpy()[mask])
+
+
+def answer(phase: str, increment: Any, n: int, bumped_ids: np.ndarray | None = None) -> tuple[bool, int, int]:
+    """(correct, rows new, rows stale) of a phase's increment (Polars frames ``new``, ``stale``, ``orphaned``).
+
+    ``new``: every one of the N samples is new, none stale. ``stale``: nothing new, exactly
+    ``bumped_ids`` stale, no orphans.
+    """
+    new, stale = increment.new, increment.stale
+    if phase == "new":
+        ok = new.height == n and new[ID].n_unique() == n and stale.height == 0
+    else:
+        assert bumped_ids is not None, "the stale phase is checked against the bumped ids"
+        stale_ids = np.sort(stale[ID].to_numpy())
+        ok = new.height == 0 and np.array_equal(stale_ids, bumped_ids) and increment.orphaned.height == 0
+    return bool(ok), new.height, stale.height

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import statistics
+import subprocess
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -59,8 +63,45 @@ class Timed:
         self.peak_mib = max(self.peak_mib, current_rss_mib())
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What one timed region measured (a :class:`Timed`'s figures), as a phase process reports them."""
+
+    seconds: float
+    cpu: float
+    start_mib: float
+    peak_mib: float
+
+
 #: one timed phase of one round: (timing, answer correct, rows new, rows stale)
-PhaseSample = tuple[Timed, bool, int, int]
+PhaseSample = tuple[Timed | Figures, bool, int, int]
+#: the line a phase process prints its sample on starts with this
+_SAMPLE_KEY = "phase_sample"
+
+
+def print_sample(sample: PhaseSample) -> None:
+    """Report a phase measured in this process to the process that started it (see :func:`run_phase`)."""
+    timed, ok, rows_new, rows_stale = sample
+    figures = {k: getattr(timed, k) for k in ("seconds", "cpu", "start_mib", "peak_mib")}
+    print(json.dumps({_SAMPLE_KEY: [figures, ok, rows_new, rows_stale]}), flush=True)
+
+
+def run_phase(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[Figures, bool, int, int]:
+    """Run one timed phase in a process of its own (``cmd``) and return the sample it printed.
+
+    The phase process opens a store another process wrote, so its memory holds only what the phase
+    itself and the interpreter need: not the data generation and writes before it, whose freed memory
+    the allocators keep for a while (hundreds of MiB at 1M samples, GiBs at 10M).
+    """
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(f'{{"{_SAMPLE_KEY}"'):
+            figures, ok, rows_new, rows_stale = json.loads(line)[_SAMPLE_KEY]
+            return Figures(**figures), ok, rows_new, rows_stale
+    raise RuntimeError(
+        f"the phase process {' '.join(cmd)} printed no sample (exit {proc.returncode}):\n"
+        f"{proc.stderr.strip()[-2000:]}"
+    )
 
 
 def summary_row(samples: list[PhaseSample], **labels: Any) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def rounds(name: str, n: int, count: int, postmaster: int | None) -> dict[str, l
         sample = one_round(BY_NAME[name], work, n, partial(timed, postmaster=postmaster))
         for phase, (spent, ok, new, stale) in sample.items():
             assert ok, f"{name} {phase}: {new} new and {stale} stale rows, not the expected increment"
+            assert isinstance(spent, tuple)  # measured here by `timed`, not in a phase process
             out[phase].append(spent)
     return out
 

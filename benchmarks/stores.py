@@ -7,8 +7,8 @@ installed, the configuration is skipped with a printed note instead of failing t
 
 from __future__ import annotations
 
+import hashlib
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +23,16 @@ POSTGRES_URL_ENV = "METAXY_BENCH_POSTGRES_URL"
 
 
 def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
-    """Keyword arguments of a store on the benchmark server, in tables of its own (a fresh prefix)."""
+    """Keyword arguments of a store on the benchmark server, in tables of its own.
+
+    The table prefix comes from the work directory, so a phase process opening the same directory
+    finds the same tables.
+    """
 
     def kwargs(d: Path) -> dict[str, Any]:
         options: dict[str, Any] = {
             "connection_url": os.environ[POSTGRES_URL_ENV],
-            "table_prefix": f"b{uuid.uuid4().hex[:8]}_",
+            "table_prefix": f"b{hashlib.sha256(str(d.resolve()).encode()).hexdigest()[:8]}_",
         }
         if native:
             options.update(enable_native_computation=True, versioning_engine="native")
@@ -47,10 +51,12 @@ class StoreConfig:
     hash_algorithm: str = HASH
     #: an environment variable the configuration needs (a server's URL); skipped when unset
     needs_env: str | None = None
+    #: whether another process can open the store (False: its data lives in the process)
+    persistent: bool = True
 
 
 CONFIGS: tuple[StoreConfig, ...] = (
-    StoreConfig("memory", "InMemoryMetadataStore", lambda d: {}),
+    StoreConfig("memory", "InMemoryMetadataStore", lambda d: {}, persistent=False),
     # the default embedded store: xxhash64 is not built into DuckDB, so the Polars engine versions
     StoreConfig("duckdb", "DuckDBMetadataStore", lambda d: {"db_path": d / "store.duckdb"}),
     # the same, trading file size for speed: string columns written uncompressed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -19,8 +20,9 @@ __all__ = ["BUILDERS", "BUMPED_FIELD", "ID", "Workload", "bump", "root_frames"]
 
 @dataclass
 class Workload:
-    """One benchmark graph: its roots (in seeding order), the leaf, and the roots' field names."""
+    """One benchmark graph: its name, roots (in seeding order), the leaf, and the roots' field names."""
 
+    name: str
     graph: mx.FeatureGraph
     roots: list[type[mx.Feature]]
     leaf: type[mx.Feature]
@@ -41,17 +43,17 @@ def _feature(key: str, fields: tuple[str, ...], deps: list[type[mx.Feature]]) ->
     return Bench
 
 
-def build(shape: Shape) -> Workload:
-    """The graph of ``shape`` in a graph of its own."""
+def build(name: str, shape: Shape) -> Workload:
+    """The graph ``name`` of shape ``shape`` in a graph of its own."""
     graph = mx.FeatureGraph()
     with graph.use():
         roots = [_feature(key, shape.root_fields, []) for key in shape.roots]
         leaf = _feature(shape.leaf, shape.leaf_fields, roots)
-    return Workload(graph, roots, leaf, shape.root_fields)
+    return Workload(name, graph, roots, leaf, shape.root_fields)
 
 
 BUILDERS: dict[str, Callable[[], Workload]] = {
-    name: (lambda s=shape: build(s)) for name, shape in SHAPES.items()
+    name: partial(build, name, shape) for name, shape in SHAPES.items()
 }
 
 
