@@ -1,12 +1,19 @@
-"""``benchmarks/compare.py`` turns result rows into the table it prints and writes into the docs."""
+"""``benchmarks/compare.py`` turns result rows into the table it prints and writes into the docs; the
+harnesses' shared pieces (phase processes, answer checks) behave as the comparison relies on."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import polars as pl
 import pytest
 
-from benchmarks.compare import END, START, docs_block, merged_meta, table, write_docs
+from benchmarks.compare import END, REPO, START, docs_block, merged_meta, table, write_docs
+from benchmarks.data import ID, answer
+from benchmarks.measure import run_phase
 
 
 def row(impl: str, engine: str, seconds: float, cpu: float, peak: float, growth: float) -> dict[str, object]:
@@ -96,3 +103,48 @@ def test_several_runs_are_reported_as_one(tmp_path: Path) -> None:
     block = docs_block(ROWS, merged)
     assert "`compare.py --n 1000` then `compare.py --n 9000` (commit `abc`, t1 / t2" in block
     assert merged_meta(metas[:1]) == metas[0]
+
+
+def test_phases_timed_in_their_own_process_are_compared_with_the_anchor_timed_so_only() -> None:
+    own = [dict(r, own_process=True) for r in (ROWS[0], ROWS[3])]
+    own[0].update(median_s=4.0, phase_peak_rss_mib=900)  # the anchor, its own process per phase
+    lines = table([*ROWS, *own]).splitlines()[2:]
+    assert len(lines) == 2  # one line per kind of cell, each with its own anchor; the floor joins both
+    shared, separate = ([c.strip() for c in line.strip("|").split("|")] for line in lines)
+    assert (shared[2], shared[3], shared[4]) == ("new", "1.000 (duckdb-native)", "0.500")
+    assert (separate[2], separate[3], separate[4]) == ("new (own process)", "4.000 (delta-polars)", "0.500")
+    assert separate[7] == "16.00×"
+
+
+def test_a_phase_process_reports_its_sample_to_the_process_that_started_it() -> None:
+    child = (
+        "from benchmarks.measure import Timed, print_sample\n"
+        "with Timed() as t:\n"
+        "    sum(range(1000))\n"
+        "print('other output')\n"
+        "print_sample((t, True, 7, 0))\n"
+    )
+    figures, ok, new, stale = run_phase([sys.executable, "-c", child], cwd=REPO)
+    assert (ok, new, stale) == (True, 7, 0)
+    assert figures.seconds > 0
+    assert figures.peak_mib >= figures.start_mib > 0
+
+
+def test_a_phase_process_that_fails_says_why(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"printed no sample(.|\n)*store is gone"):
+        run_phase([sys.executable, "-c", "raise SystemExit('store is gone')"], cwd=tmp_path)
+
+
+def test_answers_are_checked_against_the_expected_increment() -> None:
+    increment = SimpleNamespace(
+        new=pl.DataFrame({ID: [0, 1, 2]}),
+        stale=pl.DataFrame({ID: []}, schema={ID: pl.Int64}),
+        orphaned=pl.DataFrame(),
+    )
+    assert answer("new", increment, 3) == (True, 3, 0)
+    assert answer("new", increment, 4)[0] is False
+    stale = SimpleNamespace(
+        new=pl.DataFrame({ID: []}), stale=pl.DataFrame({ID: [5, 2]}), orphaned=pl.DataFrame()
+    )
+    assert answer("stale", stale, 3, np.array([2, 5])) == (True, 0, 2)
+    assert answer("stale", stale, 3, np.array([2]))[0] is False
