@@ -1,4 +1,5 @@
-"""Timing and peak-RSS sampling of one timed region, measured like the anchor benchmark does."""
+"""Timing and peak-RSS sampling of one timed region (as the anchor samples it), and how a phase timed in a
+process of its own reports them to the process that started it."""
 
 from __future__ import annotations
 
