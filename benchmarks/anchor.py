@@ -101,12 +101,13 @@ def timed_resolve(store: Any, leaf: type[Any]) -> tuple[Any, Any]:
     return timed, increment
 
 
-def one_round(engine: str, shape: Any, n: int, *, own_process: bool = False) -> dict[str, Any]:
-    """Both phases on a fresh store; per phase (timing, ok, rows new, rows stale).
+def one_round(engine: str, name: str, n: int, *, own_process: bool = False) -> dict[str, Any]:
+    """Both phases of graph ``name`` on a fresh store; per phase (timing, ok, rows new, rows stale).
 
     With ``own_process``, each phase is timed in a process of its own (:func:`phase_process`), which
     opens the store this process wrote.
     """
+    shape = data.SHAPES[name]
     graph, roots, leaf = build(shape)
     workdir = Path(tempfile.mkdtemp(prefix="metaxy_anchor_"))
     try:
@@ -117,7 +118,7 @@ def one_round(engine: str, shape: Any, n: int, *, own_process: bool = False) -> 
                     store.write(root, data.root_frame(n, shape.root_fields, data.root_seed(i)))
             gc.collect()
             if own_process:  # the phase process writes the leaf's rows too
-                new = measure.run_phase(phase_command(engine, shape, n, "new", workdir), cwd=workdir)
+                new = measure.run_phase(phase_command(engine, name, n, "new", workdir), cwd=workdir)
             else:
                 timed, increment = timed_resolve(store, leaf)
                 new = (timed, *data.answer("new", increment, n))
@@ -130,7 +131,7 @@ def one_round(engine: str, shape: Any, n: int, *, own_process: bool = False) -> 
             del bumped
             gc.collect()
             if own_process:
-                stale = measure.run_phase(phase_command(engine, shape, n, "stale", workdir), cwd=workdir)
+                stale = measure.run_phase(phase_command(engine, name, n, "stale", workdir), cwd=workdir)
             else:
                 timed, increment = timed_resolve(store, leaf)
                 stale = (timed, *data.answer("stale", increment, n, bumped_ids))
@@ -139,22 +140,22 @@ def one_round(engine: str, shape: Any, n: int, *, own_process: bool = False) -> 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def phase_command(engine: str, shape: Any, n: int, phase: str, workdir: Path) -> list[str]:
+def phase_command(engine: str, name: str, n: int, phase: str, workdir: Path) -> list[str]:
     """The command line of a process that times ``phase`` on the store of ``engine`` in ``workdir``."""
-    graph = next(name for name, s in data.SHAPES.items() if s == shape)
     return [
         sys.executable,
         str(Path(__file__).resolve()),
         *("--phase", phase, "--workdir", str(workdir)),
-        *("--graph", graph, "--n", str(n), "--engine", engine),
+        *("--graph", name, "--n", str(n), "--engine", engine),
     ]
 
 
-def phase_process(engine: str, shape: Any, n: int, phase: str, workdir: Path) -> None:
+def phase_process(engine: str, name: str, n: int, phase: str, workdir: Path) -> None:
     """A phase process: warm up (1,000 samples elsewhere), time ``phase`` on the store in ``workdir``,
     print the sample; after ``new``, write the leaf's rows as :func:`one_round` does."""
-    one_round(engine, shape, 1000)
+    one_round(engine, name, 1000)
     gc.collect()
+    shape = data.SHAPES[name]
     graph, _, leaf = build(shape)
     store = make_store(engine, workdir)
     with graph.use():
@@ -176,10 +177,9 @@ def bench_cell(
 ) -> list[dict[str, Any]]:
     """Median over ``rounds`` of both phases after a warm-up round of 1,000 samples (in each phase
     process instead, with ``own_process``)."""
-    shape = data.SHAPES[graph]
     if not own_process:
-        one_round(engine, shape, 1000)
-    runs = [one_round(engine, shape, n, own_process=own_process) for _ in range(rounds)]
+        one_round(engine, graph, 1000)
+    runs = [one_round(engine, graph, n, own_process=own_process) for _ in range(rounds)]
     return [
         measure.summary_row(
             [r[phase] for r in runs],
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")  # 0.1.11's notices about auto-created tables and engines
     MetaxyConfig.set(MetaxyConfig(project="bench", auto_create_tables=True, enable_map_datatype=False))
     if args.phase is not None:
-        phase_process(args.engine[0], data.SHAPES[args.graph[0]], args.n[0], args.phase, args.workdir)
+        phase_process(args.engine[0], args.graph[0], args.n[0], args.phase, args.workdir)
         return 0
     ok = True
     for n in args.n:

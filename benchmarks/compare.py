@@ -104,6 +104,12 @@ def cell(row: Row) -> tuple[str, int, str, bool]:
     return row["graph"], row["N"], row["phase"], bool(row.get("own_process"))
 
 
+def in_cell(row: Row, key: tuple[str, int, str, bool]) -> bool:
+    """Whether ``row`` belongs to the cell ``key`` (see :func:`cell`: the floor belongs to both kinds)."""
+    own = cell(row)
+    return own == key or (row["impl"].startswith("floor") and own[:3] == key[:3])
+
+
 def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
 
@@ -114,11 +120,7 @@ def table(rows: list[Row]) -> str:
     out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|"]
     cells = sorted({cell(r) for r in rows}, key=lambda c: (c[3], c[1], c[0], c[2] != "new"))
     for g, n, phase, own_process in cells:
-        same = [
-            r
-            for r in rows
-            if cell(r)[:3] == (g, n, phase) and (cell(r)[3] == own_process or r["impl"].startswith("floor"))
-        ]
+        same = [r for r in rows if in_cell(r, (g, n, phase, own_process))]
         anc = [r for r in same if r["impl"].startswith("metaxy==0.1")]
         best = min(anc, key=lambda r: r["median_s"]) if anc else None
         flo = next((r["median_s"] for r in same if r["impl"].startswith("floor")), None)

@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -83,7 +83,7 @@ _SAMPLE_KEY = "phase_sample"
 def print_sample(sample: PhaseSample) -> None:
     """Report a phase measured in this process to the process that started it (see :func:`run_phase`)."""
     timed, ok, rows_new, rows_stale = sample
-    figures = {k: getattr(timed, k) for k in ("seconds", "cpu", "start_mib", "peak_mib")}
+    figures = {f.name: getattr(timed, f.name) for f in fields(Figures)}
     print(json.dumps({_SAMPLE_KEY: [figures, ok, rows_new, rows_stale]}), flush=True)
 
 

@@ -87,6 +87,17 @@ def hash_text(text: str, settings: HashSettings) -> str:
     return rendered if settings.truncation is None else rendered[: settings.truncation]
 
 
+#: the longest string each algorithm renders (xxhash as decimal, md5/sha256 as hex)
+_RENDERED_LENGTH = {
+    HashAlgorithm.XXHASH32: 10,
+    HashAlgorithm.XXHASH64: 20,
+    HashAlgorithm.MD5: 32,
+    HashAlgorithm.SHA256: 64,
+}
+#: strings up to this many bytes live inside a Polars (Arrow) string view, without a data buffer
+_INLINE_STRING_BYTES = 12
+
+
 def hash_expr(expr: pl.Expr, settings: HashSettings) -> pl.Expr:
     """The Polars equivalent of :func:`hash_text` for a string expression."""
     algorithm = settings.algorithm
@@ -110,17 +121,6 @@ def hash_expr(expr: pl.Expr, settings: HashSettings) -> pl.Expr:
     # the caller holds the result). A concatenation writes what is kept into a column of its own, for
     # ~10 ns per row (10M rows: 0.32 -> 0.43 s CPU; the 10M wide benchmark peaked 610 MiB lower).
     return pl.concat_str([truncated, pl.lit("")])
-
-
-#: the longest string each algorithm renders (xxhash as decimal, md5/sha256 as hex)
-_RENDERED_LENGTH = {
-    HashAlgorithm.XXHASH32: 10,
-    HashAlgorithm.XXHASH64: 20,
-    HashAlgorithm.MD5: 32,
-    HashAlgorithm.SHA256: 64,
-}
-#: strings up to this many bytes live inside a Polars (Arrow) string view, without a data buffer
-_INLINE_STRING_BYTES = 12
 
 
 #: from this many column parts on, :func:`joined_text` builds its strings with ``pl.format`` (measured on
