@@ -47,6 +47,9 @@ class SQLMetadataStore(MetadataStore):
     #: latest read then picks the latest rows from the light columns (ids, timestamps) first and
     #: fetches the other columns of the picked rows only, by ranges of row numbers
     row_number_column: ClassVar[str | None] = None
+    #: unfiltered latest reads fetch the history and pick the latest rows in Polars instead of ranking
+    #: them with a window in the database (lazy reads always do)
+    picks_latest_locally: ClassVar[bool] = False
 
     def __init__(
         self, *, table_prefix: str = "", schema: str | None = None, **kwargs: Unpack[StoreOptions]
@@ -140,7 +143,8 @@ class SQLMetadataStore(MetadataStore):
             )
         # unfiltered latest reads pick the latest rows in Polars from the fetched history: faster than a
         # window in the database, and the pick sees the data (rows in time order, unique ids) first
-        pick_ids = tuple(ids) if self.fetches_lazily and latest and ids and not filters else ()
+        picks = self.fetches_lazily or self.picks_latest_locally
+        pick_ids = tuple(ids) if picks and latest and ids and not filters else ()
         query = latest_rows_query(
             table,
             ids,
@@ -149,12 +153,20 @@ class SQLMetadataStore(MetadataStore):
             conditions=pushed,
         )
         if not self.fetches_lazily:
-            lf = self._fetch(query).lazy()
+            frame = self._fetch_rows(key, query, table)
+            if pick_ids:
+                frame = pick_latest(frame, pick_ids)
+                frame = frame if include_deleted else frame.filter(pl.col(DELETED_AT).is_null())
+            lf = frame.lazy()
         else:
             lf = self._deferred(query, latest_of=pick_ids, drop_deleted=not include_deleted)
         for expr in local:
             lf = lf.filter(expr)
         return lf
+
+    def _fetch_rows(self, key: FeatureKey, query: exp.Select, table: SQLTable) -> pl.DataFrame:
+        """Run ``query``, a read of ``key``'s rows from ``table`` (a store may fetch columns its own way)."""
+        return self._fetch(query)
 
     def _digest_sums(self, request: ReadRequest) -> DigestSums:
         """One aggregate query when the database hashes md5 and the ids are integers or strings."""

@@ -171,8 +171,10 @@ def test_filters_and_latest_rows_run_in_postgres(pg: mx.SQLAlchemyMetadataStore,
     out = pg.read_metadata(g.video, filters=[pl.col("sample_uid") >= 2, pl.col("path") != "50%.mp4"])
     assert out.collect()["sample_uid"].to_list() == [2]  # '%' reaches PostgreSQL intact
     (select,) = [s for s in sent if "ROW_NUMBER()" in s.upper()]
-    assert re.search(r'"sample_uid" >= (%\(p\d+\)s|\$\d+)', select)  # values are bound, never SQL text
+    assert re.search(r'"path" <> (%\(p\d+\)s|\$\d+)', select)  # strings with syntax are bound
     assert "50%" not in select
+    # an integer goes into the text typed (ADBC reads statements without parameters through COPY)
+    assert re.search(r'"sample_uid" >= (\(2\)::bigint|%\(p\d+\)s)', select)
 
 
 def test_native_md5_resolution_is_one_query_hashing_in_postgres(
@@ -403,3 +405,48 @@ def test_a_sqlite_read_adbc_cannot_do_falls_back_to_rows(
     assert "reading rows instead" in caplog.text  # ADBC was tried first and refused the column
     assert frame.height == 3000
     assert frame["sample_uid"].null_count() == 1  # as the row path reads a text value in a BIGINT column
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.SQLAlchemyMetadataStore]:
+    """An open store on the test PostgreSQL server (tables of its own) or on a SQLite file."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        store = mx.SQLAlchemyMetadataStore(url, table_prefix=f"f{uuid.uuid4().hex[:10]}_")
+    else:
+        store = mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    with store:
+        yield store
+
+
+def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """A read of one feature version fetches each field of a ``*_by_field`` column as text and packs
+    the struct in Polars; the latest rows it picks from the history equal a window's, a NULL struct
+    stays NULL (not a struct of nulls), and the frame equals the one decoded from whole JSON values."""
+    g = video_graph()
+    store = any_db
+    store.write_metadata(g.video, videos([1, 2, 3, 4]))
+    store.write_metadata(g.video, videos([2, 3], audio="A"))  # newer rows of samples 2 and 3
+    store.delete_metadata(g.video, filters=[pl.col("sample_uid") == 4])
+    table = f'"{_table(store)}"'
+    with store.engine.begin() as conn:  # what an adopted store might hold: a row without by-field versions
+        conn.execute(sa.text(f"UPDATE {table} SET metaxy_data_version_by_field = NULL WHERE sample_uid = 1"))
+    sent: list[str] = []
+    reader = store._reader if store.is_postgres else store._sqlite_reader
+    assert reader is not None
+    reader.listeners.append(sent.append)
+
+    frame = store.read_metadata(g.video).collect().sort("sample_uid")
+    by_field = pl.Struct({"audio": pl.String, "frames": pl.String})
+    assert frame.schema["metaxy_provenance_by_field"] == by_field
+    assert frame["sample_uid"].to_list() == [1, 2, 3]  # 4 deleted
+    assert frame["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["a1", "A2", "A3"]
+    assert frame["metaxy_data_version_by_field"].is_null().to_list() == [True, False, False]
+    (select,) = [s for s in sent if _table(store) in s and "audio" in s]
+    assert "ROW_NUMBER" not in select.upper()  # the latest rows are picked in Polars
+    assert not re.search(r'"metaxy_provenance_by_field"\s*(,|FROM)', select)  # no whole JSON value
+
+    store._string_fields = lambda *args: None  # type: ignore[method-assign]  # whole JSON values again
+    assert store.read_metadata(g.video).collect().sort("sample_uid").equals(frame)
