@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Unpack
 import polars as pl
 import sqlglot.expressions as exp
 
-from metaxy.constants import DELETED_AT, UPDATED_AT
+from metaxy.constants import DELETED_AT, FEATURE_VERSION, UPDATED_AT
 from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFallbackWarning
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
@@ -145,15 +145,31 @@ class SQLMetadataStore(MetadataStore):
         # window in the database, and the pick sees the data (rows in time order, unique ids) first
         picks = self.fetches_lazily or self.picks_latest_locally
         pick_ids = tuple(ids) if picks and latest and ids and not filters else ()
+        # a read of one feature version: that column is one value, set after fetching, not a long
+        # string per row (a lazy fetch selects only what the plan uses; a pushed filter may name it)
+        constant = (
+            not self.fetches_lazily
+            and not pushed
+            and table.feature_version is not None
+            and FEATURE_VERSION in table.columns
+        )
+        fetched = (
+            replace(table, columns=tuple(c for c in table.columns if c != FEATURE_VERSION))
+            if constant
+            else table
+        )
         query = latest_rows_query(
-            table,
+            fetched,
             ids,
             latest=latest and not pick_ids,
             include_deleted=include_deleted or bool(pick_ids),
             conditions=pushed,
         )
         if not self.fetches_lazily:
-            frame = self._fetch_rows(key, query, table)
+            frame = self._fetch_rows(key, query, fetched)
+            if constant:
+                version = pl.lit(table.feature_version, pl.String).alias(FEATURE_VERSION)
+                frame = frame.select(version if c == FEATURE_VERSION else pl.col(c) for c in table.columns)
             if pick_ids:
                 frame = pick_latest(frame, pick_ids)
                 frame = frame if include_deleted else frame.filter(pl.col(DELETED_AT).is_null())

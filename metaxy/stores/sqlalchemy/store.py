@@ -31,6 +31,7 @@ from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
+from metaxy.stores.sqlalchemy._by_field import field_by_field, read_versions, stored_fields
 from metaxy.stores.sqlalchemy.postgres import (
     ANALYZE_ROWS,
     DEFAULT_SETTINGS,
@@ -42,7 +43,6 @@ from metaxy.stores.sqlalchemy.postgres import (
 from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
 from metaxy.stores.sqlalchemy.sqlite import SQLiteArrowReader
 from metaxy.versioning.sql import SQLDialect, SQLTable, to_sql_condition
-from metaxy.versioning.sql.engine import col, ident
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -289,53 +289,28 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return (frame.with_columns(typed) if typed else frame).lazy()
 
     def _fetch_rows(self, key: FeatureKey, query: exp.Select, table: SQLTable) -> pl.DataFrame:
-        """As ``_fetch``; the ``*_by_field`` columns of one feature version come field by field.
-
-        The database extracts each field as text, and Polars packs the fields back into the struct:
-        decoding the JSON of every row in Polars instead took ~0.7 s per million rows (and the
-        server's JSON-to-text output more than the extraction). The fields are those of a stored
-        value of the same feature version, which every write checks against the feature's fields.
-        """
-        structs = {c: fields for c in table.columns if (fields := self._string_fields(key, table, c))}
+        """As ``_fetch``; ``*_by_field`` columns come field by field (:mod:`._by_field`)."""
+        structs = self._string_structs(key, table)
         if not structs:
             return self._fetch(query)
-        projection: list[exp.Expr] = []
-        packed: list[pl.Expr] = []
-        for name in table.columns:
-            if name not in structs:
-                projection.append(col(name))
-                packed.append(pl.col(name))
-                continue
-            parts = []
-            for field in structs[name]:
-                part = f"__mx_part{len(projection)}"  # positional: a field name may not fit an identifier
-                projection.append(exp.alias_(self.dialect.struct_field(col(name), field), ident(part)))
-                parts.append(pl.col(part).alias(field))
-            is_null = f"__mx_part{len(projection)}"
-            projection.append(exp.alias_(exp.Is(this=col(name), expression=exp.Null()), ident(is_null)))
-            dtype = pl.Struct(dict.fromkeys(structs[name], pl.String))
-            packed.append(
-                pl.when(pl.col(is_null).cast(pl.Boolean))
-                .then(pl.lit(None, dtype))
-                .otherwise(pl.struct(parts))
-                .alias(name)
-            )
+        projection, packed = field_by_field(self.dialect, table.columns, structs)
         return self._fetch(query.select(*projection, append=False)).select(packed)
 
-    def _string_fields(self, key: FeatureKey, table: SQLTable, column: str) -> list[str] | None:
-        """The fields of ``column`` in ``table``'s feature version, sorted, when the database can
-        extract them as text: a ``*_by_field`` struct of strings, read from one stored value."""
-        if table.feature_version is None or not column.endswith("_by_field"):
-            return None
-        if not (self.is_postgres or self.connection_url.startswith("sqlite")):
-            return None  # other databases' JSON extraction may not return text
+    def _string_structs(self, key: FeatureKey, table: SQLTable) -> dict[str, list[str]]:
+        """The ``*_by_field`` columns ``table``'s read can fetch field by field, with their fields."""
         stored = self._table(key)
-        if stored is None or types.family(stored.c[column].type) != "json":
-            return None
-        dtype = self._json_type(stored, column, table.feature_version)
-        if not isinstance(dtype, pl.Struct) or any(f.dtype != pl.String for f in dtype.fields):
-            return None
-        return [f.name for f in dtype.fields]
+        if stored is None or FEATURE_VERSION not in stored.c:
+            return {}
+        if not (self.is_postgres or self.connection_url.startswith("sqlite")):
+            return {}  # other databases' JSON extraction may not return text
+        columns = [
+            c for c in table.columns if c.endswith("_by_field") and types.family(stored.c[c].type) == "json"
+        ]
+        versions = read_versions(self._fetch, table) if columns else None
+        if versions is None:
+            return {}
+        fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
+        return {c: f for c, f in fields.items() if f}
 
     def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
         table = self._table(key)
@@ -350,15 +325,10 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             }
         )
 
-    def _json_type(
-        self, table: sqlalchemy.Table, column: str, feature_version: str | None = None
-    ) -> pl.DataType:
-        """The Polars type of a JSON column, decoded from one stored value (of ``feature_version``, if
-        given); Null when all are null."""
+    def _json_type(self, table: sqlalchemy.Table, column: str) -> pl.DataType:
+        """The Polars type of a JSON column, decoded from one stored value (Null when all are null)."""
         sa = _sa()
         query = sa.select(table.c[column]).where(table.c[column].is_not(None)).limit(1)
-        if feature_version is not None:
-            query = query.where(table.c[FEATURE_VERSION] == feature_version)
         with self._one_thread(), self.engine.connect() as conn:
             if self.is_postgres:
                 _jsonb_as_text(conn)

@@ -433,11 +433,7 @@ def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
     table = f'"{_table(store)}"'
     with store.engine.begin() as conn:  # what an adopted store might hold: a row without by-field versions
         conn.execute(sa.text(f"UPDATE {table} SET metaxy_data_version_by_field = NULL WHERE sample_uid = 1"))
-    sent: list[str] = []
-    reader = store._reader if store.is_postgres else store._sqlite_reader
-    assert reader is not None
-    reader.listeners.append(sent.append)
-
+    sent = arrow_reads(store)
     frame = store.read_metadata(g.video).collect().sort("sample_uid")
     by_field = pl.Struct({"audio": pl.String, "frames": pl.String})
     assert frame.schema["metaxy_provenance_by_field"] == by_field
@@ -448,5 +444,58 @@ def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
     assert "ROW_NUMBER" not in select.upper()  # the latest rows are picked in Polars
     assert not re.search(r'"metaxy_provenance_by_field"\s*(,|FROM)', select)  # no whole JSON value
 
-    store._string_fields = lambda *args: None  # type: ignore[method-assign]  # whole JSON values again
+    store._string_structs = lambda *args: {}  # type: ignore[method-assign]  # whole JSON values again
     assert store.read_metadata(g.video).collect().sort("sample_uid").equals(frame)
+
+
+def arrow_reads(store: mx.SQLAlchemyMetadataStore) -> list[str]:
+    """The statements ``store`` reads through ADBC from now on."""
+    sent: list[str] = []
+    reader = store._reader if store.is_postgres else store._sqlite_reader
+    assert reader is not None
+    reader.listeners.append(sent.append)
+    return sent
+
+
+def test_a_read_spanning_feature_versions_extracts_the_union_of_their_fields(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """Rows of two feature versions whose ``*_by_field`` structs have different fields read as JSON
+    decoding reads them: the union of the fields, null where a row lacks one."""
+    store = any_db
+    g = video_graph()
+    store.write_metadata(g.video, videos([1]))
+    with mx.FeatureGraph().use():  # the same key, another field: another feature version
+
+        class Video(
+            mx.Feature,
+            spec=mx.FeatureSpec(
+                key="video/raw",
+                fields=[
+                    mx.FieldSpec(key="audio", code_version="1"),
+                    mx.FieldSpec(key="depth", code_version="1"),
+                ],
+            ),
+        ):
+            sample_uid: int
+
+    rows = pl.DataFrame(
+        {
+            "sample_uid": [2],
+            "path": ["v2.mp4"],
+            "metaxy_provenance_by_field": [{"audio": "a2", "depth": "d2"}],
+        },
+        schema_overrides={"sample_uid": pl.Int64},
+    )
+    store.write_metadata(Video, rows)
+    sent = arrow_reads(store)
+    frame = store.read_metadata(Video, all_versions=True).collect().sort("sample_uid")
+    assert any("depth" in s and "frames" in s for s in sent)  # both versions' fields are extracted
+    by_field = frame["metaxy_provenance_by_field"]
+    assert by_field.dtype == pl.Struct({"audio": pl.String, "depth": pl.String, "frames": pl.String})
+    assert by_field.to_list() == [
+        {"audio": "a1", "depth": None, "frames": "f1"},
+        {"audio": "a2", "depth": "d2", "frames": None},
+    ]
+    store._string_structs = lambda *args: {}  # type: ignore[method-assign]  # whole JSON values again
+    assert store.read_metadata(Video, all_versions=True).collect().sort("sample_uid").equals(frame)
