@@ -26,9 +26,12 @@ Fetch = Callable[[exp.Expr], pl.DataFrame]
 
 
 def read_versions(fetch: Fetch, table: SQLTable) -> list[str] | None:
-    """The feature versions ``table``'s read spans (None: more than :data:`MAX_VERSIONS`)."""
+    """The feature versions ``table``'s read spans; None when they are more than :data:`MAX_VERSIONS`
+    or the read does not return them (rows of a version written after this lookup must be told apart)."""
     if table.feature_version is not None:
         return [table.feature_version]
+    if FEATURE_VERSION not in table.columns:
+        return None
     distinct = exp.select(col(FEATURE_VERSION)).distinct().from_(table.ref()).limit(MAX_VERSIONS + 1)
     versions = fetch(distinct).get_column(FEATURE_VERSION).to_list()
     return versions if len(versions) <= MAX_VERSIONS else None

@@ -290,27 +290,30 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def _fetch_rows(self, key: FeatureKey, query: exp.Select, table: SQLTable) -> pl.DataFrame:
         """As ``_fetch``; ``*_by_field`` columns come field by field (:mod:`._by_field`)."""
-        structs = self._string_structs(key, table)
+        columns = self._by_field_json(key, table)
+        versions = read_versions(self._fetch, table) if columns else None
+        if not versions:
+            return self._fetch(query)
+        fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
+        structs = {c: f for c, f in fields.items() if f}
         if not structs:
             return self._fetch(query)
         projection, packed = field_by_field(self.dialect, table.columns, structs)
-        return self._fetch(query.select(*projection, append=False)).select(packed)
+        frame = self._fetch(query.select(*projection, append=False)).select(packed)
+        if table.feature_version is None and not frame.get_column(FEATURE_VERSION).is_in(versions).all():
+            return self._fetch(query)  # rows of a version written since its fields were looked up
+        return frame
 
-    def _string_structs(self, key: FeatureKey, table: SQLTable) -> dict[str, list[str]]:
-        """The ``*_by_field`` columns ``table``'s read can fetch field by field, with their fields."""
+    def _by_field_json(self, key: FeatureKey, table: SQLTable) -> list[str]:
+        """The ``*_by_field`` JSON columns of ``table``'s read the database can extract field by field."""
         stored = self._table(key)
         if stored is None or FEATURE_VERSION not in stored.c:
-            return {}
+            return []
         if not (self.is_postgres or self.connection_url.startswith("sqlite")):
-            return {}  # other databases' JSON extraction may not return text
-        columns = [
+            return []  # other databases' JSON extraction may not return text
+        return [
             c for c in table.columns if c.endswith("_by_field") and types.family(stored.c[c].type) == "json"
         ]
-        versions = read_versions(self._fetch, table) if columns else None
-        if versions is None:
-            return {}
-        fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
-        return {c: f for c, f in fields.items() if f}
 
     def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
         table = self._table(key)
