@@ -12,8 +12,8 @@ returned (already narrowed by every filter that *could* be pushed), with a
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Unpack
 
 import polars as pl
@@ -33,6 +33,21 @@ from metaxy.versioning.increment import Increment
 from metaxy.versioning.sql import SQLDialect, SQLEngine, SQLTable, split_filters, to_sql_condition
 from metaxy.versioning.sql.digest import digest_query
 from metaxy.versioning.sql.engine import col, ident, latest_rows_query
+
+
+@dataclass(frozen=True)
+class LazyFetch:
+    """How a lazy read fetches the columns a Polars plan uses, when collected.
+
+    Attributes:
+        fetch: runs a SELECT of the named columns of the read (subquery ``rows``), returning them.
+        types: column types the result of the read with ``LIMIT 0`` does not tell (JSON structs).
+        conditions: conditions the read adds (e.g. the feature versions those types hold for).
+    """
+
+    fetch: Callable[[exp.Select, list[str]], pl.DataFrame]
+    types: Mapping[str, pl.DataType] = field(default_factory=dict)
+    conditions: tuple[exp.Expr, ...] = ()
 
 
 class SQLMetadataStore(MetadataStore):
@@ -136,49 +151,77 @@ class SQLMetadataStore(MetadataStore):
         if table is None:
             return None
         pushed, local = self._push(key, filters)
-        if request.unread and not self.fetches_lazily:  # a lazy fetch selects only what the plan uses
+        lazy = self._lazy_fetch(key, table)
+        if request.unread and lazy is None:  # a lazy fetch selects only what the plan uses
             kept = tuple(c for c in table.columns if c not in request.unread)
             table = replace(
                 table, columns=kept, text_columns=tuple(c for c in table.text_columns if c in kept)
             )
         # unfiltered latest reads pick the latest rows in Polars from the fetched history: faster than a
         # window in the database, and the pick sees the data (rows in time order, unique ids) first
-        picks = self.fetches_lazily or self.picks_latest_locally
+        picks = lazy is not None or self.picks_latest_locally
         pick_ids = tuple(ids) if picks and latest and ids and not filters else ()
-        # a read of one feature version: that column is one value, set after fetching, not a long
-        # string per row (a lazy fetch selects only what the plan uses; a pushed filter may name it)
-        constant = (
-            not self.fetches_lazily
-            and not pushed
-            and table.feature_version is not None
-            and FEATURE_VERSION in table.columns
-        )
+        if lazy is None:
+            lf = self._read_eagerly(
+                key,
+                table,
+                ids,
+                pushed,
+                latest=latest and not pick_ids,
+                include_deleted=include_deleted,
+                pick=bool(pick_ids),
+            ).lazy()
+        else:
+            query = latest_rows_query(
+                table,
+                ids,
+                latest=latest and not pick_ids,
+                include_deleted=include_deleted or bool(pick_ids),
+                conditions=[*pushed, *lazy.conditions],
+            )
+            lf = self._deferred(query, lazy, latest_of=pick_ids, drop_deleted=not include_deleted)
+        for expr in local:
+            lf = lf.filter(expr)
+        return lf
+
+    def _read_eagerly(
+        self,
+        key: FeatureKey,
+        table: SQLTable,
+        ids: Sequence[str],
+        pushed: Sequence[exp.Expr],
+        *,
+        latest: bool,
+        include_deleted: bool,
+        pick: bool,
+    ) -> pl.DataFrame:
+        """``table``'s rows fetched at once: ranked latest per id in the database (``latest``) or picked
+        in Polars (``pick``); a read of one feature version gets that column as one value set after
+        fetching instead of a long string per row (unless a pushed filter names it)."""
+        constant = not pushed and table.feature_version is not None and FEATURE_VERSION in table.columns
         fetched = (
             replace(table, columns=tuple(c for c in table.columns if c != FEATURE_VERSION))
             if constant
             else table
         )
         query = latest_rows_query(
-            fetched,
-            ids,
-            latest=latest and not pick_ids,
-            include_deleted=include_deleted or bool(pick_ids),
-            conditions=pushed,
+            fetched, ids, latest=latest, include_deleted=include_deleted or pick, conditions=pushed
         )
-        if not self.fetches_lazily:
-            frame = self._fetch_rows(key, query, fetched)
-            if constant:
-                version = pl.lit(table.feature_version, pl.String).alias(FEATURE_VERSION)
-                frame = frame.select(version if c == FEATURE_VERSION else pl.col(c) for c in table.columns)
-            if pick_ids:
-                frame = pick_latest(frame, pick_ids)
-                frame = frame if include_deleted else frame.filter(pl.col(DELETED_AT).is_null())
-            lf = frame.lazy()
-        else:
-            lf = self._deferred(query, latest_of=pick_ids, drop_deleted=not include_deleted)
-        for expr in local:
-            lf = lf.filter(expr)
-        return lf
+        frame = self._fetch_rows(key, query, fetched)
+        if constant:
+            version = pl.lit(table.feature_version, pl.String).alias(FEATURE_VERSION)
+            frame = frame.select(version if c == FEATURE_VERSION else pl.col(c) for c in table.columns)
+        if pick:
+            frame = pick_latest(frame, ids)
+            frame = frame if include_deleted else frame.filter(pl.col(DELETED_AT).is_null())
+        return frame
+
+    def _lazy_fetch(self, key: FeatureKey, table: SQLTable) -> LazyFetch | None:
+        """How a read of ``table`` fetches when collected, or None to fetch every column at once.
+
+        Default: lazily, running the SELECT as it is, when :attr:`fetches_lazily`.
+        """
+        return LazyFetch(lambda select, columns: self._fetch(select)) if self.fetches_lazily else None
 
     def _fetch_rows(self, key: FeatureKey, query: exp.Select, table: SQLTable) -> pl.DataFrame:
         """Run ``query``, a read of ``key``'s rows from ``table`` (a store may fetch columns its own way)."""
@@ -207,7 +250,7 @@ class SQLMetadataStore(MetadataStore):
         )
 
     def _deferred(
-        self, query: exp.Select, *, latest_of: Sequence[str] = (), drop_deleted: bool = False
+        self, query: exp.Select, lazy: LazyFetch, *, latest_of: Sequence[str] = (), drop_deleted: bool = False
     ) -> pl.LazyFrame:
         """A lazy frame over ``query`` that fetches only the columns the Polars plan uses, when collected.
 
@@ -221,7 +264,8 @@ class SQLMetadataStore(MetadataStore):
         subquery = query.subquery("rows")
         picks = bool(latest_of)
         system = [*latest_of, UPDATED_AT, DELETED_AT] if picks else []
-        schema = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
+        told = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
+        schema = pl.Schema({name: lazy.types.get(name, dtype) for name, dtype in told.items()})
         numbered = None
         if picks and self.row_number_column is not None and self.row_number_column not in schema:
             number = exp.alias_(exp.column(self.row_number_column), ident(_ROW_NUMBER))
@@ -239,12 +283,11 @@ class SQLMetadataStore(MetadataStore):
                 frame = frame if n_rows is None else frame.head(n_rows)
                 yield frame if predicate is None else frame.filter(predicate)
                 return
-            wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else []
-            projection = [col(c, "rows") for c in wanted] if wanted else [exp.Star()]
-            select = exp.select(*projection).from_(subquery)
+            wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else list(schema)
+            select = exp.select(*[col(c, "rows") for c in wanted]).from_(subquery)
             if n_rows is not None and not picks:
                 select = select.limit(n_rows)
-            frame = self._fetch(select)
+            frame = lazy.fetch(select, wanted)
             if picks:
                 frame = pick_latest(frame, latest_of)
                 if drop_deleted:

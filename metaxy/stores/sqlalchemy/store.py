@@ -26,8 +26,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver, installed
 from metaxy.stores._errors import first_line, translated
 from metaxy.stores._naming import keys_from_tables
-from metaxy.stores._read import ReadRequest
-from metaxy.stores._sql import SQLMetadataStore
+from metaxy.stores._sql import LazyFetch, SQLMetadataStore
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
@@ -43,6 +42,8 @@ from metaxy.stores.sqlalchemy.postgres import (
 from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
 from metaxy.stores.sqlalchemy.sqlite import SQLiteArrowReader
 from metaxy.versioning.sql import SQLDialect, SQLTable, to_sql_condition
+from metaxy.versioning.sql.dialects import bound
+from metaxy.versioning.sql.engine import col
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -267,53 +268,66 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             [types.to_series(n, list(c), known.get(n)) for n, c in zip(names, columns, strict=True)]
         )
 
-    def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
-        """As the SQL base class; JSON columns with no value in the result get their stored type.
+    def _lazy_fetch(self, key: FeatureKey, table: SQLTable) -> LazyFetch | None:
+        """Lazily, when every JSON column of the read is a ``*_by_field`` struct whose fields are known
+        (:mod:`._by_field`): then every column's type is known before the rows are fetched. Rows of a
+        feature version written after the fields were looked up are left out of a read spanning versions
+        (their fields may differ), as if it had run a moment earlier."""
+        stored = self._table(key)
+        json_columns = [c for c in table.columns if stored is not None and _is_json(stored, c)]
+        structs, versions = self._by_field_structs(key, table)
+        if not structs or set(structs) != set(json_columns):
+            return None
 
-        JSON carries no type: decoded from zero rows (every row soft-deleted, say) a struct would have
-        no fields, and ``*_by_field`` lookups downstream would fail.
-        """
-        lf = super()._read_rows(request)
-        key = request.key
-        table = self._table(key)
-        if lf is None or table is None:
-            return lf
-        frame = lf.collect()
-        typed = [
-            pl.lit(None, self._json_type(table, name)).alias(name)
-            for name in frame.columns
-            if name in table.c
-            and types.family(table.c[name].type) == "json"
-            and frame[name].null_count() == frame.height
-        ]
-        return (frame.with_columns(typed) if typed else frame).lazy()
+        def fetch(select: exp.Select, columns: list[str]) -> pl.DataFrame:
+            projection, packed = field_by_field(self.dialect, columns, structs)
+            return self._fetch(select.select(*projection, append=False)).select(packed)
+
+        types = {c: pl.Struct(dict.fromkeys(f, pl.String)) for c, f in structs.items()}
+        if table.feature_version is not None:
+            return LazyFetch(fetch, types)
+        seen = self.dialect.is_in(col(FEATURE_VERSION), [bound(v) for v in versions])
+        return LazyFetch(fetch, types, (seen,))
 
     def _fetch_rows(self, key: FeatureKey, query: exp.Select, table: SQLTable) -> pl.DataFrame:
-        """As ``_fetch``; ``*_by_field`` columns come field by field (:mod:`._by_field`)."""
-        columns = self._by_field_json(key, table)
-        versions = read_versions(self._fetch, table) if columns else None
-        if not versions:
-            return self._fetch(query)
-        fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
-        structs = {c: f for c, f in fields.items() if f}
-        if not structs:
-            return self._fetch(query)
-        projection, packed = field_by_field(self.dialect, table.columns, structs)
-        frame = self._fetch(query.select(*projection, append=False)).select(packed)
-        if table.feature_version is None and not frame.get_column(FEATURE_VERSION).is_in(versions).all():
-            return self._fetch(query)  # rows of a version written since its fields were looked up
-        return frame
+        """As ``_fetch``; ``*_by_field`` columns come field by field (:mod:`._by_field`) where their
+        fields are known, and a JSON column with no value in the result gets its stored type (JSON
+        carries none: decoded from zero rows a struct would have no fields, and ``*_by_field`` lookups
+        downstream would fail)."""
+        structs, versions = self._by_field_structs(key, table)
+        frame = None
+        if structs:
+            projection, packed = field_by_field(self.dialect, table.columns, structs)
+            frame = self._fetch(query.select(*projection, append=False)).select(packed)
+            if table.feature_version is None and not frame.get_column(FEATURE_VERSION).is_in(versions).all():
+                frame = None  # rows of a version written since its fields were looked up: decode them
+        if frame is None:
+            frame = self._fetch(query)
+        stored = self._table(key)
+        typed = [
+            pl.lit(None, self._json_type(stored, name)).alias(name)
+            for name in frame.columns
+            if stored is not None
+            and name in stored.c
+            and _is_json(stored, name)
+            and frame[name].null_count() == frame.height
+        ]
+        return frame.with_columns(typed) if typed else frame
 
-    def _by_field_json(self, key: FeatureKey, table: SQLTable) -> list[str]:
-        """The ``*_by_field`` JSON columns of ``table``'s read the database can extract field by field."""
+    def _by_field_structs(self, key: FeatureKey, table: SQLTable) -> tuple[dict[str, list[str]], list[str]]:
+        """The ``*_by_field`` JSON columns of ``table``'s read the database can extract field by field,
+        with their fields, and the feature versions the read spans (empty when none can)."""
         stored = self._table(key)
         if stored is None or FEATURE_VERSION not in stored.c:
-            return []
+            return {}, []
         if not (self.is_postgres or self.connection_url.startswith("sqlite")):
-            return []  # other databases' JSON extraction may not return text
-        return [
-            c for c in table.columns if c.endswith("_by_field") and types.family(stored.c[c].type) == "json"
-        ]
+            return {}, []  # other databases' JSON extraction may not return text
+        columns = [c for c in table.columns if c.endswith("_by_field") and _is_json(stored, c)]
+        versions = read_versions(self._fetch, table) if columns else None
+        if not versions:
+            return {}, []
+        fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
+        return {c: f for c, f in fields.items() if f}, versions
 
     def _stored_schema(self, key: FeatureKey) -> pl.Schema | None:
         table = self._table(key)
@@ -615,6 +629,10 @@ def _apply_settings(engine: sqlalchemy.Engine, settings: Mapping[str, str]) -> N
 
 
 _PERCENT = re.compile(r"%(?!\(p\d+\)s)")
+
+
+def _is_json(table: sqlalchemy.Table, column: str) -> bool:
+    return types.family(table.c[column].type) == "json"
 
 
 def _dialect_for(url: str) -> SQLDialect:
