@@ -275,6 +275,8 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         (their fields may differ), as if it had run a moment earlier."""
         stored = self._table(key)
         json_columns = [c for c in table.columns if stored is not None and _is_json(stored, c)]
+        if not all(c.endswith("_by_field") for c in json_columns):
+            return None  # a user struct or list: its fields are known only from its rows
         structs, versions = self._by_field_structs(key, table)
         if not structs or set(structs) != set(json_columns):
             return None
