@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
@@ -274,7 +274,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         feature version written after the fields were looked up are left out of a read spanning versions
         (their fields may differ), as if it had run a moment earlier."""
         stored = self._table(key)
-        json_columns = [c for c in table.columns if stored is not None and _is_json(stored, c)]
+        if stored is None:
+            return None
+        json_columns = [c for c in table.columns if _is_json(stored, c)]
         if not all(c.endswith("_by_field") for c in json_columns):
             return None  # a user struct or list: its fields are known only from its rows
         structs, versions = self._by_field_structs(key, table)
@@ -282,8 +284,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             return None
 
         def fetch(select: exp.Select, columns: list[str]) -> pl.DataFrame:
-            projection, packed = field_by_field(self.dialect, columns, structs)
-            return self._fetch(select.select(*projection, append=False)).select(packed)
+            return self._fetch_by_field(select, columns, structs)
 
         types = {c: pl.Struct(dict.fromkeys(f, pl.String)) for c, f in structs.items()}
         if table.feature_version is not None:
@@ -299,8 +300,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         structs, versions = self._by_field_structs(key, table)
         frame = None
         if structs:
-            projection, packed = field_by_field(self.dialect, table.columns, structs)
-            frame = self._fetch(query.select(*projection, append=False)).select(packed)
+            frame = self._fetch_by_field(query, table.columns, structs)
             if table.feature_version is None and not frame.get_column(FEATURE_VERSION).is_in(versions).all():
                 frame = None  # rows of a version written since its fields were looked up: decode them
         if frame is None:
@@ -315,6 +315,13 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             and frame[name].null_count() == frame.height
         ]
         return frame.with_columns(typed) if typed else frame
+
+    def _fetch_by_field(
+        self, query: exp.Select, columns: Sequence[str], structs: dict[str, list[str]]
+    ) -> pl.DataFrame:
+        """``columns`` of ``query``'s rows, the structs of ``structs`` fetched field by field."""
+        projection, packed = field_by_field(self.dialect, columns, structs)
+        return self._fetch(query.select(*projection, append=False)).select(packed)
 
     def _by_field_structs(self, key: FeatureKey, table: SQLTable) -> tuple[dict[str, list[str]], list[str]]:
         """The ``*_by_field`` JSON columns of ``table``'s read the database can extract field by field,
