@@ -34,6 +34,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._empty import conform_empty, empty_columns, is_marked_empty
+from metaxy.stores._ranges import id_ranges
 from metaxy.stores._read import ReadRequest, check_filter_columns
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
 from metaxy.versioning.increment import Increment
@@ -111,12 +112,37 @@ def resolve_increment(
         increment = store._resolve_native(plan, versions, filters, lazy=lazy)
         if increment is not None:
             return increment
+    engine = PolarsEngine(store.hash_settings)
+    ranges = [] if lazy or given is not None else id_ranges(store, plan, _holding_stores(holders))
+    if ranges:
+        parts = [_resolve_range(store, plan, holders, versions, engine, filters, r) for r in ranges]
+        return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
     current = store._read_rows(ReadRequest(plan.key, tuple(plan.spec.id_columns), prune=tuple(filters)))
     upstream = _read_upstream(plan, holders, versions)
-    engine = PolarsEngine(store.hash_settings)
     if lazy:
         return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters, lazy=True)
     return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters)
+
+
+def _resolve_range(
+    store: MetadataStore,
+    plan: FeaturePlan,
+    holders: Mapping[FeatureKey, Holder],
+    versions: Mapping[FeatureKey, str],
+    engine: PolarsEngine,
+    filters: Sequence[pl.Expr],
+    id_range: pl.Expr,
+) -> Increment[pl.DataFrame]:
+    """The increment of the samples in ``id_range`` (one of :func:`id_ranges`), read range by range."""
+    ids = tuple(plan.spec.id_columns)
+    current = store._read_rows(ReadRequest(plan.key, ids, filters=(id_range,), prune=(*filters, id_range)))
+    upstream = _read_upstream(plan, holders, versions, id_range=id_range)
+    return engine.resolve(plan, current, upstream=upstream, filters=filters)
+
+
+def _holding_stores(holders: Mapping[FeatureKey, Holder]) -> dict[FeatureKey, MetadataStore]:
+    """The store each upstream is read from (an upstream written empty: none to read, left out)."""
+    return {key: holder.store for key, holder in holders.items() if not holder.empty}
 
 
 def report_missing_foreign_keys(
@@ -179,12 +205,22 @@ def _holder(store: MetadataStore, key: FeatureKey, version: str) -> Holder | Non
 
 
 def _read_upstream(
-    plan: FeaturePlan, holders: Mapping[FeatureKey, Holder], versions: Mapping[FeatureKey, str]
+    plan: FeaturePlan,
+    holders: Mapping[FeatureKey, Holder],
+    versions: Mapping[FeatureKey, str],
+    *,
+    id_range: pl.Expr | None = None,
 ) -> dict[FeatureKey, pl.LazyFrame]:
     frames = {}
     for key, holder in holders.items():
         ids = tuple(plan.upstream[key].id_columns)
-        request = ReadRequest(key, ids, feature_version=versions[key], unread=_unread_upstream(plan, key))
+        request = ReadRequest(
+            key,
+            ids,
+            feature_version=versions[key],
+            filters=() if id_range is None else (id_range,),
+            unread=_unread_upstream(plan, key),
+        )
         rows = holder.store._read_rows(request)
         if rows is None or holder.empty:
             rows = conform_empty(rows, plan.upstream[key])

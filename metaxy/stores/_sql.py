@@ -26,6 +26,7 @@ from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import TableClaims, table_name
+from metaxy.stores._ranges import NO_ROWS, IdBounds
 from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.digest import DIGEST_COLUMNS, DigestSums
 from metaxy.versioning.hashing import HashAlgorithm
@@ -157,10 +158,11 @@ class SQLMetadataStore(MetadataStore):
             table = replace(
                 table, columns=kept, text_columns=tuple(c for c in table.text_columns if c in kept)
             )
-        # unfiltered latest reads pick the latest rows in Polars from the fetched history: faster than a
-        # window in the database, and the pick sees the data (rows in time order, unique ids) first
+        # latest reads filtered on the ids alone (or not at all) pick the latest rows in Polars from the
+        # fetched history: faster than a window in the database, and the pick sees the data (rows in
+        # time order, unique ids) first; a filter on the ids narrows the history to the same samples
         picks = lazy is not None or self.picks_latest_locally
-        pick_ids = tuple(ids) if picks and latest and ids and not filters else ()
+        pick_ids = tuple(ids) if picks and latest and ids and _names_only(filters, ids) else ()
         if lazy is None:
             lf = self._read_eagerly(
                 key,
@@ -326,6 +328,25 @@ class SQLMetadataStore(MetadataStore):
             frame = self._fetch(select.select(col(_ROW_NUMBER, "rows")))
             return frame.filter(pl.col(_ROW_NUMBER).is_in(rows.implode())).drop(_ROW_NUMBER)
 
+    def _id_bounds(self, key: FeatureKey, column: str) -> IdBounds | None:
+        """One aggregate over the table: the bounds of ``column`` and the number of rows."""
+        table = self._sql_table(key)
+        if table is None:
+            return NO_ROWS
+        if column not in table.columns:
+            return None
+        values = col(column)
+        bounds = exp.select(
+            exp.alias_(exp.Min(this=values), "low"),
+            exp.alias_(exp.Max(this=values), "high"),
+            exp.alias_(exp.Count(this=exp.Star()), "n_rows"),
+            exp.alias_(exp.Count(this=values), "n_ids"),
+        ).from_(table.ref())
+        out = self._fetch(bounds)
+        if not out.schema["low"].is_integer() or out["n_rows"][0] != out["n_ids"][0]:
+            return None  # ids of another type (ranges are of integers), or null ids (in no range)
+        return IdBounds(out["low"][0], out["high"][0], int(out["n_rows"][0]))
+
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
         pushed, local = split_filters(filters, self.dialect)
         if local:
@@ -415,6 +436,11 @@ class SQLMetadataStore(MetadataStore):
         if own is not None:
             tables[plan.key] = own
         return tables
+
+
+def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
+    """Whether every filter reads ``columns`` alone (true of no filter)."""
+    return all(set(expr.meta.root_names()) <= set(columns) for expr in filters)
 
 
 _ROW_NUMBER = "__mx_row_number"

@@ -43,6 +43,7 @@ from metaxy.stores._maintenance import StoreMaintenance
 from metaxy.stores._ops_api import StoreOperationsAPI
 from metaxy.stores._partition_api import StorePartitionsAPI
 from metaxy.stores._query import run_sql
+from metaxy.stores._ranges import IdBounds
 from metaxy.stores._read import (
     Filters,
     ReadRequest,
@@ -107,6 +108,9 @@ class MetadataStore(
     #: whether column names must be plain (no quotes, backslashes, control characters): the backend
     #: writes them into SQL text
     requires_plain_column_names: ClassVar[bool] = False
+    #: a resolution whose largest table holds more rows than this is run one range of ids after the
+    #: other (see :mod:`metaxy.stores._ranges`); None always reads everything at once
+    resolve_batch_rows: int | None = None
 
     def __init__(
         self,
@@ -169,6 +173,12 @@ class MetadataStore(
         """
         lf = self._scan(request.key)
         return None if lf is None else read_scanned(lf, request)
+
+    def _id_bounds(self, key: FeatureKey, column: str) -> IdBounds | None:
+        """The bounds of the integer id ``column`` of ``key``'s stored rows (``NO_ROWS`` before the
+        first write), or None when this store cannot tell them cheaply or ``column`` is not an integer
+        column without nulls. Only asked when ``resolve_batch_rows`` is set."""
+        return None
 
     def _delete_keyed(self, key: FeatureKey, keys: pl.DataFrame) -> None:
         """Physically remove the stored rows whose values in ``keys``' columns equal a row of ``keys``.

@@ -91,6 +91,11 @@ def duckdb_over_memory(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     return mx.DuckDBMetadataStore(tmp_path / "dev.duckdb", name="dev", fallback_stores=[prod], **kwargs)
 
 
+def duckdb_id_ranges(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
+    """DuckDB resolving every feature of more than three rows one range of ids after the other."""
+    return mx.DuckDBMetadataStore(tmp_path / "metaxy.duckdb", resolve_batch_rows=3, **kwargs)
+
+
 def instrumented_cached_chain(tmp_path: Path, **kwargs: Any) -> mx.MetadataStore:
     """The chain wrapped twice: metrics around a read cache, which must not change any behaviour."""
     return mx.InstrumentedMetadataStore(mx.CachedMetadataStore(memory_chain(tmp_path, **kwargs)))
@@ -125,6 +130,7 @@ STORE_FACTORIES: dict[str, StoreFactory] = {
     "postgres": postgres,
     "duckdb-md5-native": duckdb_md5_native,
     "duckdb-over-memory": duckdb_over_memory,
+    "duckdb-id-ranges": duckdb_id_ranges,
     "instrumented-cached-chain": instrumented_cached_chain,
     "secure-encrypted-chain": secure_encrypted_chain,
     "mock": mock,
