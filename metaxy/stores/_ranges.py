@@ -82,11 +82,15 @@ def id_ranges(
     first range open below, the last open above), each covering about ``store.resolve_batch_rows`` of
     the rows of the largest table involved; empty when one read is to be made instead.
 
-    ``upstream``: the store holding each upstream. Every store must tell the id bounds of its table.
+    ``upstream``: the store holding each upstream. Each must read by ranges itself (its own
+    ``resolve_batch_rows`` set: a filter on the ids skips storage, as DuckDB's row-group bounds do)
+    and tell the id bounds of its table.
     """
     rows_per_range = store.resolve_batch_rows
     column = range_column(plan)
     if rows_per_range is None or column is None:
+        return []
+    if any(holder.resolve_batch_rows is None for holder in upstream.values()):
         return []
     bounds = [store._id_bounds(plan.key, column)]
     bounds += [holder._id_bounds(key, column) for key, holder in upstream.items()]

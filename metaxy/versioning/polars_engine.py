@@ -458,8 +458,8 @@ def _unpinned(fields: pl.DataFrame) -> pl.LazyFrame:
     caller holds the increment). Rechunking copies a column of several chunks (a large read: DuckDB
     returns ~100k rows per batch) into buffers of its own; a column of one chunk is left as it is.
     """
-    taken = [c for c in fields.columns if not c.startswith(_field_column(""))]
-    return fields.with_columns(fields.select(taken).rechunk()).lazy()
+    taken = [fields[c].rechunk() for c in fields.columns if not c.startswith(_field_column(""))]
+    return fields.with_columns(taken).lazy()
 
 
 def _field_column(struct_name: str) -> str:

@@ -105,6 +105,20 @@ def test_small_resolutions_read_at_once(store: RangeReads) -> None:
     assert all(filters == () for _, filters in store.reads)
 
 
+@pytest.mark.parametrize(("upstream_rows", "split"), [(None, False), (2, True)])
+def test_upstream_in_a_fallback_splits_only_if_that_store_reads_by_ranges(
+    tmp_path: Path, upstream_rows: int | None, split: bool
+) -> None:
+    g = video_graph()
+    prod = mx.DuckDBMetadataStore(tmp_path / "prod.duckdb", name="prod", resolve_batch_rows=upstream_rows)
+    with prod:
+        prod.write_metadata(g.video, videos(list(range(10))))
+    with RangeReads(tmp_path / "dev.duckdb", fallback_stores=[prod], resolve_batch_rows=2) as dev:
+        dev.reads = []
+        assert dev.resolve_update(g.transcript).new.height == 10
+        assert any(filters for _, filters in dev.reads) is split
+
+
 @given(
     ids=st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=40, unique=True),
     rewritten=st.integers(0, 40),
