@@ -7,8 +7,10 @@ the engines themselves live in :mod:`metaxy.versioning` and never see a store.
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -115,13 +117,34 @@ def resolve_increment(
     engine = PolarsEngine(store.hash_settings)
     ranges = [] if lazy or given is not None else id_ranges(store, plan, _holding_stores(holders))
     if ranges:
-        parts = [_resolve_range(store, plan, holders, versions, engine, filters, r) for r in ranges]
-        return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
+        return _resolve_ranges(store, plan, holders, versions, engine, filters, ranges)
     current = store._read_rows(ReadRequest(plan.key, tuple(plan.spec.id_columns), prune=tuple(filters)))
     upstream = _read_upstream(plan, holders, versions)
     if lazy:
         return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters, lazy=True)
     return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters)
+
+
+def _resolve_ranges(
+    store: MetadataStore,
+    plan: FeaturePlan,
+    holders: Mapping[FeatureKey, Holder],
+    versions: Mapping[FeatureKey, str],
+    engine: PolarsEngine,
+    filters: Sequence[pl.Expr],
+    ranges: Sequence[pl.Expr],
+) -> Increment[pl.DataFrame]:
+    """The increments of ``ranges`` put together, two ranges in flight: one range's rows are read
+    (the store serializes its queries) while the range before it is hashed. Each range runs in a copy
+    of the caller's context (the active graph)."""
+    context = contextvars.copy_context()
+
+    def resolve(id_range: pl.Expr) -> Increment[pl.DataFrame]:
+        return context.copy().run(_resolve_range, store, plan, holders, versions, engine, filters, id_range)
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="metaxy-range") as pool:
+        parts = list(pool.map(resolve, ranges))
+    return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
 
 
 def _resolve_range(

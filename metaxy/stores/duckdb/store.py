@@ -30,8 +30,8 @@ from metaxy.versioning.sql import to_sql_condition
 from metaxy.versioning.sql.engine import ident
 
 MEMORY = ":memory:"
-#: 10M samples of the wide benchmark graph: peak RSS 2.6 -> 1.8 GiB in the same time (1M rows per
-#: range: 1.6 GiB, ~10% slower)
+#: 10M samples of the wide benchmark graph, two ranges in flight: peak RSS 2.6 -> 1.9-2.1 GiB and ~10%
+#: faster (1M rows per range: 1.75 GiB, no faster than one read)
 DEFAULT_RESOLVE_BATCH_ROWS = 2_000_000
 #: never download or autoload an extension: metaxy works offline
 _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}

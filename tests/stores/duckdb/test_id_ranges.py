@@ -28,9 +28,11 @@ class RangeReads(mx.DuckDBMetadataStore):
     """A DuckDB store that records the filters of every read a resolution makes."""
 
     reads: list[tuple[str, tuple[pl.Expr, ...]]]
+    graphs: set[int]
 
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         self.reads = [*getattr(self, "reads", []), (request.key.to_string(), request.filters)]
+        self.graphs = {*getattr(self, "graphs", set()), id(mx.FeatureGraph.get_active())}
         return super()._read_rows(request)
 
 
@@ -80,8 +82,19 @@ def test_a_resolution_in_ranges_reads_each_range_and_finds_the_same_increment(st
     # 20 + 3 rows of history, ~4 per range: six ranges of the ids 0..21, each reading the feature's
     # rows and its upstream's through the range's filter (then the failed samples are read, unfiltered)
     ranged_reads = [(key, filters) for key, filters in store.reads if filters]
-    assert [key for key, _ in ranged_reads] == ["video/transcript", "video/raw"] * 6
+    assert sorted(key for key, _ in ranged_reads) == ["video/raw"] * 6 + ["video/transcript"] * 6
     assert all(len(filters) == 1 for _, filters in ranged_reads)
+
+
+def test_ranges_run_two_at_a_time_in_the_callers_graph(store: RangeReads) -> None:
+    graph = mx.FeatureGraph()
+    with graph.use():
+        g = video_graph()
+        store.write_metadata(g.video, videos(list(range(12))))
+        store.graphs = set()
+        _, ranged = _both_ways(store, g.transcript, rows=2)
+    assert ranged.new.height == 12
+    assert store.graphs == {id(graph)}  # the worker threads see the caller's active graph
 
 
 def test_filters_and_shards_apply_within_each_range(store: RangeReads) -> None:
