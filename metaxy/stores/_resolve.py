@@ -134,33 +134,20 @@ def _resolve_ranges(
     filters: Sequence[pl.Expr],
     ranges: Sequence[pl.Expr],
 ) -> Increment[pl.DataFrame]:
-    """The increments of ``ranges`` put together, two ranges in flight: one range's rows are read
-    (the store serializes its queries) while the range before it is hashed. Each range runs in a copy
-    of the caller's context (the active graph)."""
+    """The increments of ``ranges`` (from :func:`id_ranges`) put together, two ranges in flight: one
+    range's rows are read (the store serializes its queries) while the range before it is hashed.
+    Each range runs in a copy of the caller's context (the active graph)."""
+    ids = tuple(plan.spec.id_columns)
     context = contextvars.copy_context()
 
     def resolve(id_range: pl.Expr) -> Increment[pl.DataFrame]:
-        return context.copy().run(_resolve_range, store, plan, holders, versions, engine, filters, id_range)
+        request = ReadRequest(plan.key, ids, filters=(id_range,), prune=(*filters, id_range))
+        upstream = _read_upstream(plan, holders, versions, id_range=id_range)
+        return engine.resolve(plan, store._read_rows(request), upstream=upstream, filters=filters)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="metaxy-range") as pool:
-        parts = list(pool.map(resolve, ranges))
+        parts = list(pool.map(lambda id_range: context.copy().run(resolve, id_range), ranges))
     return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
-
-
-def _resolve_range(
-    store: MetadataStore,
-    plan: FeaturePlan,
-    holders: Mapping[FeatureKey, Holder],
-    versions: Mapping[FeatureKey, str],
-    engine: PolarsEngine,
-    filters: Sequence[pl.Expr],
-    id_range: pl.Expr,
-) -> Increment[pl.DataFrame]:
-    """The increment of the samples in ``id_range`` (one of :func:`id_ranges`), read range by range."""
-    ids = tuple(plan.spec.id_columns)
-    current = store._read_rows(ReadRequest(plan.key, ids, filters=(id_range,), prune=(*filters, id_range)))
-    upstream = _read_upstream(plan, holders, versions, id_range=id_range)
-    return engine.resolve(plan, current, upstream=upstream, filters=filters)
 
 
 def _holding_stores(holders: Mapping[FeatureKey, Holder]) -> dict[FeatureKey, MetadataStore]:
