@@ -43,7 +43,6 @@ from metaxy.stores._maintenance import StoreMaintenance
 from metaxy.stores._ops_api import StoreOperationsAPI
 from metaxy.stores._partition_api import StorePartitionsAPI
 from metaxy.stores._query import run_sql
-from metaxy.stores._ranges import IdBounds
 from metaxy.stores._read import (
     Filters,
     ReadRequest,
@@ -67,6 +66,7 @@ from metaxy.versioning.hashing import HashAlgorithm, HashSettings
 from metaxy.versioning.increment import Increment
 
 if TYPE_CHECKING:
+    from metaxy.stores._ranges import IdBounds
     from metaxy.stores.catalog_protocol import CatalogLike
 
 __all__ = [
