@@ -60,7 +60,7 @@ def prepare_write(
     if DATA_VERSION not in df.columns:
         names = [f.key.to_struct_name() for f in plan.fields]
         values = [pl.col(DATA_VERSION_BY_FIELD).struct.field(n) for n in names]
-        lf = lf.with_columns(engine.combine(values).alias(DATA_VERSION))
+        lf = engine.combine(lf, values, DATA_VERSION)
     defaults = {
         FEATURE_VERSION: pl.lit(plan.feature_version),
         PROJECT_VERSION: pl.lit(graph.project_version()),

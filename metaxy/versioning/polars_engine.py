@@ -23,7 +23,7 @@ from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep, foreign_key_order
-from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_expr, joined_text
+from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_columns, joined_text
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import (
     check_carried_columns,
@@ -232,19 +232,16 @@ class PolarsEngine:
         ]
         joined = joined.with_columns(absent) if absent else joined
         dep_index = {dep.feature: i for i, dep in enumerate(plan.spec.deps)}
-        fields = {
-            _field_column(f.key.to_struct_name()): hash_expr(
-                joined_text(
-                    field_hash_parts(
-                        f, str, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
-                    )
-                ),
-                self.settings,
+        texts = {
+            _field_column(f.key.to_struct_name()): joined_text(
+                field_hash_parts(
+                    f, str, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
+                )
             )
             for f in plan.fields
         }
         internal = [c for c in joined.collect_schema() if c.startswith("__mx_up")]
-        return joined.with_columns(**fields).drop(internal)
+        return hash_columns(joined, texts, self.settings).drop(internal)
 
     def missing_foreign_keys(
         self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
@@ -280,14 +277,14 @@ class PolarsEngine:
         if from_flat_fields:
             flat = [_field_column(n) for n in names]
             struct = pl.struct([pl.col(_field_column(n)).alias(n) for n in names]).alias(PROVENANCE_BY_FIELD)
-            provenance = self.combine([pl.col(c) for c in flat]).alias(PROVENANCE)
-            return lf.with_columns(struct, provenance).drop(flat)
+            return self.combine(lf.with_columns(struct), [pl.col(c) for c in flat], PROVENANCE).drop(flat)
         by_field = pl.col(PROVENANCE_BY_FIELD)
-        return lf.with_columns(self.combine([by_field.struct.field(n) for n in names]).alias(PROVENANCE))
+        return self.combine(lf, [by_field.struct.field(n) for n in names], PROVENANCE)
 
-    def combine(self, values: Sequence[pl.Expr]) -> pl.Expr:
-        """The sample-level hash of per-field versions given in field-key order."""
-        return hash_expr(joined_text(values), self.settings)
+    def combine(self, lf: pl.LazyFrame, values: Sequence[pl.Expr], name: str) -> pl.LazyFrame:
+        """``lf`` with column ``name``: the sample-level hash of per-field versions ``values`` (in
+        field-key order)."""
+        return hash_columns(lf, {name: joined_text(values)}, self.settings)
 
     def _prepare_dep(
         self, plan: FeaturePlan, index: int, dep: FeatureDep, lf: pl.LazyFrame, keys: list[str]
@@ -328,9 +325,7 @@ class PolarsEngine:
         """One row per ``on`` group: each field's data versions joined in upstream-id order, hashed."""
         value_cols = [c for c in lf.collect_schema() if c.startswith("__mx_up")]
         joined = [pl.col(c).fill_null("").sort_by(up_ids).str.join(SEPARATOR) for c in value_cols]
-        return (
-            lf.group_by(on).agg(joined).with_columns(hash_expr(pl.col(c), self.settings) for c in value_cols)
-        )
+        return hash_columns(lf.group_by(on).agg(joined), {c: pl.col(c) for c in value_cols}, self.settings)
 
     # -- increments -----------------------------------------------------------------------------
 

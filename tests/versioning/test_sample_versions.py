@@ -7,7 +7,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import VersioningError
-from metaxy.versioning.hashing import HashSettings, hash_expr, hash_text
+from metaxy.versioning.hashing import HashSettings, _cut_decimal, hash_columns, hash_text
 
 # (text, algorithm, truncation) -> rendered hash; values computed with xxhash / hashlib directly
 VECTORS = [
@@ -39,8 +39,8 @@ def test_python_hash_matches_frozen_vector(
 def test_polars_hash_matches_frozen_vector(
     text: str, algorithm: str, truncation: int | None, expected: str
 ) -> None:
-    out = pl.DataFrame({"s": [text]}).select(hash_expr(pl.col("s"), HashSettings(algorithm, truncation)))
-    assert out.item() == expected
+    out = hash_columns(pl.DataFrame({"s": [text]}), {"h": pl.col("s")}, HashSettings(algorithm, truncation))
+    assert out["h"].item() == expected
 
 
 @pytest.mark.parametrize("algorithm", ["xxhash32", "xxhash64", "md5", "sha256"])
@@ -50,10 +50,35 @@ def test_truncated_hashes_hold_only_their_own_characters(algorithm: str) -> None
     without copying them)."""
     n = 50_000
     texts = pl.DataFrame({"s": pl.int_range(n, eager=True).cast(pl.String)})
-    out = texts.select(hash_expr(pl.col("s"), HashSettings(algorithm, 8)))
+    out = hash_columns(texts, {"s": pl.col("s")}, HashSettings(algorithm, 8))
     assert out.to_series().str.len_chars().max() == 8
     held = out.to_arrow(compat_level=pl.CompatLevel.newest()).column(0).get_total_buffer_size()
     assert held <= n * 17  # a 16-byte view per string (8 characters fit inside it) and a validity bit
+
+
+@pytest.mark.parametrize(
+    ("digits", "dtype", "truncation"),
+    [(10, pl.UInt32, t) for t in (8, 9)] + [(20, pl.UInt64, t) for t in (8, 9, 10, 12, 19)],
+)
+def test_decimal_cut_of_numbers_matches_cut_renderings(
+    digits: int, dtype: pl.DataType, truncation: int
+) -> None:
+    """xxhash values are cut as numbers, not as rendered strings: every digit count, both sides of
+    each power of ten, and the largest value give the strings of rendering whole, then cutting."""
+    largest = 2 ** (32 if digits == 10 else 64) - 1
+    values = sorted({v for k in range(digits) for v in (10**k - 1, 10**k, 10**k + 1)} | {0, largest})
+    series = pl.Series("h", [v for v in values if v <= largest], dtype=dtype)
+    out = series.to_frame().select(_cut_decimal(pl.col("h"), digits, truncation)).to_series()
+    assert out.to_list() == [str(v)[:truncation] for v in series.to_list()]
+
+
+@pytest.mark.parametrize("algorithm", ["xxhash32", "xxhash64"])
+@pytest.mark.parametrize("truncation", [8, 11, 16, None])
+def test_polars_xxhash_matches_python_on_many_texts(algorithm: str, truncation: int | None) -> None:
+    texts = [f"field|{i}|parent.value|v{i * 7919}" for i in range(2_000)] + ["", "é", "|"]
+    settings = HashSettings(algorithm, truncation)
+    out = hash_columns(pl.DataFrame({"s": texts}), {"s": pl.col("s")}, settings)["s"].to_list()
+    assert out == [hash_text(t, settings) for t in texts]
 
 
 def test_truncation_below_eight_is_refused() -> None:

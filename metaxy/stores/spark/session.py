@@ -17,7 +17,7 @@ import pyarrow as pa
 from metaxy.exceptions import StoreBackendError
 from metaxy.stores._drivers import import_driver
 from metaxy.stores.spark.schema import XXHASH_UDFS
-from metaxy.versioning.hashing import HashAlgorithm, HashSettings, hash_expr
+from metaxy.versioning.hashing import HashAlgorithm, HashSettings, hash_columns
 
 #: a local session that needs no network: no UI, loopback only, no packages fetched at start
 OFFLINE_CONF = {
@@ -120,7 +120,7 @@ def _hasher(algorithm: HashAlgorithm) -> Any:
         import polars as pl
 
         frame = pl.DataFrame({"t": pl.Series("t", text, dtype=pl.String)})
-        hashed = frame.select(hash_expr(pl.col("t"), settings)).to_series()
+        hashed = hash_columns(frame, {"t": pl.col("t")}, settings).to_series()
         return hashed.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
 
     return hash_batch
