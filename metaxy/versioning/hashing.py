@@ -101,15 +101,9 @@ _INLINE_STRING_BYTES = 12
 
 def hash_columns(frame: FrameT, texts: Mapping[str, pl.Expr], settings: HashSettings) -> FrameT:
     """``frame`` with one column per entry of ``texts``: the hash of that string expression, rendered
-    and truncated (the Polars equivalent of :func:`hash_text`), under the entry's name.
-
-    Two steps: the texts are hashed into columns first, then the hashes are rendered from those
-    columns. The rendering of a truncated xxhash names the hash a dozen times (:func:`_cut_decimal`);
-    from a column, that costs nothing, while a repeated expression is computed again wherever Polars
-    does not share it (an eager ``select``, nested hashes: 3x slower).
-    """
+    and truncated (the Polars equivalent of :func:`hash_text`), under the entry's name."""
     hashed = frame.with_columns(_hashed(text, settings.algorithm).alias(name) for name, text in texts.items())
-    return hashed.with_columns(_rendered(pl.col(name), settings).alias(name) for name in texts)
+    return rendered(hashed, list(texts), settings)
 
 
 def _hashed(text: pl.Expr, algorithm: HashAlgorithm) -> pl.Expr:
@@ -122,38 +116,57 @@ def _hashed(text: pl.Expr, algorithm: HashAlgorithm) -> pl.Expr:
     return cast(pl.Expr, ns.nchash.md5() if algorithm is HashAlgorithm.MD5 else ns.chash.sha2_256())
 
 
-def _rendered(hashed: pl.Expr, settings: HashSettings) -> pl.Expr:
-    """Hashes from :func:`_hashed` as strings, cut to the truncation."""
+def rendered(frame: FrameT, names: Sequence[str], settings: HashSettings) -> FrameT:
+    """``frame`` with its hash columns ``names`` (as :func:`_hashed` computes them) rendered as strings
+    and cut to the truncation, one step per ``with_columns``.
+
+    Each step reads the column the step before wrote: the steps of a truncated xxhash name their
+    input three times each, which costs nothing from a column, while a repeated expression is computed
+    again wherever Polars does not share it (an eager ``select``, nested hashes: measured 3x slower).
+    """
+    for step in _render_steps(settings):
+        frame = frame.with_columns(step(pl.col(name)).alias(name) for name in names)
+    return frame
+
+
+def _render_steps(settings: HashSettings) -> list[Callable[[pl.Expr], pl.Expr]]:
     algorithm, truncation = settings.algorithm, settings.truncation
-    decimal = algorithm in (HashAlgorithm.XXHASH32, HashAlgorithm.XXHASH64)
-    if truncation is None or truncation >= _RENDERED_LENGTH[algorithm]:
-        return hashed.cast(pl.String) if decimal else hashed
-    if decimal:
-        return _cut_decimal(hashed, _RENDERED_LENGTH[algorithm], truncation)
-    truncated = hashed.str.slice(0, truncation)
-    if _RENDERED_LENGTH[algorithm] <= _INLINE_STRING_BYTES:
-        return truncated
+    length = _RENDERED_LENGTH[algorithm]
+    if algorithm in (HashAlgorithm.XXHASH32, HashAlgorithm.XXHASH64):
+        cuts = [] if truncation is None or truncation >= length else _decimal_cuts(length, truncation)
+        return [*cuts, lambda hashed: hashed.cast(pl.String)]
+    if truncation is None or truncation >= length:
+        return []
+    if length <= _INLINE_STRING_BYTES:
+        return [lambda hashed: hashed.str.slice(0, truncation)]
     # Polars cuts strings without copying them: the cut column keeps the whole rendered hashes alive
     # beneath it (10M hashes cut to 8 characters held 338 MiB instead of 153, for as long as the
     # caller holds the result). A concatenation writes what is kept into a column of its own.
-    return pl.concat_str([truncated, pl.lit("")])
+    return [lambda hashed: pl.concat_str([hashed.str.slice(0, truncation), pl.lit("")])]
 
 
-def _cut_decimal(hashed: pl.Expr, digits: int, truncation: int) -> pl.Expr:
-    """Unsigned integers of at most ``digits`` decimal digits, rendered in decimal and cut to
-    ``truncation`` characters: the strings of rendering them whole and cutting them.
+def _decimal_cuts(digits: int, truncation: int) -> list[Callable[[pl.Expr], pl.Expr]]:
+    """Steps taking unsigned integers of at most ``digits`` decimal digits to their first
+    ``truncation`` digits, as numbers: rendered, they are the renderings of the whole values, cut.
 
-    The cut is taken on the numbers: a value of ``d > truncation`` digits divided by
-    ``10 ** (d - truncation)`` keeps its first ``truncation`` digits (``d`` is found by comparisons
-    with the powers of ten). Only those digits are rendered, into strings short enough to live
-    inside their views, so there is neither a long rendering to cut nor a copy to free it (10M
-    samples of the simple benchmark graph: 2.37 -> 2.15 s CPU).
+    A value of ``d > truncation`` digits loses its last ``d - truncation`` digits by integer division,
+    in steps of 8, 4, 2 and 1 digits (as many as ``digits - truncation`` needs), each taken when the
+    value still has that many digits too many. Only the kept digits are then rendered, into strings
+    short enough to live inside their views: no long rendering to cut, no copy to free it (10M
+    samples of the simple benchmark graph: 2.37 -> 2.13 s CPU).
     """
-    power = [pl.lit(10**k, pl.UInt64) for k in range(digits)]
-    cut: Any = pl
-    for d in range(digits, truncation, -1):  # d digits: at least 10 ** (d - 1)
-        cut = cut.when(hashed >= power[d - 1]).then(hashed // power[d - truncation])
-    return cast(pl.Expr, cut.otherwise(hashed).cast(pl.String))
+    largest = 1 << ((digits - truncation).bit_length() - 1)
+    return [_cut_by(largest >> i, truncation) for i in range(largest.bit_length())]
+
+
+def _cut_by(size: int, truncation: int) -> Callable[[pl.Expr], pl.Expr]:
+    """The step dropping ``size`` digits of values that have at least ``truncation + size``."""
+
+    def cut(hashed: pl.Expr) -> pl.Expr:
+        too_long = hashed >= pl.lit(10 ** (truncation + size - 1), pl.UInt64)
+        return pl.when(too_long).then(hashed // pl.lit(10**size, pl.UInt64)).otherwise(hashed)
+
+    return cut
 
 
 #: from this many column parts on, :func:`joined_text` builds its strings with ``pl.format`` (measured on

@@ -7,7 +7,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import VersioningError
-from metaxy.versioning.hashing import HashSettings, _cut_decimal, hash_columns, hash_text
+from metaxy.versioning.hashing import HashSettings, hash_columns, hash_text, rendered
 
 # (text, algorithm, truncation) -> rendered hash; values computed with xxhash / hashlib directly
 VECTORS = [
@@ -56,20 +56,18 @@ def test_truncated_hashes_hold_only_their_own_characters(algorithm: str) -> None
     assert held <= n * 17  # a 16-byte view per string (8 characters fit inside it) and a validity bit
 
 
-@pytest.mark.parametrize(
-    ("digits", "dtype", "truncation"),
-    [(10, pl.UInt32, t) for t in (8, 9)] + [(20, pl.UInt64, t) for t in (8, 9, 10, 12, 19)],
-)
-def test_decimal_cut_of_numbers_matches_cut_renderings(
-    digits: int, dtype: pl.DataType, truncation: int
+@pytest.mark.parametrize(("algorithm", "dtype"), [("xxhash32", pl.UInt32), ("xxhash64", pl.UInt64)])
+@pytest.mark.parametrize("truncation", [8, 9, 10, 12, 19, 20, None])
+def test_xxhash_values_cut_as_numbers_render_like_cut_renderings(
+    algorithm: str, dtype: pl.DataType, truncation: int | None
 ) -> None:
     """xxhash values are cut as numbers, not as rendered strings: every digit count, both sides of
     each power of ten, and the largest value give the strings of rendering whole, then cutting."""
-    largest = 2 ** (32 if digits == 10 else 64) - 1
-    values = sorted({v for k in range(digits) for v in (10**k - 1, 10**k, 10**k + 1)} | {0, largest})
-    series = pl.Series("h", [v for v in values if v <= largest], dtype=dtype)
-    out = series.to_frame().select(_cut_decimal(pl.col("h"), digits, truncation)).to_series()
-    assert out.to_list() == [str(v)[:truncation] for v in series.to_list()]
+    largest = 2 ** (32 if algorithm == "xxhash32" else 64) - 1
+    values = {v for k in range(20) for v in (10**k - 1, 10**k, 10**k + 1)} | {0, largest}
+    hashes = pl.DataFrame({"h": sorted(v for v in values if v <= largest)}, schema={"h": dtype})
+    out = rendered(hashes, ["h"], HashSettings(algorithm, truncation))["h"].to_list()
+    assert out == [str(v)[:truncation] for v in hashes["h"].to_list()]
 
 
 @pytest.mark.parametrize("algorithm", ["xxhash32", "xxhash64"])
