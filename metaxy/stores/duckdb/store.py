@@ -24,6 +24,7 @@ from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._ranges import check_batch_rows
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
+from metaxy.stores.duckdb import file_lock
 from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import to_sql_condition
@@ -87,6 +88,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.compress_strings = compress_strings
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
+        self._file_lock: str | None = None
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
     @classmethod
@@ -103,11 +105,13 @@ class DuckDBMetadataStore(SQLMetadataStore):
         in_memory = self.db_path == MEMORY
         if not in_memory:
             self._check_path()
+            self._hold_file()
         try:
             self._con = duckdb.connect(
                 self.db_path, read_only=self.read_only and not in_memory, config={**_OFFLINE, **_STRING_VIEWS}
             )
         except duckdb.Error as exc:
+            self._release_file()
             raise self._open_error(exc) from exc
         # a database-wide setting: set either way, as another store of this process may share the file
         disabled = "" if self.compress_strings else _STRING_COMPRESSION
@@ -130,15 +134,30 @@ class DuckDBMetadataStore(SQLMetadataStore):
         if problem:
             raise StoreBackendError(f"{self.name}: {self.db_path} {problem}.", hint=hint)
 
+    def _hold_file(self) -> None:
+        """Keep other processes from the file until it is closed (see :mod:`.file_lock`)."""
+        try:
+            self._file_lock = file_lock.hold(self.db_path, shared=self.read_only)
+        except file_lock.HeldElsewhere as exc:
+            raise self._held_error(f"its lock file {exc} is taken") from None
+
+    def _release_file(self) -> None:
+        if self._file_lock is not None:
+            file_lock.release(self._file_lock)
+            self._file_lock = None
+
+    def _held_error(self, text: str) -> StoreBackendError:
+        return StoreBackendError(
+            f"{self.name}: {self.db_path} is held by another process: {text}",
+            hint="DuckDB allows one writing process, or many read-only ones: close the other "
+            "process's store, or open this one with read_only=True while no writer has it.",
+            transient=True,
+        )
+
     def _open_error(self, exc: Exception) -> StoreBackendError:
         text = first_line(exc)
         if "lock" in text.lower():
-            return StoreBackendError(
-                f"{self.name}: {self.db_path} is held by another process: {text}",
-                hint="DuckDB allows one writing process, or many read-only ones: close the other "
-                "process's store, or open this one with read_only=True while no writer has it.",
-                transient=True,
-            )
+            return self._held_error(text)
         if "not a valid DuckDB database" in text:
             return StoreBackendError(
                 f"{self.name}: {self.db_path} exists but is not a DuckDB database file.",
@@ -158,8 +177,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _close_backend(self) -> None:
         if self._con is not None and self.db_path != MEMORY:
-            self._con.close()
-            self._con = None
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+                self._release_file()
 
     # -- SQL hooks ------------------------------------------------------------------------------
 
