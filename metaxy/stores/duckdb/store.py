@@ -18,13 +18,13 @@ import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
 from metaxy.models.keys import FeatureKey
+from metaxy.stores import _file_lock as file_lock
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._errors import backend_error, first_line, translated
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._ranges import check_batch_rows
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
-from metaxy.stores.duckdb import file_lock
 from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import to_sql_condition
@@ -135,7 +135,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
             raise StoreBackendError(f"{self.name}: {self.db_path} {problem}.", hint=hint)
 
     def _hold_file(self) -> None:
-        """Keep other processes from the file until it is closed (see :mod:`.file_lock`)."""
+        """Keep other processes from the file until it is closed (see :mod:`metaxy.stores._file_lock`)."""
         try:
             self._file_lock = file_lock.hold(self.db_path, shared=self.read_only)
         except file_lock.HeldElsewhere as exc:

@@ -1,4 +1,4 @@
-"""The lock file a DuckDB store holds while open (metaxy/stores/duckdb/file_lock.py).
+"""The lock file a DuckDB store holds while open (metaxy/stores/_file_lock.py).
 
 Processes taking turns on one file losing nothing is probed by tests/stores/test_concurrency.py; here,
 who may open the file when, inside one process and across processes.
@@ -15,7 +15,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import StoreBackendError
-from metaxy.stores.duckdb import file_lock
+from metaxy.stores import _file_lock as file_lock
 from tests.stores.graphs import video_graph, videos
 
 ROOT = Path(__file__).parents[3]

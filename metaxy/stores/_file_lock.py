@@ -1,4 +1,4 @@
-"""A lock file beside a DuckDB database, held by a process from before it connects until after it closes.
+"""A lock file beside a database file, held by a process from before it connects until after it closes.
 
 DuckDB locks the database file itself, yet processes taking turns on one file were not safe: under
 load, an append one process had committed and closed was missing once the next process had written
