@@ -107,15 +107,27 @@ class DuckDBMetadataStore(SQLMetadataStore):
             self._check_path()
             self._hold_file()
         try:
-            self._con = duckdb.connect(
+            con = duckdb.connect(
                 self.db_path, read_only=self.read_only and not in_memory, config={**_OFFLINE, **_STRING_VIEWS}
             )
         except duckdb.Error as exc:
             self._release_file()
             raise self._open_error(exc) from exc
+        try:
+            self._configure(con)
+        except BaseException:  # a store that failed to open holds neither the connection nor the file
+            con.close()
+            self._release_file()
+            raise
+        self._con = con
+
+    def _configure(self, con: Any) -> None:
+        """Settings of a new connection."""
         # a database-wide setting: set either way, as another store of this process may share the file
         disabled = "" if self.compress_strings else _STRING_COMPRESSION
-        self._con.execute(f"SET disabled_compression_methods = '{disabled}'")
+        hint = "metaxy needs duckdb 1.4 or later: pip install -U 'metaxy[duckdb]'."
+        with translated(self.name, "DuckDB configuring the connection", hint=hint, drivers=("duckdb",)):
+            con.execute(f"SET disabled_compression_methods = '{disabled}'")
 
     def _check_path(self) -> None:
         """Say what is wrong with ``db_path`` before DuckDB does (its messages all read like a lock)."""
