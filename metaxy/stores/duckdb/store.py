@@ -2,6 +2,8 @@
 
 Concurrency is DuckDB's: one process may open a database file for writing, and then no other process
 can open it; several processes may open it together with ``read_only=True`` (while no writer has it).
+A lock file beside the database enforces the same from before connecting until after closing
+(:mod:`metaxy.stores._file_lock`: DuckDB's own lock alone lost appends of processes taking turns).
 xxhash is never computed by DuckDB (that needs an extension download); the Polars engine does it.
 """
 
@@ -106,20 +108,23 @@ class DuckDBMetadataStore(SQLMetadataStore):
         if not in_memory:
             self._check_path()
             self._hold_file()
-        try:
-            con = duckdb.connect(
-                self.db_path, read_only=self.read_only and not in_memory, config={**_OFFLINE, **_STRING_VIEWS}
-            )
-        except duckdb.Error as exc:
-            self._release_file()
-            raise self._open_error(exc) from exc
-        try:
-            self._configure(con)
-        except BaseException:  # a store that failed to open holds neither the connection nor the file
-            con.close()
+        try:  # a store that failed to open holds neither the file nor a connection
+            con = self._connect(duckdb, read_only=self.read_only and not in_memory)
+            try:
+                self._configure(con)
+            except BaseException:
+                con.close()
+                raise
+        except BaseException:
             self._release_file()
             raise
         self._con = con
+
+    def _connect(self, duckdb: Any, *, read_only: bool) -> Any:
+        try:
+            return duckdb.connect(self.db_path, read_only=read_only, config={**_OFFLINE, **_STRING_VIEWS})
+        except duckdb.Error as exc:
+            raise self._open_error(exc) from exc
 
     def _configure(self, con: Any) -> None:
         """Settings of a new connection."""
