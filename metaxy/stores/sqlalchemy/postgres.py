@@ -18,7 +18,7 @@ import polars as pl
 
 from metaxy.exceptions import ConfigError
 from metaxy.stores.sqlalchemy._adbc import query, statement
-from metaxy.stores.sqlalchemy.schema import decode_json
+from metaxy.stores.sqlalchemy.schema import decode_json, json_text
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -196,13 +196,8 @@ def csv_chunks(df: pl.DataFrame) -> Iterator[bytes]:
 
 
 def _csv_value(name: str, dtype: pl.DataType) -> pl.Expr:
-    column = pl.col(name)
-    if isinstance(dtype, pl.Struct):
-        return column.struct.json_encode()
-    if isinstance(dtype, pl.List | pl.Array):
-        import json
-
-        return column.map_elements(lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True)
+    if isinstance(dtype, pl.Struct | pl.List | pl.Array):
+        return json_text(name, dtype)
     if dtype == pl.Binary:
-        return pl.concat_str(pl.lit("\\x"), column.bin.encode("hex")).alias(name)
-    return column
+        return pl.concat_str(pl.lit("\\x"), pl.col(name).bin.encode("hex")).alias(name)
+    return pl.col(name)

@@ -121,6 +121,17 @@ def _sorted_struct(series: pl.Series) -> pl.Series:
     return frame.select(pl.when(~pl.col("null")).then(pl.col("v")).alias(series.name)).to_series()
 
 
+def json_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` (a struct or list) as JSON text, computed by Polars for the whole column.
+
+    Structs encode in Polars; lists (rare in metadata) go through :func:`json.dumps` value by value.
+    """
+    column = pl.col(name)
+    if isinstance(dtype, pl.Struct):
+        return column.struct.json_encode()
+    return column.map_elements(lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True)
+
+
 def to_rows(df: pl.DataFrame, *, sqlite: bool) -> list[dict[str, Any]]:
     """Rows as dicts (structs stay dicts: the JSON column type serializes them)."""
     out = df

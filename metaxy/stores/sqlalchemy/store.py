@@ -40,7 +40,7 @@ from metaxy.stores.sqlalchemy.postgres import (
     settings_sql,
 )
 from metaxy.stores.sqlalchemy.schema import SQLITE_HEX_TO_INT, SQLITE_MD5, PostgresDialect, SQLiteDialect
-from metaxy.stores.sqlalchemy.sqlite import SQLiteArrowReader
+from metaxy.stores.sqlalchemy.sqlite import INSERT_CHUNK_ROWS, SQLiteArrowReader, insert_rows
 from metaxy.versioning.sql import SQLDialect, SQLTable, to_sql_condition
 from metaxy.versioning.sql.dialects import bound
 from metaxy.versioning.sql.engine import col
@@ -386,14 +386,18 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._tables[table.name] = table
 
     def _insert(self, conn: sqlalchemy.Connection, table: sqlalchemy.Table, df: pl.DataFrame) -> None:
-        if self.is_postgres and df.height:
+        """Append ``df``'s rows in the transaction of ``conn``, in bulk where the database allows."""
+        if not df.height:
+            return
+        if self.is_postgres:
             _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
             if df.height >= ANALYZE_ROWS:  # plan the next reads with the table's real size
                 conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
-            return
-        rows = types.to_rows(df, sqlite=not self.is_postgres)
-        if rows:
-            conn.execute(_sa().insert(table), rows)
+        elif conn.dialect.name == "sqlite":
+            insert_rows(conn, table.name, df)
+        else:  # another database: SQLAlchemy converts each value, a chunk of rows at a time
+            for chunk in df.iter_slices(INSERT_CHUNK_ROWS):
+                conn.execute(_sa().insert(table), types.to_rows(chunk, sqlite=True))
 
     def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         """Drop the table, create it with ``frame``'s columns and insert the rows: one transaction."""
@@ -470,8 +474,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         )
         kept = everything.filter(~predicate.fill_null(False))
         conn.execute(sa.delete(table))
-        if kept.height:
-            conn.execute(sa.insert(table), types.to_rows(kept, sqlite=not self.is_postgres))
+        self._insert(conn, table, kept)
 
     def _list_keys(self) -> list[FeatureKey]:
         with self._translated("listing tables"), self._one_thread():

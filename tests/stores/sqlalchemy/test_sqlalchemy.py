@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import sqlite3
@@ -18,6 +19,9 @@ import sqlglot.expressions as exp
 
 import metaxy as mx
 from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
+from metaxy.stores.sqlalchemy import schema as types
+from metaxy.stores.sqlalchemy import sqlite as sqlite_module
+from metaxy.stores.sqlalchemy.sqlite import insert_rows
 from tests.stores.graphs import video_graph, videos
 
 
@@ -75,7 +79,98 @@ def test_by_field_columns_are_json_text_on_sqlite(tmp_path: Path) -> None:
     raw = (
         sqlite3.connect(db).execute("SELECT metaxy_provenance_by_field FROM metaxy_video__raw").fetchone()[0]
     )
-    assert raw == '{"audio": "a1", "frames": "f1"}'
+    assert json.loads(raw) == {"audio": "a1", "frames": "f1"}
+
+
+def test_sqlite_writes_store_every_type_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """The bulk SQLite write encodes columns in Polars: what it stores equals what SQLAlchemy's
+    ``insert`` stores row by row (the same texts for timestamps and dates, integers for booleans),
+    except JSON's spacing (compact here), so files written either way read alike."""
+    frame = pl.DataFrame(
+        {
+            "i": [1, None, -5],
+            "f": [0.5, None, 1e-7],
+            "b": [True, None, False],
+            "s": ["x", None, 'é\n"q'],
+            "c": pl.Series(["a", "b", None], dtype=pl.Categorical),
+            "zoned": [
+                dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                None,
+                dt.datetime(1999, 12, 31, 23, 59, 59, 123, tzinfo=dt.UTC),
+            ],
+            "naive": [dt.datetime(2026, 1, 1), None, dt.datetime(2026, 1, 2, 3, 4, 5, 6)],
+            "d": [dt.date(2026, 1, 1), None, dt.date(5, 1, 2)],
+            "bin": [b"\x00\x01", None, b""],
+            "st": [{"a": "x", "n": 1}, None, {"a": None, "n": None}],
+            "floats": [{"x": 0.1, "y": True}, {"x": None, "y": None}, None],
+            "l": [["a", "b"], None, []],
+        }
+    )
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    metadata = sa.MetaData()
+    columns = {n: types.sql_type(t, postgres=False) for n, t in frame.schema.items()}
+    by_rows = sa.Table("by_rows", metadata, *[sa.Column(n, t) for n, t in columns.items()])
+    sa.Table("bulk", metadata, *[sa.Column(n, t) for n, t in columns.items()])
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(sa.insert(by_rows), types.to_rows(frame, sqlite=True))
+        insert_rows(conn, "bulk", frame)
+        expected = conn.exec_driver_sql("SELECT * FROM by_rows").fetchall()
+        stored = conn.exec_driver_sql("SELECT * FROM bulk").fetchall()
+    engine.dispose()
+    json_columns = {"st", "floats", "l"}
+    for want, got in zip(expected, stored, strict=True):
+        for name, a, b in zip(frame.columns, want, got, strict=True):
+            if name in json_columns:  # SQLAlchemy stores a null list as the JSON text 'null'
+                assert (None if a is None else json.loads(a)) == (None if b is None else json.loads(b)), name
+            else:
+                assert (a, type(a)) == (b, type(b)), name
+
+
+def test_a_sqlite_file_with_rows_written_row_by_row_reads_alike(tmp_path: Path) -> None:
+    """Files written before the bulk writes hold JSON as ``json.dumps`` spaces it; appended rows are
+    compact. Reads (whole JSON decoded, or fields extracted by SQLite) take both."""
+    g = video_graph()
+    db = tmp_path / "m.db"
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos([1, 2]))
+    with sqlite3.connect(db) as con:  # rows 1-2 as an earlier version stored them
+        for uid in (1, 2):
+            con.execute(
+                "UPDATE metaxy_video__raw SET metaxy_provenance_by_field = ? WHERE sample_uid = ?",
+                (json.dumps({"audio": f"a{uid}", "frames": f"f{uid}"}), uid),
+            )
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos([3]))
+        latest = store.read_metadata(g.video).collect().sort("sample_uid")
+        history = store.read_metadata(g.video, history=True).collect().sort("sample_uid")
+    for frame in (latest, history):
+        assert frame["metaxy_provenance_by_field"].to_list() == [
+            {"audio": f"a{i}", "frames": f"f{i}"} for i in (1, 2, 3)
+        ]
+
+
+def test_a_sqlite_write_failing_in_a_later_chunk_leaves_no_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write goes to SQLite a chunk of rows at a time, all in one transaction: a failure in the
+    third chunk (a real trigger aborting the insert) rolls back the two chunks before it."""
+    monkeypatch.setattr(sqlite_module, "INSERT_CHUNK_ROWS", 10)
+    g = video_graph()
+    db = tmp_path / "m.db"
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos(list(range(25))))
+        assert store.read_metadata(g.video).collect().height == 25  # three chunks landed together
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "CREATE TRIGGER no_bad BEFORE INSERT ON metaxy_video__raw WHEN NEW.sample_uid = 125 "
+            "BEGIN SELECT RAISE(ABORT, 'sample 125 refused'); END"
+        )
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        with pytest.raises(StoreBackendError, match="sample 125 refused"):
+            store.write_metadata(g.video, videos(list(range(100, 130))))
+        history = store.read_metadata(g.video, history=True).collect()
+    assert sorted(history["sample_uid"].to_list()) == list(range(25))
 
 
 def test_an_interrupted_write_leaves_no_rows(pg: mx.SQLAlchemyMetadataStore) -> None:
