@@ -61,7 +61,19 @@ def arrow_to_series(name: str, column: pl.Series, sql_type: Any | None) -> pl.Se
         return decode_json(column)
     if column.dtype in _COLUMN_WISE.get(kind, ()):
         return column.cast(polars_type(sql_type))
+    if kind in ("timestamp", "date") and column.dtype == pl.String:
+        return _each_distinct_text_once(name, column, sql_type)
     return to_series(name, column.to_list(), sql_type)
+
+
+def _each_distinct_text_once(name: str, column: pl.Series, sql_type: Any) -> pl.Series:
+    """Timestamp or date texts read as :func:`to_series` reads them, each distinct text once.
+
+    Texts repeat (a write stamps all its rows alike): 1M rows of one write parsed in Python took 0.6 s.
+    """
+    distinct = column.drop_nulls().unique()
+    values = to_series(name, distinct.to_list(), sql_type)
+    return column.replace_strict(distinct, values, return_dtype=values.dtype).alias(name)
 
 
 #: per type family, the types SQLite's ADBC driver infers that read back column-wise by a cast
