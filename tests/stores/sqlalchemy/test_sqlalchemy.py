@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 import sqlglot.expressions as exp
+from polars.testing import assert_frame_equal
 
 import metaxy as mx
 from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
@@ -512,6 +513,22 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.SQLAlc
         store = mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
     with store:
         yield store
+
+
+def test_a_hard_delete_sql_cannot_express_rewrites_the_kept_rows_unchanged(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """A delete filter with no SQL translation is evaluated in Polars and the table rewritten in one
+    transaction, the kept rows inserted as a write inserts them (COPY, or SQLite's bulk insert)."""
+    g = video_graph()
+    any_db.write_metadata(g.video, videos([1, 2, 3]))
+    any_db.write_metadata(g.video, videos([3], audio="b"))
+    before = any_db.read_metadata(g.video, history=True).collect()
+    doomed = pl.col("path").str.reverse() == "4pm.2v"  # v2.mp4
+    assert any_db.delete_metadata(g.video, filters=doomed, soft=False) == 1
+    after = any_db.read_metadata(g.video, history=True).collect()
+    order = ["sample_uid", "metaxy_provenance"]
+    assert_frame_equal(after.sort(order), before.filter(~doomed).sort(order), check_row_order=True)
 
 
 def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
