@@ -122,7 +122,11 @@ def resolve_increment(
     upstream = _read_upstream(plan, holders, versions)
     if lazy:
         return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters, lazy=True)
-    return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters)
+    # by ranges (above), two ranges are in flight already; here the stored rows may take the other core
+    beside = store.reads_side_by_side()
+    return engine.resolve(
+        plan, current, upstream=upstream, samples=given, filters=filters, stored_beside_upstream=beside
+    )
 
 
 def _resolve_ranges(

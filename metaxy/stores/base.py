@@ -223,6 +223,11 @@ class MetadataStore(
         """Whether the data lives in this process's memory, out of reach of any other process."""
         return self.location == ":memory:"
 
+    def reads_side_by_side(self) -> bool:
+        """Whether two reads run at once, each on a core of its own that one read would leave idle:
+        a resolution then reads the stored rows beside the upstream rows instead of after them."""
+        return False
+
     def _resolve_native(
         self,
         plan: FeaturePlan,

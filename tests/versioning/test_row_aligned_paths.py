@@ -137,3 +137,32 @@ def test_row_by_row_increment_equals_the_joined_one(expected_ids: list[int], dat
     ).select(comparison_columns(PLAN))
     joined = ENGINE.increment(PLAN, expected.lazy(), current.lazy()).collect()
     same_increment(ENGINE.increment_of_frames(PLAN, expected, current), joined)
+
+
+@given(a_ids=ids, stored_ids=ids, data=st.data())
+def test_reading_the_stored_rows_beside_the_upstream_gives_the_same_increment(
+    a_ids: list[int], stored_ids: list[int], data: st.DataObject
+) -> None:
+    """``stored_beside_upstream`` changes when the stored rows are read, not what is decided."""
+    upstream_frames = {
+        PLAN.spec.deps[0].feature: upstream(a_ids, data, ["x", "y"]).lazy(),
+        PLAN.spec.deps[1].feature: upstream(a_ids[::-1], data, ["x"]).lazy(),
+    }
+    unique = list(dict.fromkeys(stored_ids))
+    expected = ENGINE.resolve(PLAN, None, upstream=upstream_frames).new
+    provenance = dict(zip(expected["sample_uid"], expected[PROVENANCE], strict=True))
+    current = pl.DataFrame(  # stored rows: some as expected, some stale, some orphaned, an extra column
+        {
+            "sample_uid": unique,
+            PROVENANCE: [data.draw(st.sampled_from([provenance.get(i, "gone"), "old"])) for i in unique],
+            FEATURE_VERSION: [PLAN.feature_version] * len(unique),
+            "path": [f"p{i}" for i in unique],
+        },
+        schema={"sample_uid": pl.Int64, PROVENANCE: pl.String, FEATURE_VERSION: pl.String, "path": pl.String},
+    ).lazy()
+    filters = data.draw(st.sampled_from([[], [pl.col("sample_uid") < 3]]))
+    after, beside = (
+        ENGINE.resolve(PLAN, current, upstream=upstream_frames, filters=filters, stored_beside_upstream=b)
+        for b in (False, True)
+    )
+    same_increment(beside, after)

@@ -253,6 +253,9 @@ class WrappedMetadataStore(MetadataStore):
     def is_in_process(self) -> bool:
         return self.inner.is_in_process()
 
+    def reads_side_by_side(self) -> bool:
+        return self.inner.reads_side_by_side()
+
     def _resolve_native(
         self,
         plan: FeaturePlan,
