@@ -99,7 +99,7 @@ class PolarsEngine:
             lazy: return lazy frames (nothing runs until collected); otherwise collect once.
             stored_beside_upstream: collecting, read the stored rows at the same time as the upstream
                 rows rather than while the provenance is hashed: for stores whose reads each run on
-                one core of their own (SQLite, PostgreSQL). It holds the stored rows a while longer.
+                one core of their own (SQLite). It holds the stored rows a while longer.
         """
         for expr in filters:
             current = None if current is None else current.filter(expr)

@@ -211,7 +211,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
 
     def reads_side_by_side(self) -> bool:
         """SQLite answers a query on one core, each read on a connection of its own (1M samples, the
-        benchmark's simple ``stale``: 4.1 → 3.2 s). PostgreSQL's reads keep both cores busy already
+        benchmark's simple ``stale``: 3.7 → 2.9 s). PostgreSQL's reads keep both cores busy already
         (the server's output and the client's parse): reading beside gained nothing there."""
         return not self.is_postgres
 
