@@ -144,14 +144,16 @@ def json_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return column.map_elements(lambda v: json.dumps(v.to_list()), return_dtype=pl.String, skip_nulls=True)
 
 
-def to_rows(df: pl.DataFrame, *, sqlite: bool) -> list[dict[str, Any]]:
-    """Rows as dicts (structs stay dicts: the JSON column type serializes them)."""
-    out = df
-    if sqlite:  # SQLite has no time zones: store UTC wall time
-        for name, dtype in df.schema.items():
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-                out = out.with_columns(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
-    return out.to_dicts()
+def to_rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts for SQLAlchemy's ``insert`` (PostgreSQL takes ``COPY`` instead): structs stay
+    dicts (the JSON column type serializes them); zoned timestamps become UTC wall time, as SQLite
+    has no time zones."""
+    zoned = [
+        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        for name, dtype in df.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ]
+    return (df.with_columns(zoned) if zoned else df).to_dicts()
 
 
 def sql_type(dtype: pl.DataType, *, postgres: bool) -> Any:

@@ -403,7 +403,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             insert_rows(conn, table.name, df)
         else:  # another database: SQLAlchemy converts each value, a chunk of rows at a time
             for chunk in df.iter_slices(INSERT_CHUNK_ROWS):
-                conn.execute(_sa().insert(table), types.to_rows(chunk, sqlite=True))
+                conn.execute(_sa().insert(table), types.to_rows(chunk))
 
     def _replace_rows(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         """Drop the table, create it with ``frame``'s columns and insert the rows: one transaction."""

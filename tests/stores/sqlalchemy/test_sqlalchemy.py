@@ -114,7 +114,7 @@ def test_sqlite_writes_store_every_type_as_sqlalchemy_does(tmp_path: Path) -> No
     sa.Table("bulk", metadata, *[sa.Column(n, t) for n, t in columns.items()])
     with engine.begin() as conn:
         metadata.create_all(conn)
-        conn.execute(sa.insert(by_rows), types.to_rows(frame, sqlite=True))
+        conn.execute(sa.insert(by_rows), types.to_rows(frame))
         insert_rows(conn, "bulk", frame)
         expected = conn.exec_driver_sql("SELECT * FROM by_rows").fetchall()
         stored = conn.exec_driver_sql("SELECT * FROM bulk").fetchall()
