@@ -19,6 +19,7 @@ from metaxy.constants import SYSTEM_NAMESPACE
 from metaxy.exceptions import FeatureNotFoundError, QueryError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
+from metaxy.stores._arrow_stream import ArrowStream, to_frame
 from metaxy.stores._drivers import import_driver
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def run_sql(store: MetadataStore, query: str, graph: FeatureGraph) -> pl.DataFra
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         try:
-            return pl.from_arrow(con.sql(query).to_arrow_table())  # type: ignore[return-value]
+            return to_frame(con.sql(query))
         except duckdb.Error as exc:
             raise QueryError(
                 f"The SQL query failed in store {store.name!r}: {_first_line(exc)}",
@@ -135,7 +136,7 @@ def _rows(store: MetadataStore, table: QueryTable, graph: FeatureGraph) -> pl.Da
 
 def _register(con: Any, table: QueryTable, rows: pl.DataFrame) -> None:
     source = f"_metaxy_{'history' if table.history else 'latest'}_{table.key.to_table_name()}"
-    con.register(source, rows.to_arrow())
+    con.register(source, ArrowStream(rows))
     con.execute(f'CREATE SCHEMA IF NOT EXISTS "{HISTORY_SCHEMA}"')
     schema = HISTORY_SCHEMA if table.history else "main"
     con.execute(f'CREATE VIEW "{schema}"."{table.key.to_table_name()}" AS SELECT * FROM "{source}"')

@@ -21,6 +21,7 @@ import sqlglot.expressions as exp
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
 from metaxy.models.keys import FeatureKey
 from metaxy.stores import _file_lock as file_lock
+from metaxy.stores._arrow_stream import ArrowStream, to_frame
 from metaxy.stores._drivers import import_driver
 from metaxy.stores._errors import backend_error, first_line, translated
 from metaxy.stores._naming import keys_from_tables
@@ -229,8 +230,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
             return self._fetch_sql(sql, params)
 
     def _fetch_sql(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        frame = pl.from_arrow(self._con.sql(sql, params=params or None).to_arrow_table())
-        assert isinstance(frame, pl.DataFrame)
+        frame = to_frame(self._con.sql(sql, params=params or None))
         # TIMESTAMPTZ comes back in the session time zone; metaxy timestamps are UTC
         zoned = [
             pl.col(c).dt.convert_time_zone("UTC")
@@ -266,7 +266,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         the allocator).
         """
         view = f"__mx_frame_{uuid.uuid4().hex}"
-        self._con.register(view, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+        self._con.register(view, ArrowStream(frame))
         try:
             yield view
         finally:
