@@ -156,17 +156,14 @@ class ArrowReader:
             self._database = None
 
 
-def _to_polars(table: Any) -> pl.DataFrame:
+def _to_polars(table: pl.DataFrame) -> pl.DataFrame:
     """An Arrow result as Polars: JSON columns decoded to structs, integers and floats widened to 64 bits."""
-    import pyarrow as pa
-
     columns: list[pl.Series] = []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        json_text = isinstance(field.type, pa.BaseExtensionType)  # arrow.json (json, jsonb)
+    for series in table.iter_columns():
+        json_text = isinstance(series.dtype, pl.Extension)  # arrow.json (json, jsonb)
         if json_text:
-            column = pa.chunked_array([c.storage for c in column.chunks], type=field.type.storage_type)
-        series = pl.Series(field.name, column)
-        if json_text or (series.dtype == pl.String and field.name.endswith("_by_field")):
+            series = series.ext.storage()
+        if json_text or (series.dtype == pl.String and series.name.endswith("_by_field")):
             series = decode_json(series)
         elif series.dtype.is_integer():
             series = series.cast(pl.Int64)

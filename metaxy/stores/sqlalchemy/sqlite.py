@@ -56,13 +56,9 @@ class SQLiteArrowReader:
         except Exception as exc:  # every driver failure falls back to the row path
             _log.debug("SQLite read through ADBC failed, reading rows instead: %s", exc)
             return None
-        columns = [
-            arrow_to_series(f.name, pl.Series(f.name, c), types.get(f.name))
-            for f, c in zip(table.schema, table.columns, strict=True)
-        ]
-        return pl.DataFrame(columns)
+        return pl.DataFrame([arrow_to_series(c.name, c, types.get(c.name)) for c in table.iter_columns()])
 
-    def _query(self, sql: str, params: Mapping[str, Any]) -> Any:
+    def _query(self, sql: str, params: Mapping[str, Any]) -> pl.DataFrame:
         import adbc_driver_sqlite
         from adbc_driver_manager import AdbcConnection
 

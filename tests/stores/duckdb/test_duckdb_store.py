@@ -342,38 +342,3 @@ def test_string_compression_is_on_unless_switched_off(db: Path, compress: bool, 
     with mx.DuckDBMetadataStore(db) as store:  # read back the same either way
         back = store.read_metadata(g.video).collect().sort("sample_uid")
     assert back.select(rows.columns).equals(rows)
-
-
-WITHOUT_PYARROW = """
-import sys
-import polars as pl
-import metaxy as mx
-from tests.stores.graphs import video_graph, videos
-
-g = video_graph()
-with mx.DuckDBMetadataStore(sys.argv[1]) as store:
-    store.write_metadata(g.video, videos([1, 2, 3]))
-    new = store.resolve_update(g.transcript).new
-    store.write_metadata(g.transcript, new.with_columns(pl.lit("t").alias("text")))
-    store.write_metadata(g.video, videos([3, 4], audio="b"))  # evolves nothing, appends history
-    increment = store.resolve_update(g.transcript)
-    rows = store.read_metadata(g.video).collect()
-    queried = store.sql('SELECT count(*) AS n FROM "video__raw"')
-print(sorted(increment.new["sample_uid"]), sorted(increment.stale["sample_uid"]), rows.height,
-      queried["n"].item(), "pyarrow" in sys.modules)
-"""
-
-
-def test_a_duckdb_store_moves_frames_without_importing_pyarrow(db: Path) -> None:
-    """Writes, resolutions, reads and SQL queries pass Arrow streams straight between DuckDB and Polars:
-    pyarrow's ~42 MiB and start-up are never paid by a process using only the DuckDB store."""
-    root = Path(__file__).parents[3]
-    run = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PYARROW, str(db)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["[4]", "[3]", "4", "4", "False"]
