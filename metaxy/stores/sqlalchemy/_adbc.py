@@ -15,22 +15,26 @@ import polars as pl
 
 
 @contextmanager
-def statement(conn: Any, sql: str) -> Iterator[Any]:
-    """An ADBC statement of ``conn`` holding ``sql``, closed afterwards."""
+def statement(conn: Any, sql: str, options: Mapping[str, str] | None = None) -> Iterator[Any]:
+    """An ADBC statement of ``conn`` holding ``sql`` (with the driver's ``options``), closed afterwards."""
     from adbc_driver_manager import AdbcStatement
 
     handle = AdbcStatement(conn)
     try:
         handle.set_sql_query(sql)
+        if options:
+            handle.set_options(**options)
         yield handle
     finally:
         handle.close()
 
 
-def query(conn: Any, sql: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+def query(
+    conn: Any, sql: str, params: Mapping[str, Any] | None = None, options: Mapping[str, str] | None = None
+) -> pl.DataFrame:
     """The result of ``sql`` as Arrow columns in a Polars frame (no conversion of types); ``params``
-    are bound in order, one value each."""
-    with statement(conn, sql) as handle:
+    are bound in order, one value each; ``options`` are the driver's statement options."""
+    with statement(conn, sql, options) as handle:
         if params:
             values = pl.DataFrame({name: [value] for name, value in params.items()})
             handle.bind_stream(values.__arrow_c_stream__())

@@ -35,6 +35,10 @@ INSERT_CHUNK_ROWS = 50_000
 #: SQLAlchemy's text for a SQLite DATETIME / DATE (always six fractional digits)
 _DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%6f"
 _DATE_TEXT = "%Y-%m-%d"
+#: the driver's record batches: 64k rows, not 1,024 (1M rows of the wide benchmark root, ids, four
+#: fields and two timestamps: 38 MiB less resident memory per read, time unchanged; a wide `stale`
+#: resolution, three such reads at once: peak 1,245-1,301 -> 1,022-1,077 MiB)
+_BATCH_OPTIONS = {"adbc.sqlite.query.batch_rows": "65536"}
 
 
 class SQLiteArrowReader:
@@ -66,7 +70,7 @@ class SQLiteArrowReader:
         order = dict.fromkeys(_NAMED.findall(sql))
         with adbc_driver_sqlite.connect(self._uri) as database, AdbcConnection(database) as conn:
             query(conn, f"PRAGMA busy_timeout = {self._busy_ms}")
-            return query(conn, sql, {name: params[name] for name in order})
+            return query(conn, sql, {name: params[name] for name in order}, _BATCH_OPTIONS)
 
 
 def insert_rows(conn: sqlalchemy.Connection, table: str, df: pl.DataFrame) -> None:

@@ -482,24 +482,29 @@ def test_sqlite_file_reads_go_through_adbc_and_equal_row_reads(tmp_path: Path) -
         assert sent  # the first read went through ADBC
 
 
-def test_a_sqlite_read_adbc_cannot_do_falls_back_to_rows(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("where", ["first batch", "later batch"])
+def test_a_sqlite_column_changing_type_partway_reads_without_loss(
+    where: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """SQLite keeps any value in any column: a column whose values change type partway through the
-    result is refused by ADBC's type inference; the store then reads rows and loses nothing."""
+    """SQLite keeps any value in any column. ADBC infers a column's type from its first record batch:
+    a text value there makes the column text, which the store reads back typed; a text value in a later
+    batch makes ADBC refuse the result, and the store then reads rows. Either way nothing is lost."""
     g = video_graph()
     db = tmp_path / "m.db"
+    batch = int(sqlite_module._BATCH_OPTIONS["adbc.sqlite.query.batch_rows"])
+    n = 3000 if where == "first batch" else batch + 3000
     with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
-        store.write_metadata(g.video, videos(list(range(3000))))
+        store.write_metadata(g.video, videos(list(range(n))))
     with sqlite3.connect(db) as con:  # a text value deep in an integer column, as another tool might
-        con.execute("UPDATE metaxy_video__raw SET sample_uid = 'x' WHERE sample_uid = 2999")
+        con.execute("UPDATE metaxy_video__raw SET sample_uid = 'x' WHERE sample_uid = ?", (n - 1,))
     with (
         mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store,
         caplog.at_level(logging.DEBUG, "metaxy.stores.sqlalchemy.sqlite"),
     ):
         frame = store.read_metadata(g.video).collect()
-    assert "reading rows instead" in caplog.text  # ADBC was tried first and refused the column
-    assert frame.height == 3000
+    # ADBC was tried first; past its first batch it refused the column
+    assert ("reading rows instead" in caplog.text) == (where == "later batch")
+    assert frame.height == n
     assert frame["sample_uid"].null_count() == 1  # as the row path reads a text value in a BIGINT column
 
 
