@@ -156,11 +156,16 @@ class ArrowReader:
             self._database = None
 
 
+#: Polars' type of Arrow extension columns such as ``arrow.json`` (``()``, matching nothing, on a Polars
+#: release before extension types)
+_EXTENSION: Any = getattr(pl, "Extension", ())
+
+
 def _to_polars(table: pl.DataFrame) -> pl.DataFrame:
     """An Arrow result as Polars: JSON columns decoded to structs, integers and floats widened to 64 bits."""
     columns: list[pl.Series] = []
     for series in table.iter_columns():
-        json_text = isinstance(series.dtype, pl.Extension)  # arrow.json (json, jsonb)
+        json_text = isinstance(series.dtype, _EXTENSION)  # arrow.json (json, jsonb)
         if json_text:
             series = series.ext.storage()
         if json_text or (series.dtype == pl.String and series.name.endswith("_by_field")):
