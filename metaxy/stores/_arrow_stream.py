@@ -1,10 +1,10 @@
-"""Polars frames in and out of drivers through Arrow's C stream interface, without pyarrow.
+"""Polars frames handed to DuckDB through Arrow's C stream interface, without pyarrow.
 
 DuckDB relations, ADBC results and Polars frames all speak the Arrow PyCapsule protocol
-(``__arrow_c_stream__``), so data moves between them as Arrow arrays (from DuckDB, strings as views:
-Polars' own layout) with no pyarrow objects in between. The DuckDB, SQLite and PostgreSQL stores
-therefore never import pyarrow: 30-42 MiB less resident memory in every process that uses them, and
-~0.13 s less start-up.
+(``__arrow_c_stream__``): ``pl.DataFrame(relation_or_result)`` reads a result as Arrow arrays (from
+DuckDB, strings as views: Polars' own layout) with no pyarrow objects in between. The DuckDB, SQLite
+and PostgreSQL stores therefore never import pyarrow: 30-42 MiB less resident memory in every process
+that uses them, and ~0.13 s less start-up.
 """
 
 from __future__ import annotations
@@ -27,8 +27,3 @@ class ArrowStream:
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         return self.frame.__arrow_c_stream__(requested_schema)
-
-
-def to_frame(stream: Any) -> pl.DataFrame:
-    """The rows of an Arrow C stream source as a Polars frame (a DuckDB relation runs its query now)."""
-    return pl.DataFrame(stream)

@@ -19,7 +19,7 @@ from metaxy.constants import SYSTEM_NAMESPACE
 from metaxy.exceptions import FeatureNotFoundError, QueryError
 from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
-from metaxy.stores._arrow_stream import ArrowStream, to_frame
+from metaxy.stores._arrow_stream import ArrowStream
 from metaxy.stores._drivers import import_driver
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def run_sql(store: MetadataStore, query: str, graph: FeatureGraph) -> pl.DataFra
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         try:
-            return to_frame(con.sql(query))
+            return pl.DataFrame(con.sql(query))  # the query runs now
         except duckdb.Error as exc:
             raise QueryError(
                 f"The SQL query failed in store {store.name!r}: {_first_line(exc)}",

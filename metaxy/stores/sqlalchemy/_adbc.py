@@ -2,7 +2,7 @@
 
 The driver manager's low-level API, not its DB-API module: that one imports ``pyarrow.dataset`` and
 pandas (seconds on a loaded machine, on every process's first read). Parameters go in and results come
-out as Arrow C streams (:mod:`metaxy.stores._arrow_stream`), so pyarrow is not imported at all.
+out as Arrow C streams read by Polars, so pyarrow is not imported at all.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
-
-from metaxy.stores._arrow_stream import ArrowStream, to_frame
 
 
 @contextmanager
@@ -39,6 +37,6 @@ def query(
     with statement(conn, sql, options) as handle:
         if params:
             values = pl.DataFrame({name: [value] for name, value in params.items()})
-            handle.bind_stream(ArrowStream(values).__arrow_c_stream__())
+            handle.bind_stream(values.__arrow_c_stream__())
         stream, _ = handle.execute_query()
-        return to_frame(stream)
+        return pl.DataFrame(stream)

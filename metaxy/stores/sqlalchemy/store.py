@@ -399,7 +399,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
             if df.height >= ANALYZE_ROWS:  # plan the next reads with the table's real size
                 conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
-        elif conn.dialect.name == "sqlite":
+        elif self.connection_url.startswith("sqlite"):
             insert_rows(conn, table.name, df)
         else:  # another database: SQLAlchemy converts each value, a chunk of rows at a time
             for chunk in df.iter_slices(INSERT_CHUNK_ROWS):
