@@ -106,6 +106,19 @@ def hash_columns(frame: FrameT, texts: Mapping[str, pl.Expr], settings: HashSett
     return rendered(hashed, list(texts), settings)
 
 
+def hash_joined(
+    frame: FrameT, parts: Mapping[str, Sequence[str | pl.Expr]], settings: HashSettings
+) -> FrameT:
+    """``frame`` with one column per entry of ``parts``: the hash of those parts (literal strings and
+    string expressions) joined with ``"|"``, rendered and truncated, under the entry's name.
+
+    The same values as :func:`hash_columns` of ``joined_text(parts)``; long recipes are joined and
+    hashed a slice of rows at a time (see :func:`_joined_hash`), so their strings never all exist at once.
+    """
+    hashed = frame.with_columns(_joined_hash(p, settings.algorithm).alias(name) for name, p in parts.items())
+    return rendered(hashed, list(parts), settings)
+
+
 def _hashed(text: pl.Expr, algorithm: HashAlgorithm) -> pl.Expr:
     """The hash of each string: unsigned integers for xxhash, hex strings for md5 and sha256."""
     ns: Any = text
@@ -169,26 +182,25 @@ def _cut_by(size: int, truncation: int) -> Callable[[pl.Expr], pl.Expr]:
     return cut
 
 
-#: from this many column parts on, :func:`joined_text` builds its strings with ``pl.format`` (measured on
+#: from this many column parts on, :func:`hash_joined` builds its strings with ``pl.format`` (measured on
 #: a 1M-sample resolution in memory: eight columns 0.72 -> 0.61 s wall, 1.36 -> 1.05 s CPU; two columns
 #: no faster, the per-batch call costing what the template saves)
 FORMAT_FROM_COLUMNS = 4
+#: rows joined and hashed at once on the ``pl.format`` path. The default streaming batch (100k rows)
+#: held ~33 MiB of strings per wide recipe per thread; 16k rows, measured on the 1M wide benchmark
+#: resolution: peak 565-574 -> 475-497 MiB, and faster (0.82-0.83 -> 0.74-0.77 s; 4k and 8k rows:
+#: 0.77-0.83 s, 32k: 0.76-0.82 s), the strings of a slice staying in the processor's caches
+SLICE_ROWS = 16_384
 
 
 def joined_text(parts: Sequence[str | pl.Expr]) -> pl.Expr:
     """``parts`` (literal strings and string expressions) joined with ``"|"``; null if any part is null.
 
     The same strings as ``pl.concat_str([...], separator="|")`` with each literal a ``pl.lit``, built
-    one of two faster ways. Each run of literals and the separators around it goes in as one literal
-    piece: concatenation copies a broadcast literal column per piece, so fewer pieces build the
-    strings faster (1M rows of a six-part field recipe: 45-55 vs 85-95 ms CPU). With many columns,
-    ``pl.format`` with the literals in its template is faster still (see :func:`_formatted`).
+    faster: each run of literals and the separators around it goes in as one literal piece, and
+    concatenation copies a broadcast literal column per piece, so fewer pieces build the strings faster
+    (1M rows of a six-part field recipe: 45-55 vs 85-95 ms CPU).
     """
-    columns = [p for p in parts if isinstance(p, pl.Expr)]
-    if len(columns) >= FORMAT_FROM_COLUMNS and not any(
-        isinstance(p, str) and _BRACES & set(p) for p in parts
-    ):
-        return _formatted(SEPARATOR.join("{}" if isinstance(p, pl.Expr) else p for p in parts), columns)
     pieces: list[pl.Expr] = []
     text = ""
     for i, part in enumerate(parts):
@@ -207,17 +219,29 @@ def joined_text(parts: Sequence[str | pl.Expr]) -> pl.Expr:
 
 
 _BRACES = {"{", "}"}
+_HASH_DTYPES = {
+    HashAlgorithm.XXHASH32: pl.UInt32,
+    HashAlgorithm.XXHASH64: pl.UInt64,
+    HashAlgorithm.MD5: pl.String,
+    HashAlgorithm.SHA256: pl.String,
+}
 
 
-def _formatted(template: str, columns: list[pl.Expr]) -> pl.Expr:
-    """``pl.format(template, *columns)``, run on each batch after rechunking it.
+def _joined_hash(parts: Sequence[str | pl.Expr], algorithm: HashAlgorithm) -> pl.Expr:
+    """The hash (as :func:`_hashed` gives it) of ``joined_text(parts)``.
 
-    Polars 2.1's ``pl.format`` reads past the end of an empty chunk (a panic, ``i < self.len()``),
-    and the streaming engine hands it batches whose columns have empty chunks. Each batch is therefore
-    rechunked into one frame first, in a per-batch function: Polars calls it once per batch of rows,
-    in the streaming engine as well.
+    From :data:`FORMAT_FROM_COLUMNS` columns on, the strings are built by ``pl.format`` with the
+    literals in its template, in a per-batch function (Polars calls it once per batch of rows, in the
+    streaming engine too) that joins and hashes :data:`SLICE_ROWS` rows at a time. Each slice is
+    rechunked first: Polars 2.1's ``pl.format`` reads past the end of an empty chunk (a panic,
+    ``i < self.len()``), and the streaming engine hands out batches whose columns have empty chunks.
     """
+    columns = [p for p in parts if isinstance(p, pl.Expr)]
+    if len(columns) < FORMAT_FROM_COLUMNS or any(isinstance(p, str) and _BRACES & set(p) for p in parts):
+        return _hashed(joined_text(parts), algorithm)
     names = [f"_{i}" for i in range(len(columns))]
+    template = SEPARATOR.join("{}" if isinstance(p, pl.Expr) else p for p in parts)
+    hashed = _hashed(pl.format(template, *names), algorithm)
 
     def build(batch: Sequence[pl.Series]) -> pl.Series:
         height = max(len(s) for s in batch)
@@ -227,9 +251,13 @@ def _formatted(template: str, columns: list[pl.Expr]) -> pl.Expr:
                 for s, n in zip(batch, names, strict=True)
             ]
         )
-        return frame.rechunk().select(pl.format(template, *names)).to_series()
+        slices = [
+            frame.slice(start, SLICE_ROWS).rechunk().select(hashed).to_series()
+            for start in range(0, max(height, 1), SLICE_ROWS)
+        ]
+        return pl.concat(slices) if len(slices) > 1 else slices[0]
 
-    return pl.map_batches(columns, build, return_dtype=pl.String, is_elementwise=True)
+    return pl.map_batches(columns, build, return_dtype=_HASH_DTYPES[algorithm], is_elementwise=True)
 
 
 def field_hash_parts(

@@ -23,7 +23,7 @@ from metaxy.models.fields import LineageKind
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan, ParentField
 from metaxy.models.spec import FeatureDep, foreign_key_order
-from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_columns, joined_text
+from metaxy.versioning.hashing import SEPARATOR, HashSettings, field_hash_parts, hash_columns, hash_joined
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import (
     check_carried_columns,
@@ -258,16 +258,14 @@ class PolarsEngine:
         ]
         joined = joined.with_columns(absent) if absent else joined
         dep_index = {dep.feature: i for i, dep in enumerate(plan.spec.deps)}
-        texts = {
-            _field_column(f.key.to_struct_name()): joined_text(
-                field_hash_parts(
-                    f, str, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
-                )
+        recipes: dict[str, list[str | pl.Expr]] = {
+            _field_column(f.key.to_struct_name()): field_hash_parts(
+                f, str, lambda p: pl.col(parent_column(dep_index[p.feature], p)).fill_null("")
             )
             for f in plan.fields
         }
         internal = [c for c in joined.collect_schema() if c.startswith("__mx_up")]
-        return hash_columns(joined, texts, self.settings).drop(internal)
+        return hash_joined(joined, recipes, self.settings).drop(internal)
 
     def missing_foreign_keys(
         self, plan: FeaturePlan, upstream: Mapping[FeatureKey, pl.LazyFrame]
@@ -310,7 +308,7 @@ class PolarsEngine:
     def combine(self, lf: pl.LazyFrame, values: Sequence[pl.Expr], name: str) -> pl.LazyFrame:
         """``lf`` with column ``name``: the sample-level hash of per-field versions ``values`` (in
         field-key order)."""
-        return hash_columns(lf, {name: joined_text(values)}, self.settings)
+        return hash_joined(lf, {name: values}, self.settings)
 
     def _prepare_dep(
         self, plan: FeaturePlan, index: int, dep: FeatureDep, lf: pl.LazyFrame, keys: list[str]

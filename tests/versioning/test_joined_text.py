@@ -1,13 +1,24 @@
 """``joined_text`` builds exactly the strings ``"|".join(parts)`` (null when a part is null), whatever
-mix of literals and columns, so hashing it cannot change a version."""
+mix of literals and columns, and ``hash_joined`` hashes exactly those strings, so neither can change a
+version."""
 
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metaxy.versioning.hashing import FORMAT_FROM_COLUMNS, SEPARATOR, joined_text
+from metaxy.versioning.hashing import (
+    FORMAT_FROM_COLUMNS,
+    SEPARATOR,
+    SLICE_ROWS,
+    HashAlgorithm,
+    HashSettings,
+    hash_joined,
+    hash_text,
+    joined_text,
+)
 
 TEXT = st.text(alphabet=st.sampled_from("ab|{}é "), max_size=4)
 
@@ -42,30 +53,45 @@ def test_literal_runs_become_one_piece_of_the_template() -> None:
     assert frame.select(joined_text([pl.col("b")])).to_series().to_list() == ["y", "z"]
 
 
-def test_many_columns_are_formatted_per_batch_in_the_streaming_engine() -> None:
-    """From FORMAT_FROM_COLUMNS columns on, the template path gives the separator join over the batches
-    of a streaming plan (frames of 0, 3, 0, 5000 and 1 rows) and with a broadcast scalar part.
+@pytest.mark.parametrize("algorithm", list(HashAlgorithm))
+@pytest.mark.parametrize("columns", [1, FORMAT_FROM_COLUMNS])
+def test_hash_joined_hashes_the_separator_join_over_batches_and_slices(
+    algorithm: HashAlgorithm, columns: int
+) -> None:
+    """``hash_joined`` gives the reference hash of the separator join, on both paths (concatenation
+    below FORMAT_FROM_COLUMNS columns, the sliced template from there), over the batches of a
+    streaming plan (frames of 0, 3, 0, more than two slices, and 1 rows), with a null part and with
+    a broadcast scalar part.
 
-    (The Polars panic the per-batch rechunk avoids is caught by test_increment_oracle.py: with a bare
+    (The Polars panic the per-slice rechunk avoids is caught by test_increment_oracle.py: with a bare
     ``pl.format`` it fails on its first examples.)"""
-    names = [f"c{i}" for i in range(FORMAT_FROM_COLUMNS)]
+    names = [f"c{i}" for i in range(columns)]
     parts: list[str | pl.Expr] = ["field", "1"]
     for name in names:
         parts += [f"up.{name}", pl.col(name).fill_null("")]
+    sizes = (0, 3, 0, 2 * SLICE_ROWS + 5, 1)
     pieces = [
         pl.LazyFrame(
-            {n: [f"{n}-{i}" for i in range(rows)] for n in names}, schema=dict.fromkeys(names, pl.String)
+            {n: [None if i == 1 else f"{n}-{i}" for i in range(rows)] for n in names},
+            schema=dict.fromkeys(names, pl.String),
         )
-        for rows in (0, 3, 0, 5000, 1)
+        for rows in sizes
     ]
-    got = pl.concat(pieces).select(joined_text(parts).alias("t")).collect(engine="streaming")
+    settings = HashSettings(algorithm, 8)
+    got = hash_joined(pl.concat(pieces), {"h": parts}, settings).collect(engine="streaming")
     want = [
-        SEPARATOR.join(["field", "1", *(v for n in names for v in (f"up.{n}", f"{n}-{i}"))])
-        for rows in (3, 5000, 1)
+        hash_text(
+            SEPARATOR.join(
+                ["field", "1", *(v for n in names for v in (f"up.{n}", "" if i == 1 else f"{n}-{i}"))]
+            ),
+            settings,
+        )
+        for rows in sizes
         for i in range(rows)
     ]
-    assert got["t"].to_list() == want
-    one = pl.DataFrame({"a": ["x"]}).select(
-        joined_text(["k", *[pl.lit("s")] * (FORMAT_FROM_COLUMNS - 1), pl.col("a")])
-    )
-    assert one.item() == SEPARATOR.join(["k", *["s"] * (FORMAT_FROM_COLUMNS - 1), "x"])
+    assert got["h"].to_list() == want
+    scalar = ["k", *[pl.lit("s")] * FORMAT_FROM_COLUMNS, pl.col("a")]
+    one = hash_joined(pl.DataFrame({"a": ["x", "y"]}), {"h": scalar}, settings)
+    assert one["h"].to_list() == [
+        hash_text(SEPARATOR.join(["k", *["s"] * FORMAT_FROM_COLUMNS, v]), settings) for v in "xy"
+    ]
