@@ -449,7 +449,13 @@ _MAX_RUNS = 64
 
 
 def row_runs(rows: pl.Series) -> list[tuple[int, int]]:
-    """The runs of consecutive values of sorted, unique integers ``rows``, as (first, last) pairs."""
+    """The runs of consecutive values of sorted, unique integers ``rows``, as (first, last) pairs.
+
+    One run when the values span exactly as many numbers as there are (a table written once, or
+    rewritten whole): told by the ends alone, without the two passes (1M rows: 5-15 ms).
+    """
+    if rows.len() and rows[-1] - rows[0] + 1 == rows.len():
+        return [(int(rows[0]), int(rows[-1]))]
     firsts = rows.filter(rows.diff().fill_null(0) != 1)
     lasts = rows.filter((rows.shift(-1) - rows).fill_null(0) != 1)
     return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]

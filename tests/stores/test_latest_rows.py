@@ -90,3 +90,5 @@ def test_row_runs_are_the_ranges_of_consecutive_row_numbers() -> None:
     assert row_runs(pl.Series([1, 2, 3, 7, 9, 10])) == [(1, 3), (7, 7), (9, 10)]
     assert row_runs(pl.Series([5])) == [(5, 5)]
     assert row_runs(pl.Series([], dtype=pl.Int64)) == []
+    assert row_runs(pl.Series([4, 5, 6, 7])) == [(4, 7)]  # one run, told by its ends
+    assert row_runs(pl.Series([0, 1, 3, 4])) == [(0, 1), (3, 4)]  # a gap: more numbers than values
