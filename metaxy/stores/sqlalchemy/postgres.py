@@ -6,10 +6,12 @@ of a large read or write (docs/performance.md, "SQL servers").
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -95,7 +97,8 @@ class ArrowReader:
     Connections are kept for reuse (one per thread using the store at once) and closed with the store.
     They run in autocommit mode (ADBC's default), so an idle connection holds no lock or snapshot. The
     driver manager's low-level API is used: its DB-API module imports ``pyarrow.dataset`` and pandas
-    (seconds on a loaded machine, on every process's first read).
+    (seconds on a loaded machine, on every process's first read). The ADBC database they are made
+    from is shared by the process's readers of the same server (see :func:`_shared_database`).
     """
 
     def __init__(self, url: sqlalchemy.URL, settings: Mapping[str, str]) -> None:
@@ -103,7 +106,6 @@ class ArrowReader:
         self._settings = settings_sql(settings)
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pid = os.getpid()
-        self._database: Any = None
         #: called with each statement's text before it runs (SQLAlchemy's ``before_cursor_execute`` sees
         #: only the statements of its own connections)
         self.listeners: list[Callable[[str], None]] = []
@@ -119,7 +121,7 @@ class ArrowReader:
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if os.getpid() != self._pid:  # a forked child must not share the parent's sockets
-            self._idle, self._pid, self._database = queue.SimpleQueue(), os.getpid(), None
+            self._idle, self._pid = queue.SimpleQueue(), os.getpid()
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
@@ -132,12 +134,10 @@ class ArrowReader:
         self._idle.put(conn)
 
     def _connect(self) -> Any:
-        import adbc_driver_postgresql
         from adbc_driver_manager import AdbcConnection
 
-        if self._database is None:
-            self._database = adbc_driver_postgresql.connect(self._uri)
-        conn = AdbcConnection(self._database)
+        with _DATABASES_LOCK:
+            conn = AdbcConnection(_shared_database(self._uri))
         for setting in self._settings:
             with statement(conn, setting) as handle:
                 handle.execute_update()
@@ -151,9 +151,38 @@ class ArrowReader:
                 break
             if os.getpid() == self._pid:
                 conn.close()
-        if self._database is not None and os.getpid() == self._pid:
-            self._database.close()
-            self._database = None
+
+
+#: this process's ADBC databases, by server URL (see :func:`_shared_database`)
+_DATABASES: dict[tuple[int, str], Any] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _shared_database(uri: str) -> Any:
+    """The ADBC database of ``uri`` in this process, made on first use (hold ``_DATABASES_LOCK``).
+
+    Making one reads the server's whole type catalog, every table's row type included: 50 ms of an
+    empty database, 110-150 ms with 300 tables, on each store's first read when each store made its
+    own. It holds no connection to the server (connections are made from it), so it is kept for the
+    life of the process. A type created on the server afterwards is unknown to it; the stores' tables
+    use built-in types only.
+    """
+    key = (os.getpid(), uri)  # a forked child makes its own
+    database = _DATABASES.get(key)
+    if database is None:
+        import adbc_driver_postgresql
+
+        database = _DATABASES[key] = adbc_driver_postgresql.connect(uri)
+    return database
+
+
+@atexit.register
+def _close_databases() -> None:
+    with _DATABASES_LOCK:
+        for (pid, _), database in list(_DATABASES.items()):
+            if pid == os.getpid():
+                database.close()
+        _DATABASES.clear()
 
 
 #: Polars' type of Arrow extension columns such as ``arrow.json`` (``()``, matching nothing, on a Polars
