@@ -189,7 +189,7 @@ FORMAT_FROM_COLUMNS = 4
 #: rows joined and hashed at once on the ``pl.format`` path. The default streaming batch (100k rows)
 #: held ~33 MiB of strings per wide recipe per thread; 16k rows, measured on the 1M wide benchmark
 #: resolution: peak 565-574 -> 475-497 MiB, and faster (0.82-0.83 -> 0.74-0.77 s; 4k and 8k rows:
-#: 0.77-0.83 s, 32k: 0.76-0.82 s), the strings of a slice staying in the processor's caches
+#: 0.77-0.83 s, 32k: 0.76-0.82 s), probably as a slice's strings stay in the processor's caches
 SLICE_ROWS = 16_384
 
 
