@@ -69,8 +69,8 @@ def one_round(
     input in memory either).
     """
     workdir = Path(tempfile.mkdtemp(prefix="metaxy_bench_"))
+    store = make_store(config, workdir)
     try:
-        store = make_store(config, workdir)
         with work.graph.use():
             with store:
                 for root, frame in zip(work.roots, root_frames(work, n), strict=True):
@@ -98,6 +98,8 @@ def one_round(
                 stale = (figures, *answer("stale", increment, n, bumped_ids))
         return {"new": new, "stale": stale}
     finally:
+        if config.drop is not None:
+            config.drop(store, workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -30,15 +30,34 @@ def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
     """
 
     def kwargs(d: Path) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "connection_url": os.environ[POSTGRES_URL_ENV],
-            "table_prefix": f"b{hashlib.sha256(str(d.resolve()).encode()).hexdigest()[:8]}_",
-        }
+        options: dict[str, Any] = {"connection_url": os.environ[POSTGRES_URL_ENV], "table_prefix": _prefix(d)}
         if native:
             options.update(enable_native_computation=True, versioning_engine="native")
         return options
 
     return kwargs
+
+
+def _prefix(d: Path) -> str:
+    return f"b{hashlib.sha256(str(d.resolve()).encode()).hexdigest()[:8]}_"
+
+
+def _drop_postgres_tables(store: metaxy.stores.MetadataStore, d: Path) -> None:
+    """Drop the tables of the benchmark store in ``d`` from the server: each round writes new ones,
+    and a 10M round leaves ~6 GB behind (runs of past sessions filled a disk with 64 GB of them)."""
+    import sqlalchemy
+
+    prefix = _prefix(d)
+    with store, store.engine.begin() as conn:  # type: ignore[attr-defined]
+        names = conn.execute(
+            sqlalchemy.text(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND left(table_name, length(:prefix)) = :prefix"
+            ),
+            {"prefix": prefix},
+        ).scalars()
+        for name in list(names):
+            conn.execute(sqlalchemy.text(f"DROP TABLE {conn.dialect.identifier_preparer.quote(name)}"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,8 @@ class StoreConfig:
     needs_env: str | None = None
     #: whether another process can open the store (False: its data lives in the process)
     persistent: bool = True
+    #: removes what a store of the configuration keeps outside its work directory (a server's tables)
+    drop: Callable[[metaxy.stores.MetadataStore, Path], None] | None = None
 
 
 CONFIGS: tuple[StoreConfig, ...] = (
@@ -87,8 +108,15 @@ CONFIGS: tuple[StoreConfig, ...] = (
         _postgres(native=True),
         hash_algorithm="md5",
         needs_env=POSTGRES_URL_ENV,
+        drop=_drop_postgres_tables,
     ),
-    StoreConfig("postgres", "SQLAlchemyMetadataStore", _postgres(native=False), needs_env=POSTGRES_URL_ENV),
+    StoreConfig(
+        "postgres",
+        "SQLAlchemyMetadataStore",
+        _postgres(native=False),
+        needs_env=POSTGRES_URL_ENV,
+        drop=_drop_postgres_tables,
+    ),
 )
 BY_NAME = {c.name: c for c in CONFIGS}
 
