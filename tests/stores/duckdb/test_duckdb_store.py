@@ -301,6 +301,34 @@ def test_latest_reads_fetch_the_other_columns_of_the_picked_rows_only(
     assert heavy[0][1] == 100  # the first write's 100 rows were never fetched
 
 
+def test_a_history_of_one_row_per_id_is_read_once(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = video_graph()
+    store.write_metadata(g.video, videos(list(range(100))))  # as many rows as ids from 0 to 99
+    spy = Spy(store, monkeypatch)
+    rows = store.read_metadata(g.video).collect()
+    assert rows["sample_uid"].sort().to_list() == list(range(100))
+    reads = [(sql, n) for sql, n in spy.calls if n == 100]
+    assert len(reads) == 1  # ids, timestamps and the other columns at once
+    assert '"rows"."metaxy_provenance_by_field"' in reads[0][0]
+    assert not any(sql.startswith('SELECT "rows"."__mx_row_number"') for sql, _ in spy.calls)  # no pick first
+
+
+def test_a_history_looking_like_one_row_per_id_still_picks_the_latest(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids 0, 1, 3 and 5, a rewrite of 1 and a tombstone for 3: six rows for the six integers from 0
+    to 5, as if each id occurred once, so the history is read once; the pick must still run."""
+    g = video_graph()
+    store.write_metadata(g.video, videos([0, 1, 3, 5], audio="old"))
+    store.write_metadata(g.video, videos([1], audio="new"))
+    store.delete_metadata(g.video, filters=pl.col("sample_uid") == 3)
+    spy = Spy(store, monkeypatch)
+    rows = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert [n for _, n in spy.calls if n > 1] == [6]  # the whole history, once
+    assert rows["sample_uid"].to_list() == [0, 1, 5]
+    assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["old0", "new1", "old5"]
+
+
 def test_latest_rows_scattered_over_many_ranges_are_kept_by_row_number(store: Any) -> None:
     g = video_graph()
     store.write_metadata(g.video, videos(list(range(300)), audio="old"))
