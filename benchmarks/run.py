@@ -99,7 +99,7 @@ def one_round(
         return {"new": new, "stale": stale}
     finally:
         if config.drop is not None:
-            config.drop(store, workdir)
+            config.drop(store)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -30,7 +30,10 @@ def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
     """
 
     def kwargs(d: Path) -> dict[str, Any]:
-        options: dict[str, Any] = {"connection_url": os.environ[POSTGRES_URL_ENV], "table_prefix": _prefix(d)}
+        options: dict[str, Any] = {
+            "connection_url": os.environ[POSTGRES_URL_ENV],
+            "table_prefix": f"b{hashlib.sha256(str(d.resolve()).encode()).hexdigest()[:8]}_",
+        }
         if native:
             options.update(enable_native_computation=True, versioning_engine="native")
         return options
@@ -38,16 +41,12 @@ def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
     return kwargs
 
 
-def _prefix(d: Path) -> str:
-    return f"b{hashlib.sha256(str(d.resolve()).encode()).hexdigest()[:8]}_"
-
-
-def _drop_postgres_tables(store: metaxy.stores.MetadataStore, d: Path) -> None:
-    """Drop the tables of the benchmark store in ``d`` from the server: each round writes new ones,
-    and a 10M round leaves ~6 GB behind (runs of past sessions filled a disk with 64 GB of them)."""
+def _drop_postgres_tables(store: metaxy.stores.MetadataStore) -> None:
+    """Drop the tables of a benchmark store (those under its table prefix) from the server: each round
+    writes new ones, and a 10M round leaves ~6 GB behind (past sessions' runs filled a disk with 64 GB)."""
     import sqlalchemy
 
-    prefix = _prefix(d)
+    prefix = store.table_prefix  # type: ignore[attr-defined]
     with store, store.engine.begin() as conn:  # type: ignore[attr-defined]
         names = conn.execute(
             sqlalchemy.text(
@@ -73,7 +72,7 @@ class StoreConfig:
     #: whether another process can open the store (False: its data lives in the process)
     persistent: bool = True
     #: removes what a store of the configuration keeps outside its work directory (a server's tables)
-    drop: Callable[[metaxy.stores.MetadataStore, Path], None] | None = None
+    drop: Callable[[metaxy.stores.MetadataStore], None] | None = None
 
 
 CONFIGS: tuple[StoreConfig, ...] = (

@@ -39,6 +39,12 @@ class IdBounds:
     high: int | None
     rows: int
 
+    @property
+    def dense(self) -> bool:
+        """Whether there are as many rows as integers from ``low`` to ``high``: each id once, unless
+        one repeats where another is missing."""
+        return self.low is not None and self.high is not None and self.high - self.low + 1 == self.rows
+
 
 NO_ROWS = IdBounds(None, None, 0)
 

@@ -313,27 +313,26 @@ class SQLMetadataStore(MetadataStore):
         :meth:`_one_row_per_id_likely`). The queries run under the store's lock, so no write comes
         between them.
         """
+
+        def select(names: Sequence[str]) -> exp.Select:
+            return exp.select(*[col(c, "rows") for c in dict.fromkeys(names)]).from_(numbered)
+
         with self._lock:
-            if self._one_row_per_id_likely(numbered, ids):
-                read = list(dict.fromkeys([*columns, *ids, UPDATED_AT, DELETED_AT]))
-                frame = pick_latest(
-                    self._fetch(exp.select(*[col(c, "rows") for c in read]).from_(numbered)), ids
-                )
-                return (frame.filter(pl.col(DELETED_AT).is_null()) if drop_deleted else frame).select(columns)
-            light = [_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]
-            history = self._fetch(exp.select(*[col(c, "rows") for c in light]).from_(numbered))
-            picked = pick_latest(history, ids)
+            one_read = self._one_row_per_id_likely(numbered, ids)
+            first = list(columns) if one_read else [_ROW_NUMBER]
+            picked = pick_latest(self._fetch(select([*first, *ids, UPDATED_AT, DELETED_AT])), ids)
             if drop_deleted:
                 picked = picked.filter(pl.col(DELETED_AT).is_null())
+            if one_read:
+                return picked.select(columns)
             rows = picked.get_column(_ROW_NUMBER).sort()
-            del history, picked
-            select = exp.select(*[col(c, "rows") for c in columns]).from_(numbered)
+            del picked
             if rows.len() == 0:
-                return self._fetch(select.limit(0))
+                return self._fetch(select(columns).limit(0))
             runs = row_runs(rows)
             if len(runs) <= _MAX_RUNS:
-                return self._fetch(select.where(exp.or_(*[_between(first, last) for first, last in runs])))
-            frame = self._fetch(select.select(col(_ROW_NUMBER, "rows")))
+                return self._fetch(select(columns).where(exp.or_(*[_between(a, b) for a, b in runs])))
+            frame = self._fetch(select([*columns, _ROW_NUMBER]))
             return frame.filter(pl.col(_ROW_NUMBER).is_in(rows.implode())).drop(_ROW_NUMBER)
 
     def _one_row_per_id_likely(self, numbered: exp.Subquery, ids: Sequence[str]) -> bool:
@@ -346,12 +345,7 @@ class SQLMetadataStore(MetadataStore):
         if len(ids) != 1:
             return False
         bounds = self._bounds(numbered, col(ids[0], "rows"))
-        return (
-            bounds is not None
-            and bounds.low is not None
-            and bounds.high is not None
-            and (bounds.high - bounds.low + 1 == bounds.rows)
-        )
+        return bounds is not None and bounds.dense
 
     def _id_bounds(self, key: FeatureKey, column: str) -> IdBounds | None:
         """One aggregate over the table: the bounds of ``column`` and the number of rows."""
