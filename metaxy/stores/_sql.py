@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Unpack
 
@@ -59,10 +60,14 @@ class SQLMetadataStore(MetadataStore):
     #: reads fetch when collected, selecting only the columns used (needs ``_fetch`` types independent
     #: of the rows, as with Arrow-native drivers)
     fetches_lazily: ClassVar[bool] = False
-    #: a pseudo-column numbering a table's rows in storage order (DuckDB's ``rowid``), if any: a lazy
-    #: latest read then picks the latest rows from the light columns (ids, timestamps) first and
-    #: fetches the other columns of the picked rows only, by ranges of row numbers
-    row_number_column: ClassVar[str | None] = None
+    #: a pseudo-column numbering a table's rows in storage order (DuckDB's and SQLite's ``rowid``), if
+    #: any: a lazy latest read then picks the latest rows from the light columns (ids, timestamps) first
+    #: and fetches the other columns of the picked rows only, by ranges of row numbers
+    row_number_column: str | None = None
+    #: a history with as many rows as integers between its smallest and largest id is read once,
+    #: instead of picking from its ids and timestamps first (see :meth:`_one_row_per_id_likely`): where
+    #: those bounds cost little next to the read (a columnar store)
+    reads_dense_history_once: ClassVar[bool] = False
     #: unfiltered latest reads fetch the history and pick the latest rows in Polars instead of ranking
     #: them with a window in the database (lazy reads always do)
     picks_latest_locally: ClassVar[bool] = False
@@ -281,7 +286,9 @@ class SQLMetadataStore(MetadataStore):
         ) -> Iterator[pl.DataFrame]:
             self.require_open()
             if numbered is not None:
-                frame = self._fetch_latest(numbered, with_columns or list(schema), latest_of, drop_deleted)
+                frame = self._fetch_latest(
+                    lazy.fetch, numbered, with_columns or list(schema), latest_of, drop_deleted
+                )
                 frame = frame if n_rows is None else frame.head(n_rows)
                 yield frame if predicate is None else frame.filter(predicate)
                 return
@@ -301,7 +308,12 @@ class SQLMetadataStore(MetadataStore):
         return register_io_source(source, schema=schema)
 
     def _fetch_latest(
-        self, numbered: exp.Subquery, columns: Sequence[str], ids: Sequence[str], drop_deleted: bool
+        self,
+        fetch: Callable[[exp.Select, list[str]], pl.DataFrame],
+        numbered: exp.Subquery,
+        columns: Sequence[str],
+        ids: Sequence[str],
+        drop_deleted: bool,
     ) -> pl.DataFrame:
         """``columns`` of the latest row per id of the history ``numbered`` (which carries row numbers).
 
@@ -310,17 +322,21 @@ class SQLMetadataStore(MetadataStore):
         (after a full rewrite of a feature the latest rows are one range: half of a two-write
         history's version strings are never read). Rows picked from too many ranges are fetched whole
         and kept by row number. A history that looks like one row per id is read once instead (see
-        :meth:`_one_row_per_id_likely`). The queries run under the store's lock, so no write comes
-        between them.
+        :meth:`_one_row_per_id_likely`). The queries run in :meth:`_reading_together`, so no write
+        comes between them.
         """
 
-        def select(names: Sequence[str]) -> exp.Select:
-            return exp.select(*[col(c, "rows") for c in dict.fromkeys(names)]).from_(numbered)
+        def read(names: Sequence[str], where: exp.Expr | None = None, *, none: bool = False) -> pl.DataFrame:
+            """``names`` of the rows of ``numbered`` matching ``where`` (of none of them with ``none``)."""
+            unique = list(dict.fromkeys(names))
+            query = exp.select(*[col(c, "rows") for c in unique]).from_(numbered)
+            query = query.where(where) if where is not None else query
+            return fetch(query.limit(0) if none else query, unique)
 
-        with self._lock:
+        with self._reading_together():
             one_read = self._one_row_per_id_likely(numbered, ids)
             first = list(columns) if one_read else [_ROW_NUMBER]
-            picked = pick_latest(self._fetch(select([*first, *ids, UPDATED_AT, DELETED_AT])), ids)
+            picked = pick_latest(read([*first, *ids, UPDATED_AT, DELETED_AT]), ids)
             if drop_deleted:
                 picked = picked.filter(pl.col(DELETED_AT).is_null())
             if one_read:
@@ -328,12 +344,17 @@ class SQLMetadataStore(MetadataStore):
             rows = picked.get_column(_ROW_NUMBER).sort()
             del picked
             if rows.len() == 0:
-                return self._fetch(select(columns).limit(0))
+                return read(columns, none=True)
             runs = row_runs(rows)
             if len(runs) <= _MAX_RUNS:
-                return self._fetch(select(columns).where(exp.or_(*[_between(a, b) for a, b in runs])))
-            frame = self._fetch(select([*columns, _ROW_NUMBER]))
+                return read(columns, exp.or_(*[_between(a, b) for a, b in runs]))
+            frame = read([*columns, _ROW_NUMBER])
             return frame.filter(pl.col(_ROW_NUMBER).is_in(rows.implode())).drop(_ROW_NUMBER)
+
+    def _reading_together(self) -> AbstractContextManager[object]:
+        """Where the queries of one read must all see the same rows: under the store's lock, so no
+        write of this store comes between them."""
+        return self._lock
 
     def _one_row_per_id_likely(self, numbered: exp.Subquery, ids: Sequence[str]) -> bool:
         """Whether the history ``numbered`` has as many rows as integers between its smallest and
@@ -342,7 +363,7 @@ class SQLMetadataStore(MetadataStore):
         first to pick from (DuckDB, 1M rows: 20-30 ms less of a ~240 ms resolution). The pick still
         runs on what is read, so an id occurring twice only costs the reading of its older rows.
         """
-        if len(ids) != 1:
+        if len(ids) != 1 or not self.reads_dense_history_once:
             return False
         bounds = self._bounds(numbered, col(ids[0], "rows"))
         return bounds is not None and bounds.dense

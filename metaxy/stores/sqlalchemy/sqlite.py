@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,8 @@ _BATCH_OPTIONS = {"adbc.sqlite.query.batch_rows": "65536"}
 
 
 class SQLiteArrowReader:
-    """Runs SELECTs on one SQLite file through ADBC, read-only, a connection per read."""
+    """Runs SELECTs on one SQLite file through ADBC, read-only, a connection per read (or per
+    :meth:`snapshot`)."""
 
     def __init__(self, path: str, lock_timeout_s: float) -> None:
         # read-only: a read never creates the file or takes a write lock
@@ -50,6 +53,41 @@ class SQLiteArrowReader:
         self._busy_ms = int(lock_timeout_s * 1000)
         #: called with each statement's text before it runs (as the PostgreSQL reader's)
         self.listeners: list[Callable[[str], None]] = []
+        #: the connection of the calling thread's snapshot, if it is in one
+        self._snapshots = threading.local()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads of the calling thread inside share one connection and one read transaction, so all
+        see the file as the first found it: another process's write waits for the transaction to end
+        (or, in WAL mode, goes ahead unseen). Other threads' reads keep connections of their own and
+        still run side by side. A read falling back to rows runs outside the transaction."""
+        if getattr(self._snapshots, "conn", None) is not None:
+            yield  # already inside one
+            return
+        with ExitStack() as stack:
+            conn = self._begin(stack)
+            if conn is None:  # the reads then each take a connection (or fall back to rows)
+                yield
+                return
+            self._snapshots.conn = conn
+            try:
+                yield
+            finally:
+                self._snapshots.conn = None
+                # ends the read transaction (nothing to undo); closing the connection would as well
+                with suppress(Exception):
+                    query(conn, "ROLLBACK")
+
+    def _begin(self, stack: ExitStack) -> Any | None:
+        """A connection of ``stack`` in a read transaction; None if ADBC cannot give one."""
+        try:
+            conn = stack.enter_context(self._connection())
+            query(conn, "BEGIN")
+        except Exception as exc:
+            _log.debug("SQLite snapshot through ADBC failed, reading without one: %s", exc)
+            return None
+        return conn
 
     def fetch(self, sql: str, params: Mapping[str, Any], types: Mapping[str, Any]) -> pl.DataFrame | None:
         """The rows of ``sql`` (``:pN`` parameters), columns typed by ``types``; None to read rows instead."""
@@ -63,14 +101,22 @@ class SQLiteArrowReader:
         return pl.DataFrame([arrow_to_series(c.name, c, types.get(c.name)) for c in table.iter_columns()])
 
     def _query(self, sql: str, params: Mapping[str, Any]) -> pl.DataFrame:
+        # SQLite numbers named parameters in the order they first appear; ADBC binds by that number
+        bound = {name: params[name] for name in dict.fromkeys(_NAMED.findall(sql))}
+        conn = getattr(self._snapshots, "conn", None)
+        if conn is not None:
+            return query(conn, sql, bound, _BATCH_OPTIONS)
+        with self._connection() as conn:
+            return query(conn, sql, bound, _BATCH_OPTIONS)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
         import adbc_driver_sqlite
         from adbc_driver_manager import AdbcConnection
 
-        # SQLite numbers named parameters in the order they first appear; ADBC binds by that number
-        order = dict.fromkeys(_NAMED.findall(sql))
         with adbc_driver_sqlite.connect(self._uri) as database, AdbcConnection(database) as conn:
             query(conn, f"PRAGMA busy_timeout = {self._busy_ms}")
-            return query(conn, sql, {name: params[name] for name in order}, _BATCH_OPTIONS)
+            yield conn
 
 
 def insert_rows(conn: sqlalchemy.Connection, table: str, df: pl.DataFrame) -> None:

@@ -115,6 +115,9 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._tables: dict[str, sqlalchemy.Table] = {}
         store_kwargs.setdefault("name", f"sqlalchemy({_redact(connection_url)})")
         super().__init__(table_prefix=table_prefix, **store_kwargs)
+        if self.connection_url.startswith("sqlite"):
+            # latest reads pick from ids and timestamps, then read the picked rows by rowid ranges
+            self.row_number_column = "rowid"
         if self.is_postgres:
             self.max_column_name_bytes = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are truncated
 
@@ -273,6 +276,14 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         return pl.DataFrame(
             [types.to_series(n, list(c), known.get(n)) for n, c in zip(names, columns, strict=True)]
         )
+
+    def _reading_together(self) -> AbstractContextManager[object]:
+        """A SQLite file read through ADBC: one read transaction, which also keeps out the writes of
+        other processes, and leaves other threads' reads running side by side (the store's lock
+        would queue them)."""
+        if self._sqlite_reader is not None:
+            return self._sqlite_reader.snapshot()
+        return super()._reading_together()
 
     def _lazy_fetch(self, key: FeatureKey, table: SQLTable) -> LazyFetch | None:
         """Lazily, when every JSON column of the read is a ``*_by_field`` struct whose fields are known

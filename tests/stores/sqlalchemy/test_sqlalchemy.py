@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -508,6 +510,59 @@ def test_a_sqlite_column_changing_type_partway_reads_without_loss(
     assert frame["sample_uid"].null_count() == 1  # as the row path reads a text value in a BIGINT column
 
 
+def test_sqlite_latest_reads_fetch_the_other_columns_of_the_picked_rows_only(tmp_path: Path) -> None:
+    """The latest rows are picked from ids, timestamps and rowids; their other columns are then read
+    by ranges of rowids (after a full rewrite, one range: the first write's versions are never read)."""
+    g = video_graph()
+    ids = list(range(100))
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.write_metadata(g.video, videos(ids, audio="old"))
+        store.write_metadata(g.video, videos(ids, audio="new"))
+        sent = arrow_reads(store)
+        rows = store.read_metadata(g.video).collect().sort("sample_uid")
+    assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == [f"new{i}" for i in ids]
+    reads = [sql for sql in sent if "__mx_row_number" in sql]
+    light, heavy = reads
+    assert "JSON_EXTRACT" not in light.split(" FROM ")[0]  # no version is read to pick
+    assert "JSON_EXTRACT" in heavy
+    assert heavy.endswith("BETWEEN 101 AND 200")  # the second write's rows only
+
+
+def test_a_sqlite_write_cannot_come_between_the_reads_of_one_latest_read(tmp_path: Path) -> None:
+    """The pick and the read of the picked rows share one read transaction: another process's write
+    waits for both (here it gives up at once), so the rowids picked still name the same rows. (The
+    writer is a process of its own: ADBC's SQLite library and Python's are two copies of SQLite, and
+    two copies in one process do not see each other's locks.)"""
+    g = video_graph()
+    db = tmp_path / "m.db"
+    outcomes: list[str] = []
+    delete = (
+        "import sqlite3, sys\n"
+        "con = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+        "try:\n"
+        "    con.execute('DELETE FROM metaxy_video__raw')\n"
+        "    print('deleted')\n"
+        "except sqlite3.OperationalError as exc:\n"
+        "    print(exc)\n"
+    )
+
+    def write_between(sql: str) -> None:
+        if "BETWEEN" in sql:  # the read of the picked rows is about to run
+            done = subprocess.run([sys.executable, "-c", delete, str(db)], capture_output=True, text=True)
+            outcomes.append(done.stdout.strip() or done.stderr)
+
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{db}") as store:
+        store.write_metadata(g.video, videos([1, 2, 3], audio="old"))
+        store.write_metadata(g.video, videos([2], audio="new"))
+        assert store._sqlite_reader is not None
+        store._sqlite_reader.listeners.append(write_between)
+        rows = store.read_metadata(g.video).collect().sort("sample_uid")
+        assert outcomes == ["database is locked"]
+        assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["old1", "new2", "old3"]
+        store._sqlite_reader.listeners.clear()
+        assert store.read_metadata(g.video).collect().height == 3  # the write never happened
+
+
 @pytest.fixture(params=["postgres", "sqlite"])
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[mx.SQLAlchemyMetadataStore]:
     """An open store on the test PostgreSQL server (tables of its own) or on a SQLite file."""
@@ -558,7 +613,7 @@ def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
     assert frame["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["a1", "A2", "A3"]
     assert frame["metaxy_data_version_by_field"].is_null().to_list() == [True, False, False]
     (select,) = [s for s in sent if _table(store) in s and "audio" in s]
-    assert "ROW_NUMBER" not in select.upper()  # the latest rows are picked in Polars
+    assert " OVER " not in select.upper()  # the latest rows are picked in Polars, not by a window
     returned = select.split(" FROM ")[0]  # what the statement returns (a subquery may name the column)
     assert not re.search(r'"metaxy_provenance_by_field"\s*(,|$)', returned)  # no whole JSON value
 
