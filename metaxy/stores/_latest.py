@@ -56,6 +56,14 @@ def pick_latest(frame: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
     return ordered if last.all() else ordered.filter(last)
 
 
+def ids_unique(frame: pl.DataFrame, ids: Sequence[str]) -> bool:
+    """Whether no id of ``frame`` occurs twice (its rows are then their own latest rows)."""
+    id_list = list(ids)
+    if len(id_list) == 1 and _strictly_increasing(frame.get_column(id_list[0])):
+        return True
+    return not frame.select(id_list).is_duplicated().any()
+
+
 def _strictly_increasing(ids: pl.Series) -> bool:
     """Whether ``ids`` (numbers or strings) rise strictly, row after row: then each occurs once.
 

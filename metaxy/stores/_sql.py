@@ -24,7 +24,7 @@ from metaxy.constants import DELETED_AT, FEATURE_VERSION, UPDATED_AT
 from metaxy.exceptions import FilterPushdownError, LocalFilterWarning, PolarsFallbackWarning
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
-from metaxy.stores._latest import pick_latest
+from metaxy.stores._latest import ids_unique, pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import TableClaims, table_name
 from metaxy.stores._ranges import NO_ROWS, IdBounds
@@ -64,10 +64,6 @@ class SQLMetadataStore(MetadataStore):
     #: any: a lazy latest read then picks the latest rows from the light columns (ids, timestamps) first
     #: and fetches the other columns of the picked rows only, by ranges of row numbers
     row_number_column: str | None = None
-    #: a history with as many rows as integers between its smallest and largest id is read once,
-    #: instead of picking from its ids and timestamps first (see :meth:`_one_row_per_id_likely`): where
-    #: those bounds cost little next to the read (a columnar store)
-    reads_dense_history_once: ClassVar[bool] = False
     #: unfiltered latest reads fetch the history and pick the latest rows in Polars instead of ranking
     #: them with a window in the database (lazy reads always do)
     picks_latest_locally: ClassVar[bool] = False
@@ -321,9 +317,9 @@ class SQLMetadataStore(MetadataStore):
         for the picked rows only, by ranges of row numbers the database skips storage blocks with
         (after a full rewrite of a feature the latest rows are one range: half of a two-write
         history's version strings are never read). Rows picked from too many ranges are fetched whole
-        and kept by row number. A history that looks like one row per id is read once instead (see
-        :meth:`_one_row_per_id_likely`). The queries run in :meth:`_reading_together`, so no write
-        comes between them.
+        and kept by row number. A history that looks like one row per id is read once instead, without
+        timestamps, and kept whole when no id occurs twice in it (see :meth:`_one_row_per_id_likely`).
+        The queries run in :meth:`_reading_together`, so no write comes between them.
         """
 
         def read(names: Sequence[str], where: exp.Expr | None = None, *, none: bool = False) -> pl.DataFrame:
@@ -334,13 +330,13 @@ class SQLMetadataStore(MetadataStore):
             return fetch(query.limit(0) if none else query, unique)
 
         with self._reading_together():
-            one_read = self._one_row_per_id_likely(numbered, ids)
-            first = list(columns) if one_read else [_ROW_NUMBER]
-            picked = pick_latest(read([*first, *ids, UPDATED_AT, DELETED_AT]), ids)
-            if drop_deleted:
-                picked = picked.filter(pl.col(DELETED_AT).is_null())
-            if one_read:
-                return picked.select(columns)
+            if self._one_row_per_id_likely(numbered, ids):
+                once = read([*columns, *ids, DELETED_AT])
+                if ids_unique(once, ids):  # nothing to pick: no timestamps needed
+                    return _without_deleted(once, drop_deleted).select(columns)
+                del once  # an id occurs twice after all
+            picked = pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]), ids)
+            picked = _without_deleted(picked, drop_deleted)
             rows = picked.get_column(_ROW_NUMBER).sort()
             del picked
             if rows.len() == 0:
@@ -359,11 +355,12 @@ class SQLMetadataStore(MetadataStore):
     def _one_row_per_id_likely(self, numbered: exp.Subquery, ids: Sequence[str]) -> bool:
         """Whether the history ``numbered`` has as many rows as integers between its smallest and
         largest id (one integer id column, no null): then every id most likely occurs once, as in a
-        table written once, and reading every row with its timestamps costs less than reading those
-        first to pick from (DuckDB, 1M rows: 20-30 ms less of a ~240 ms resolution). The pick still
-        runs on what is read, so an id occurring twice only costs the reading of its older rows.
+        table written once, and one read of every row costs less than reading ids and timestamps
+        first to pick from (DuckDB, 1M rows: 20-30 ms less of a ~240 ms resolution; SQLite, whose
+        aggregate is a full scan: ~0.25 s against ~0.6 s). An id that does occur twice costs that
+        read: the pick then runs as for any history.
         """
-        if len(ids) != 1 or not self.reads_dense_history_once:
+        if len(ids) != 1:
             return False
         bounds = self._bounds(numbered, col(ids[0], "rows"))
         return bounds is not None and bounds.dense
@@ -387,8 +384,11 @@ class SQLMetadataStore(MetadataStore):
             exp.alias_(exp.Count(this=values), "n_ids"),
         ).from_(source)
         out = self._fetch(bounds)
-        if not out.schema["low"].is_integer() or out["n_rows"][0] != out["n_ids"][0]:
-            return None  # ids of another type (ranges are of integers), or null ids (in no range)
+        integers = out.schema["low"].is_integer() and out.schema["high"].is_integer()
+        if not integers or out["n_rows"][0] != out["n_ids"][0]:
+            # ids of another type (ranges are of integers; SQLite keeps a text value in an integer
+            # column, which is then the largest), or null ids (in no range)
+            return None
         return IdBounds(out["low"][0], out["high"][0], int(out["n_rows"][0]))
 
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
@@ -488,6 +488,16 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
 
 
 _ROW_NUMBER = "__mx_row_number"
+
+
+def _without_deleted(rows: pl.DataFrame, drop_deleted: bool) -> pl.DataFrame:
+    """``rows`` without tombstones when ``drop_deleted``; the frame itself when it holds none (a
+    filter keeping every row would still copy every column)."""
+    if not drop_deleted or rows.get_column(DELETED_AT).null_count() == rows.height:
+        return rows
+    return rows.filter(pl.col(DELETED_AT).is_null())
+
+
 #: at most this many ranges of row numbers go into one query; more are kept after fetching instead
 _MAX_RUNS = 64
 

@@ -76,7 +76,6 @@ class DuckDBMetadataStore(SQLMetadataStore):
     dialect = DuckDBDialect()
     fetches_lazily = True
     row_number_column = "rowid"
-    reads_dense_history_once = True
     path_options = ("db_path",)
 
     def __init__(

@@ -317,14 +317,18 @@ def test_a_history_looking_like_one_row_per_id_still_picks_the_latest(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ids 0, 1, 3 and 5, a rewrite of 1 and a tombstone for 3: six rows for the six integers from 0
-    to 5, as if each id occurred once, so the history is read once; the pick must still run."""
+    to 5, as if each id occurred once, so the history is read once, whole; ids 1 and 3 occur twice
+    in it, so the latest rows are then picked from ids and timestamps as in any history."""
     g = video_graph()
     store.write_metadata(g.video, videos([0, 1, 3, 5], audio="old"))
     store.write_metadata(g.video, videos([1], audio="new"))
     store.delete_metadata(g.video, filters=pl.col("sample_uid") == 3)
     spy = Spy(store, monkeypatch)
     rows = store.read_metadata(g.video).collect().sort("sample_uid")
-    assert [n for _, n in spy.calls if n > 1] == [6]  # the whole history, once
+    reads = [(sql, n) for sql, n in spy.calls if n > 1]
+    assert [n for _, n in reads] == [6, 6, 3]  # the whole history, its ids and timestamps, the picked rows
+    assert '"rows"."metaxy_provenance_by_field"' in reads[0][0]
+    assert reads[1][0].startswith('SELECT "rows"."__mx_row_number"')
     assert rows["sample_uid"].to_list() == [0, 1, 5]
     assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["old0", "new1", "old5"]
 

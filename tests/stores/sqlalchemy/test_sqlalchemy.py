@@ -484,6 +484,23 @@ def test_sqlite_file_reads_go_through_adbc_and_equal_row_reads(tmp_path: Path) -
         assert sent  # the first read went through ADBC
 
 
+def test_an_all_null_sqlite_column_is_chunked_like_the_others(tmp_path: Path) -> None:
+    """A column with no value (the tombstones of a history without deletes) is typed by the row path,
+    then cut into the record batches the other columns came in: a frame of misaligned chunks would be
+    copied whole by the first expression spanning columns."""
+    g = video_graph()
+    batch = int(sqlite_module._BATCH_OPTIONS["adbc.sqlite.query.batch_rows"])
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.write_metadata(g.video, videos(list(range(batch + 10))))
+        assert store._sqlite_reader is not None
+        sql = f"SELECT sample_uid, metaxy_deleted_at FROM {_table(store)}"
+        frame = store._sqlite_reader.fetch(sql, {}, {"metaxy_deleted_at": sa.DateTime(timezone=True)})
+    assert frame is not None
+    assert frame.schema["metaxy_deleted_at"] == pl.Datetime("us", "UTC")
+    assert frame["metaxy_deleted_at"].null_count() == batch + 10
+    assert frame["sample_uid"].chunk_lengths() == frame["metaxy_deleted_at"].chunk_lengths() == [batch, 10]
+
+
 @pytest.mark.parametrize("where", ["first batch", "later batch"])
 def test_a_sqlite_column_changing_type_partway_reads_without_loss(
     where: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -521,11 +538,25 @@ def test_sqlite_latest_reads_fetch_the_other_columns_of_the_picked_rows_only(tmp
         sent = arrow_reads(store)
         rows = store.read_metadata(g.video).collect().sort("sample_uid")
     assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == [f"new{i}" for i in ids]
-    reads = [sql for sql in sent if "__mx_row_number" in sql]
-    light, heavy = reads
+    (light,) = [sql for sql in sent if sql.startswith("SELECT `__mx_row_number`")]
+    (heavy,) = [sql for sql in sent if "BETWEEN" in sql]
     assert "JSON_EXTRACT" not in light.split(" FROM ")[0]  # no version is read to pick
     assert "JSON_EXTRACT" in heavy
     assert heavy.endswith("BETWEEN 101 AND 200")  # the second write's rows only
+
+
+def test_a_sqlite_history_written_once_is_read_once_without_timestamps(tmp_path: Path) -> None:
+    """As many rows as ids from 0 to 99: one read of every row, without the timestamps a pick would
+    need, as no id occurs twice in it."""
+    g = video_graph()
+    with mx.SQLAlchemyMetadataStore(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        store.write_metadata(g.video, videos(list(range(100))))
+        sent = arrow_reads(store)
+        rows = store.read_metadata(g.video).select("sample_uid", "metaxy_provenance_by_field").collect()
+    assert rows["sample_uid"].sort().to_list() == list(range(100))
+    (whole,) = [sql for sql in sent if "JSON_EXTRACT" in sql and "LIMIT" not in sql]
+    assert "metaxy_updated_at" not in whole.split(" FROM ")[0]
+    assert not any(sql.startswith("SELECT `__mx_row_number`") for sql in sent)  # no pick
 
 
 def test_a_sqlite_write_cannot_come_between_the_reads_of_one_latest_read(tmp_path: Path) -> None:
