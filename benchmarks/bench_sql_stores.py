@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
+
+if not __package__:  # run as a script: make `benchmarks` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl
 
 import metaxy as mx
+from benchmarks.stores import drop_postgres_tables
 
 
-def make_store(kind: str, pg_url: str | None) -> mx.MetadataStore:
-    tmp = tempfile.mkdtemp()
+def make_store(kind: str, pg_url: str | None, tmp: str) -> mx.MetadataStore:
     if kind.startswith("clickhouse"):
         engine = "native" if kind.endswith("native") else "polars"
         return mx.ClickHouseMetadataStore(f"chdb://{tmp}", versioning_engine=engine)
@@ -64,29 +69,35 @@ def main() -> None:
         parent = pl.DataFrame([ids]).with_columns(
             metaxy_provenance_by_field=pl.struct(a=pl.format("a{}", "sample_uid"), b=pl.lit("b"))
         )
-        with make_store(kind, pg_url) as store:
-            write = timed(lambda: store.write_metadata("bench/parent", parent))
-            new = [timed(lambda: store.resolve_update("bench/child")) for _ in range(3)]
-            store.write_metadata("bench/child", store.resolve_update("bench/child").new)
-            changed = parent.head(n // 10).with_columns(
-                metaxy_provenance_by_field=pl.struct(a=pl.format("z{}", "sample_uid"), b=pl.lit("b"))
-            )
-            store.write_metadata("bench/parent", changed)
-            stale = [timed(lambda: store.resolve_update("bench/child")) for _ in range(3)]
-            assert store.resolve_update("bench/child").stale.height == n // 10
+        tmp = tempfile.mkdtemp(prefix="metaxy_bench_sql_")
+        store = make_store(kind, pg_url, tmp)
+        try:
+            measured = _phases(store, parent, n)
+        finally:  # a run leaves nothing behind: not its files, not its PostgreSQL tables
+            if kind.startswith("postgres"):
+                drop_postgres_tables(store)
+            shutil.rmtree(tmp, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        json.dumps(
-            {
-                "store": kind,
-                "n": n,
-                "write_parent_s": round(write, 3),
-                "new_median_s": round(statistics.median(new), 3),
-                "stale_median_s": round(statistics.median(stale), 3),
-                "peak_rss_mb": round(peak_mb),
-            }
+    print(json.dumps({"store": kind, "n": n, **measured, "peak_rss_mb": round(peak_mb)}))
+
+
+def _phases(store: mx.MetadataStore, parent: pl.DataFrame, n: int) -> dict[str, float]:
+    """The parent written, then ``new`` and ``stale`` timed three times each (median seconds)."""
+    with store:
+        write = timed(lambda: store.write_metadata("bench/parent", parent))
+        new = [timed(lambda: store.resolve_update("bench/child")) for _ in range(3)]
+        store.write_metadata("bench/child", store.resolve_update("bench/child").new)
+        changed = parent.head(n // 10).with_columns(
+            metaxy_provenance_by_field=pl.struct(a=pl.format("z{}", "sample_uid"), b=pl.lit("b"))
         )
-    )
+        store.write_metadata("bench/parent", changed)
+        stale = [timed(lambda: store.resolve_update("bench/child")) for _ in range(3)]
+        assert store.resolve_update("bench/child").stale.height == n // 10
+    return {
+        "write_parent_s": round(write, 3),
+        "new_median_s": round(statistics.median(new), 3),
+        "stale_median_s": round(statistics.median(stale), 3),
+    }
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def _postgres(native: bool) -> Callable[[Path], dict[str, Any]]:
     return kwargs
 
 
-def _drop_postgres_tables(store: metaxy.stores.MetadataStore) -> None:
+def drop_postgres_tables(store: metaxy.stores.MetadataStore) -> None:
     """Drop the tables of a benchmark store (those under its table prefix) from the server: each round
     writes new ones, and a 10M round leaves ~6 GB behind (past sessions' runs filled a disk with 64 GB)."""
     import sqlalchemy
@@ -107,14 +107,14 @@ CONFIGS: tuple[StoreConfig, ...] = (
         _postgres(native=True),
         hash_algorithm="md5",
         needs_env=POSTGRES_URL_ENV,
-        drop=_drop_postgres_tables,
+        drop=drop_postgres_tables,
     ),
     StoreConfig(
         "postgres",
         "SQLAlchemyMetadataStore",
         _postgres(native=False),
         needs_env=POSTGRES_URL_ENV,
-        drop=_drop_postgres_tables,
+        drop=drop_postgres_tables,
     ),
 )
 BY_NAME = {c.name: c for c in CONFIGS}
