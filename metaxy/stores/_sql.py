@@ -488,6 +488,8 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
 
 
 _ROW_NUMBER = "__mx_row_number"
+#: at most this many ranges of row numbers go into one query; more are kept after fetching instead
+_MAX_RUNS = 64
 
 
 def _without_deleted(rows: pl.DataFrame, drop_deleted: bool) -> pl.DataFrame:
@@ -496,10 +498,6 @@ def _without_deleted(rows: pl.DataFrame, drop_deleted: bool) -> pl.DataFrame:
     if not drop_deleted or rows.get_column(DELETED_AT).null_count() == rows.height:
         return rows
     return rows.filter(pl.col(DELETED_AT).is_null())
-
-
-#: at most this many ranges of row numbers go into one query; more are kept after fetching instead
-_MAX_RUNS = 64
 
 
 def row_runs(rows: pl.Series) -> list[tuple[int, int]]:

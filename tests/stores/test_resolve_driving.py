@@ -57,9 +57,11 @@ class StatementLog(mx.SQLAlchemyMetadataStore):
 
 def _upstream_reads(store: StatementLog, feature: type[mx.Feature]) -> list[str]:
     """What the statements reading ``feature``'s rows return (the text before the first FROM: a lazy
-    read's subquery names every column), without probes and the schema query of a lazy read."""
+    read's subquery names every column), without probes, the schema query of a lazy read and the
+    aggregate over its ids."""
     table = f'"{store.table_name(feature.spec().key)}"'
-    reads = [s for s in store.statements if table in s and "LIMIT 1" not in s and "LIMIT 0" not in s]
+    skipped = ("LIMIT 1", "LIMIT 0", 'AS "n_rows"')
+    reads = [s for s in store.statements if table in s and not any(x in s for x in skipped)]
     return [s.split(" FROM ")[0] for s in reads]
 
 

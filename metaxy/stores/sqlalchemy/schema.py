@@ -73,10 +73,8 @@ def _chunked_like(column: pl.Series, values: pl.Series) -> pl.Series:
     lengths = column.chunk_lengths()
     if len(lengths) < 2:
         return values
-    starts = [0, *itertools.accumulate(lengths)]
-    return pl.concat(
-        [values.slice(start, n) for start, n in zip(starts, lengths, strict=False)], rechunk=False
-    )
+    bounds = itertools.pairwise(itertools.accumulate(lengths, initial=0))
+    return pl.concat([values.slice(start, end - start) for start, end in bounds], rechunk=False)
 
 
 def _each_distinct_text_once(name: str, column: pl.Series, sql_type: Any) -> pl.Series:
