@@ -110,22 +110,30 @@ def in_cell(row: Row, key: tuple[str, int, str, bool]) -> bool:
     return own == key or (row["impl"].startswith("floor") and own[:3] == key[:3])
 
 
+def of_run(candidates: list[Row], row: Row) -> list[Row]:
+    """Those of ``candidates`` (not empty) from ``row``'s run, or all of them when none is."""
+    return [c for c in candidates if c.get("run") == row.get("run")] or candidates
+
+
 def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
 
     ``anchor / ours`` is how many times faster ours is than Metaxy 0.1.11's fastest configuration of
     the cell (the target is 5), in wall time and, steadier on a loaded machine, in CPU time of that
-    same configuration; the RSS columns compare ours with that configuration's run too.
+    same configuration; the RSS columns compare ours with that configuration's run too. Rows merged
+    from several runs (``run``: which) are each set beside their own run's anchor and floor, timed
+    beside them on the machine of that moment; the others' only when their run had none.
     """
     out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|"]
     cells = sorted({cell(r) for r in rows}, key=lambda c: (c[3], c[1], c[0], c[2] != "new"))
     for g, n, phase, own_process in cells:
         same = [r for r in rows if in_cell(r, (g, n, phase, own_process))]
         anc = [r for r in same if r["impl"].startswith("metaxy==0.1")]
-        best = min(anc, key=lambda r: r["median_s"]) if anc else None
-        flo = next((r["median_s"] for r in same if r["impl"].startswith("floor")), None)
-        anchor_s = f"{best['median_s']:.3f} ({best['engine']})" if best else "-"
+        floors = [r for r in same if r["impl"].startswith("floor")]
         for r in (r for r in same if r["impl"].startswith("metaxy==") and r not in anc):
+            best = min(of_run(anc, r), key=lambda a: a["median_s"]) if anc else None
+            flo = of_run(floors, r)[0]["median_s"] if floors else None
+            anchor_s = f"{best['median_s']:.3f} ({best['engine']})" if best else "-"
             a_s = best["median_s"] if best else None
             a_peak = best["phase_peak_rss_mib"] if best else None
             a_growth = max(growth(best), 1.0) if best else None
@@ -256,7 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.sources is not None:
-        rows = [json.loads(line) for s in args.sources for line in s.read_text().splitlines() if line.strip()]
+        rows = [
+            {**json.loads(line), "run": i}
+            for i, s in enumerate(args.sources)
+            for line in s.read_text().splitlines()
+            if line.strip()
+        ]
         metas = [json.loads(s.with_suffix(".meta.json").read_text()) for s in args.sources]
         report(rows, merged_meta(metas), None if args.no_docs else args.docs)
         return 0 if all(r.get("ok", False) for r in rows) else 1

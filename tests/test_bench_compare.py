@@ -105,6 +105,32 @@ def test_several_runs_are_reported_as_one(tmp_path: Path) -> None:
     assert merged_meta(metas[:1]) == metas[0]
 
 
+def test_rows_merged_from_several_runs_are_each_set_beside_their_own_runs_anchor() -> None:
+    """A faster anchor in another run changes nothing for a row whose run has an anchor of its own; a
+    row whose run timed no anchor for the cell takes the fastest of the others'."""
+    first = [dict(r, run=0) for r in ROWS]
+    second = [
+        dict(ROWS[1], run=1, median_s=0.5, median_cpu_s=1.0, phase_peak_rss_mib=500),  # a faster anchor
+        dict(ROWS[2], run=1, median_s=0.4),
+        dict(ROWS[3], run=1, engine="sqlite", median_s=0.25),
+    ]
+    third = [dict(ROWS[3], run=2, engine="delta")]  # no anchor, no floor in its run
+    lines = table([*first, *second, *third]).splitlines()[2:]
+    by_store = {c[5]: c for c in ([x.strip() for x in line.strip("|").split("|")] for line in lines)}
+    assert (by_store["duckdb"][3], by_store["duckdb"][4], by_store["duckdb"][7]) == (
+        "1.000 (duckdb-native)",
+        "0.500",
+        "4.00×",
+    )
+    assert (by_store["sqlite"][3], by_store["sqlite"][4], by_store["sqlite"][7]) == (
+        "0.500 (duckdb-native)",
+        "0.400",
+        "2.00×",
+    )
+    assert by_store["delta"][3] == "0.500 (duckdb-native)"  # the fastest of the others' anchors
+    assert by_store["delta"][4] == "0.500"  # the first floor of the cell
+
+
 def test_phases_timed_in_their_own_process_are_compared_with_the_anchor_timed_so_only() -> None:
     own = [dict(r, own_process=True) for r in (ROWS[0], ROWS[3])]
     own[0].update(median_s=4.0, phase_peak_rss_mib=900)  # the anchor, its own process per phase
