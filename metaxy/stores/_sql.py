@@ -215,8 +215,7 @@ class SQLMetadataStore(MetadataStore):
             version = pl.lit(table.feature_version, pl.String).alias(FEATURE_VERSION)
             frame = frame.select(version if c == FEATURE_VERSION else pl.col(c) for c in table.columns)
         if pick:
-            frame = pick_latest(frame, ids)
-            frame = frame if include_deleted else frame.filter(pl.col(DELETED_AT).is_null())
+            frame = _without_deleted(pick_latest(frame, ids), not include_deleted)
         return frame
 
     def _lazy_fetch(self, key: FeatureKey, table: SQLTable) -> LazyFetch | None:
@@ -294,9 +293,7 @@ class SQLMetadataStore(MetadataStore):
                 select = select.limit(n_rows)
             frame = lazy.fetch(select, wanted)
             if picks:
-                frame = pick_latest(frame, latest_of)
-                if drop_deleted:
-                    frame = frame.filter(pl.col(DELETED_AT).is_null())
+                frame = _without_deleted(pick_latest(frame, latest_of), drop_deleted)
                 frame = frame.select(with_columns) if with_columns else frame
                 frame = frame if n_rows is None else frame.head(n_rows)
             yield frame if predicate is None else frame.filter(predicate)
@@ -335,8 +332,9 @@ class SQLMetadataStore(MetadataStore):
                 if ids_unique(once, ids):  # nothing to pick: no timestamps needed
                     return _without_deleted(once, drop_deleted).select(columns)
                 del once  # an id occurs twice after all
-            picked = pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]), ids)
-            picked = _without_deleted(picked, drop_deleted)
+            picked = _without_deleted(
+                pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]), ids), drop_deleted
+            )
             rows = picked.get_column(_ROW_NUMBER).sort()
             del picked
             if rows.len() == 0:

@@ -115,7 +115,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         self._tables: dict[str, sqlalchemy.Table] = {}
         store_kwargs.setdefault("name", f"sqlalchemy({_redact(connection_url)})")
         super().__init__(table_prefix=table_prefix, **store_kwargs)
-        if self.connection_url.startswith("sqlite"):
+        if self.is_sqlite:
             # latest reads pick from ids and timestamps, then read the picked rows by rowid ranges
             self.row_number_column = "rowid"
         if self.is_postgres:
@@ -153,7 +153,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
                 engine.connect().close()
         else:  # SQLite connects lazily (a read-only store on a missing file still refuses writes first)
             _check_sqlite_directory(self.name, engine.url)
-        if self.connection_url.startswith("sqlite"):
+        if self.is_sqlite:
             _own_sqlite_transactions(engine)
         # Arrow reads through ADBC when its driver is installed; rows through the DB-API driver otherwise
         if self.is_postgres and installed("adbc_driver_postgresql"):
@@ -166,7 +166,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _translated(self, action: str) -> translated:
         """The one place where SQLAlchemy's and the database driver's exceptions become ours."""
         hint = "Check the connection URL, that the database is up, and the filters and columns used."
-        if self.connection_url.startswith("sqlite") and action == "connecting":
+        if self.is_sqlite and action == "connecting":
             hint = "Check that the database file's directory exists and is writable."
         return translated(self.name, action, hint=hint, drivers=DRIVERS)
 
@@ -242,6 +242,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     @property
     def is_postgres(self) -> bool:
         return isinstance(self.dialect, PostgresDialect)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """A SQLite database: a file or in memory."""
+        return self.connection_url.startswith("sqlite")
 
     def supports_native_versioning(self) -> bool:
         return self.enable_native_computation and super().supports_native_versioning()
@@ -346,7 +351,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         stored = self._table(key)
         if stored is None or FEATURE_VERSION not in stored.c:
             return {}, []
-        if not (self.is_postgres or self.connection_url.startswith("sqlite")):
+        if not (self.is_postgres or self.is_sqlite):
             return {}, []  # other databases' JSON extraction may not return text
         columns = [c for c in table.columns if c.endswith("_by_field") and _is_json(stored, c)]
         versions = read_versions(self._fetch, table) if columns else None
@@ -410,7 +415,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             _copy_into(conn, table.name, df)  # COPY: an order of magnitude faster than INSERTs
             if df.height >= ANALYZE_ROWS:  # plan the next reads with the table's real size
                 conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
-        elif self.connection_url.startswith("sqlite"):
+        elif self.is_sqlite:
             insert_rows(conn, table.name, df)
         else:  # another database: SQLAlchemy converts each value, a chunk of rows at a time
             for chunk in df.iter_slices(INSERT_CHUNK_ROWS):
