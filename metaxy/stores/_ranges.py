@@ -38,6 +38,8 @@ class IdBounds:
     low: int | None
     high: int | None
     rows: int
+    #: how many rows hold a value of a column counted beside (see ``SQLMetadataStore._bounds``)
+    counted: int = 0
 
     @property
     def dense(self) -> bool:

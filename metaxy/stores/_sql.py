@@ -182,7 +182,7 @@ class SQLMetadataStore(MetadataStore):
                 include_deleted=include_deleted or bool(pick_ids),
                 conditions=[*pushed, *lazy.conditions],
             )
-            lf = self._deferred(query, lazy, latest_of=pick_ids, drop_deleted=not include_deleted)
+            lf = self._deferred(query, table, lazy, latest_of=pick_ids, drop_deleted=not include_deleted)
         for expr in local:
             lf = lf.filter(expr)
         return lf
@@ -252,9 +252,16 @@ class SQLMetadataStore(MetadataStore):
         )
 
     def _deferred(
-        self, query: exp.Select, lazy: LazyFetch, *, latest_of: Sequence[str] = (), drop_deleted: bool = False
+        self,
+        query: exp.Select,
+        table: SQLTable,
+        lazy: LazyFetch,
+        *,
+        latest_of: Sequence[str] = (),
+        drop_deleted: bool = False,
     ) -> pl.LazyFrame:
-        """A lazy frame over ``query`` that fetches only the columns the Polars plan uses, when collected.
+        """A lazy frame over ``query`` (a read of ``table``) that fetches only the columns the Polars plan
+        uses, when collected.
 
         Reads that feed a resolution need a few columns (ids, versions) of wide tables; selecting just
         those lets the database skip the rest (struct columns above all). With ``latest_of`` (id
@@ -265,7 +272,6 @@ class SQLMetadataStore(MetadataStore):
 
         subquery = query.subquery("rows")
         picks = bool(latest_of)
-        system = [*latest_of, UPDATED_AT, DELETED_AT] if picks else []
         told = self._fetch(exp.select(exp.Star()).from_(subquery).limit(0)).schema
         schema = pl.Schema({name: lazy.types.get(name, dtype) for name, dtype in told.items()})
         numbered = None
@@ -280,22 +286,16 @@ class SQLMetadataStore(MetadataStore):
             batch_size: int | None,
         ) -> Iterator[pl.DataFrame]:
             self.require_open()
-            if numbered is not None:
+            if picks:
+                columns = with_columns or list(schema)
                 frame = self._fetch_latest(
-                    lazy.fetch, numbered, with_columns or list(schema), latest_of, drop_deleted
+                    lazy.fetch, table, subquery, numbered, columns, latest_of, drop_deleted
                 )
                 frame = frame if n_rows is None else frame.head(n_rows)
-                yield frame if predicate is None else frame.filter(predicate)
-                return
-            wanted = list(dict.fromkeys([*with_columns, *system])) if with_columns else list(schema)
-            select = exp.select(*[col(c, "rows") for c in wanted]).from_(subquery)
-            if n_rows is not None and not picks:
-                select = select.limit(n_rows)
-            frame = lazy.fetch(select, wanted)
-            if picks:
-                frame = _without_deleted(pick_latest(frame, latest_of), drop_deleted)
-                frame = frame.select(with_columns) if with_columns else frame
-                frame = frame if n_rows is None else frame.head(n_rows)
+            else:
+                wanted = with_columns or list(schema)
+                select = exp.select(*[col(c, "rows") for c in wanted]).from_(subquery)
+                frame = lazy.fetch(select if n_rows is None else select.limit(n_rows), wanted)
             yield frame if predicate is None else frame.filter(predicate)
 
         return register_io_source(source, schema=schema)
@@ -303,37 +303,52 @@ class SQLMetadataStore(MetadataStore):
     def _fetch_latest(
         self,
         fetch: Callable[[exp.Select, list[str]], pl.DataFrame],
-        numbered: exp.Subquery,
+        table: SQLTable,
+        history: exp.Subquery,
+        numbered: exp.Subquery | None,
         columns: Sequence[str],
         ids: Sequence[str],
         drop_deleted: bool,
     ) -> pl.DataFrame:
-        """``columns`` of the latest row per id of the history ``numbered`` (which carries row numbers).
+        """``columns`` of the latest row per id of ``history``, a read of ``table`` (``numbered``: the
+        same rows with row numbers, where the database has them).
 
-        The pick runs on the ids, timestamps and row numbers alone; the other columns are then read
-        for the picked rows only, by ranges of row numbers the database skips storage blocks with
-        (after a full rewrite of a feature the latest rows are one range: half of a two-write
-        history's version strings are never read). Rows picked from too many ranges are fetched whole
-        and kept by row number. A history that looks like one row per id is read once instead, without
-        timestamps, and kept whole when no id occurs twice in it (see :meth:`_one_row_per_id_likely`).
-        The queries run in :meth:`_reading_together`, so no write comes between them.
+        A history that looks like one row per id is read once, without timestamps (nor tombstones,
+        when it holds none), and kept whole when no id occurs twice in it (see
+        :meth:`_one_row_per_id_likely`). Otherwise, with row numbers, the pick runs on the ids,
+        timestamps and row numbers alone, and the other columns are then read for the picked rows
+        only, by ranges of row numbers the database skips storage blocks with (after a full rewrite of
+        a feature the latest rows are one range: half of a two-write history's version strings are
+        never read); rows picked from too many ranges are fetched whole and kept by row number.
+        Without row numbers, every column is read and the pick runs on all of them. The queries run in
+        :meth:`_reading_together`, so no write comes between them.
         """
 
-        def read(names: Sequence[str], where: exp.Expr | None = None, *, none: bool = False) -> pl.DataFrame:
-            """``names`` of the rows of ``numbered`` matching ``where`` (of none of them with ``none``)."""
+        def read(
+            names: Sequence[str],
+            where: exp.Expr | None = None,
+            *,
+            of: exp.Subquery = history,
+            none: bool = False,
+        ) -> pl.DataFrame:
+            """``names`` of the rows of ``of`` matching ``where`` (of none of them with ``none``)."""
             unique = list(dict.fromkeys(names))
-            query = exp.select(*[col(c, "rows") for c in unique]).from_(numbered)
+            query = exp.select(*[col(c, "rows") for c in unique]).from_(of)
             query = query.where(where) if where is not None else query
             return fetch(query.limit(0) if none else query, unique)
 
         with self._reading_together():
-            if self._one_row_per_id_likely(numbered, ids):
-                once = read([*columns, *ids, DELETED_AT])
+            tombstones = self._one_row_per_id_likely(table, history, ids)
+            if tombstones is not None:
+                once = read([*columns, *ids, *([DELETED_AT] if tombstones else [])])
                 if ids_unique(once, ids):  # nothing to pick: no timestamps needed
-                    return _without_deleted(once, drop_deleted).select(columns)
+                    return _without_deleted(once, drop_deleted and tombstones).select(columns)
                 del once  # an id occurs twice after all
+            if numbered is None:
+                everything = read([*columns, *ids, UPDATED_AT, DELETED_AT])
+                return _without_deleted(pick_latest(everything, ids), drop_deleted).select(columns)
             picked = _without_deleted(
-                pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT]), ids), drop_deleted
+                pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT], of=numbered), ids), drop_deleted
             )
             rows = picked.get_column(_ROW_NUMBER).sort()
             del picked
@@ -341,8 +356,8 @@ class SQLMetadataStore(MetadataStore):
                 return read(columns, none=True)
             runs = row_runs(rows)
             if len(runs) <= _MAX_RUNS:
-                return read(columns, exp.or_(*[_between(a, b) for a, b in runs]))
-            frame = read([*columns, _ROW_NUMBER])
+                return read(columns, exp.or_(*[_between(a, b) for a, b in runs]), of=numbered)
+            frame = read([*columns, _ROW_NUMBER], of=numbered)
             return frame.filter(pl.col(_ROW_NUMBER).is_in(rows.implode())).drop(_ROW_NUMBER)
 
     def _reading_together(self) -> AbstractContextManager[object]:
@@ -350,18 +365,30 @@ class SQLMetadataStore(MetadataStore):
         write of this store comes between them."""
         return self._lock
 
-    def _one_row_per_id_likely(self, numbered: exp.Subquery, ids: Sequence[str]) -> bool:
-        """Whether the history ``numbered`` has as many rows as integers between its smallest and
-        largest id (one integer id column, no null): then every id most likely occurs once, as in a
-        table written once, and one read of every row costs less than reading ids and timestamps
-        first to pick from (DuckDB, 1M rows: 20-30 ms less of a ~240 ms resolution; SQLite, whose
-        aggregate is a full scan: ~0.25 s against ~0.6 s). An id that does occur twice costs that
-        read: the pick then runs as for any history.
+    def _one_row_per_id_likely(
+        self, table: SQLTable, history: exp.Subquery, ids: Sequence[str]
+    ) -> bool | None:
+        """Whether ``history`` holds tombstones, when it has as many rows as integers between its
+        smallest and largest id (one integer id column, no null); None otherwise.
+
+        Then every id most likely occurs once, as in a table written once, and one read of every row
+        costs less than reading ids and timestamps first to pick from (DuckDB, 1M rows: 20-30 ms less
+        of a ~240 ms resolution; SQLite, whose aggregate is a full scan: ~0.25 s against ~0.6 s;
+        PostgreSQL, whose ADBC parse costs ~0.1 s per column of a million rows: ~0.1 s of scan against
+        ~0.2 s of timestamps and tombstones). An id that does occur twice costs that read: the pick
+        then runs as for any history. Where the database tells without a scan that ids repeat in
+        ``table`` (:meth:`_ids_repeat_likely`), the aggregate is not even run.
         """
-        if len(ids) != 1:
-            return False
-        bounds = self._bounds(numbered, col(ids[0], "rows"))
-        return bounds is not None and bounds.dense
+        if len(ids) != 1 or self._ids_repeat_likely(table, ids[0]):
+            return None
+        bounds = self._bounds(history, col(ids[0], "rows"), count=col(DELETED_AT, "rows"))
+        return None if bounds is None or not bounds.dense else bool(bounds.counted)
+
+    def _ids_repeat_likely(self, table: SQLTable, column: str) -> bool:
+        """Whether what the database tells without a scan (statistics, its first and last rows) says
+        values of ``column`` repeat in ``table``; False where it tells nothing. A guess: it only spares
+        the scan of :meth:`_one_row_per_id_likely`."""
+        return False
 
     def _id_bounds(self, key: FeatureKey, column: str) -> IdBounds | None:
         """One aggregate over the table: the bounds of ``column`` and the number of rows."""
@@ -372,14 +399,18 @@ class SQLMetadataStore(MetadataStore):
             return None
         return self._bounds(table.ref(), col(column))
 
-    def _bounds(self, source: exp.Expr, values: exp.Expr) -> IdBounds | None:
-        """The bounds of the integers ``values`` over the rows of ``source`` and the number of rows;
-        None when they are not integers or some are null."""
+    def _bounds(
+        self, source: exp.Expr, values: exp.Expr, *, count: exp.Expr | None = None
+    ) -> IdBounds | None:
+        """The bounds of the integers ``values`` over the rows of ``source``, the number of rows and
+        (with ``count``) how many of them hold a value of ``count``; None when ``values`` are not
+        integers or some are null."""
         bounds = exp.select(
             exp.alias_(exp.Min(this=values), "low"),
             exp.alias_(exp.Max(this=values), "high"),
             exp.alias_(exp.Count(this=exp.Star()), "n_rows"),
             exp.alias_(exp.Count(this=values), "n_ids"),
+            *([exp.alias_(exp.Count(this=count), "counted")] if count is not None else []),
         ).from_(source)
         out = self._fetch(bounds)
         integers = out.schema["low"].is_integer() and out.schema["high"].is_integer()
@@ -387,7 +418,8 @@ class SQLMetadataStore(MetadataStore):
             # ids of another type (ranges are of integers; SQLite keeps a text value in an integer
             # column, which is then the largest), or null ids (in no range)
             return None
-        return IdBounds(out["low"][0], out["high"][0], int(out["n_rows"][0]))
+        counted = int(out["counted"][0] or 0) if count is not None else 0
+        return IdBounds(out["low"][0], out["high"][0], int(out["n_rows"][0]), counted)
 
     def _push(self, key: FeatureKey, filters: Sequence[pl.Expr]) -> tuple[list[exp.Expr], list[pl.Expr]]:
         pushed, local = split_filters(filters, self.dialect)

@@ -55,12 +55,20 @@ def stored_fields(fetch: Fetch, table: SQLTable, column: str, versions: Sequence
 
 
 def field_by_field(
-    dialect: SQLDialect, columns: Sequence[str], structs: dict[str, list[str]]
-) -> tuple[list[exp.Expr], list[pl.Expr]]:
-    """The projection fetching ``columns`` with each struct of ``structs`` as its fields (text) and a
-    NULL flag, and the Polars expressions giving the columns back as read (a NULL struct stays NULL)."""
+    dialect: SQLDialect, columns: Sequence[str], structs: dict[str, list[str]], *, null_flags: bool
+) -> tuple[list[exp.Expr], list[pl.Expr], pl.Expr]:
+    """The projection fetching ``columns`` with each struct of ``structs`` as its fields (text), the
+    Polars expressions giving the columns back as read, and one telling the rows whose struct they
+    cannot tell from a struct of nulls.
+
+    Without ``null_flags``, a NULL struct reads as a struct of null fields: rows whose every field
+    is null are then unclear (metaxy writes no NULL ``*_by_field`` value, so a read finds few or
+    none). With them, each struct also comes with a NULL flag, one more column per row, and a NULL
+    struct stays NULL (no row is unclear).
+    """
     projection: list[exp.Expr] = []
     packed: list[pl.Expr] = []
+    unclear: list[pl.Expr] = []
     for name in columns:
         if name not in structs:
             projection.append(col(name))
@@ -71,11 +79,13 @@ def field_by_field(
             part = f"__mx_part{len(projection)}"  # positional: a field name may not fit an identifier
             projection.append(exp.alias_(dialect.struct_field(col(name), field), ident(part)))
             parts.append(pl.col(part).alias(field))
-        is_null = f"__mx_part{len(projection)}"
-        projection.append(exp.alias_(exp.Is(this=col(name), expression=exp.Null()), ident(is_null)))
-        dtype = pl.Struct(dict.fromkeys(structs[name], pl.String))
-        struct = (
-            pl.when(pl.col(is_null).cast(pl.Boolean)).then(pl.lit(None, dtype)).otherwise(pl.struct(parts))
-        )
+        struct = pl.struct(parts)
+        if null_flags:
+            is_null = f"__mx_part{len(projection)}"
+            projection.append(exp.alias_(exp.Is(this=col(name), expression=exp.Null()), ident(is_null)))
+            dtype = pl.Struct(dict.fromkeys(structs[name], pl.String))
+            struct = pl.when(pl.col(is_null).cast(pl.Boolean)).then(pl.lit(None, dtype)).otherwise(struct)
+        else:
+            unclear.append(pl.all_horizontal(p.is_null() for p in parts))
         packed.append(struct.alias(name))
-    return projection, packed
+    return projection, packed, pl.any_horizontal(unclear) if unclear else pl.lit(False)

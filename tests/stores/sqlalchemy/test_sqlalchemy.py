@@ -627,7 +627,8 @@ def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
 ) -> None:
     """A read of one feature version fetches each field of a ``*_by_field`` column as text and packs
     the struct in Polars; the latest rows it picks from the history equal a window's, a NULL struct
-    stays NULL (not a struct of nulls), and the frame equals the one decoded from whole JSON values."""
+    stays NULL (not a struct of nulls: the rows are read again with a NULL flag per struct, once a row
+    with every field null turns up), and the frame equals the one decoded from whole JSON values."""
     g = video_graph()
     store = any_db
     store.write_metadata(g.video, videos([1, 2, 3, 4]))
@@ -643,13 +644,114 @@ def test_by_field_columns_are_extracted_field_by_field_and_read_as_json_would(
     assert frame["sample_uid"].to_list() == [1, 2, 3]  # 4 deleted
     assert frame["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["a1", "A2", "A3"]
     assert frame["metaxy_data_version_by_field"].is_null().to_list() == [True, False, False]
-    (select,) = [s for s in sent if _table(store) in s and "audio" in s]
-    assert " OVER " not in select.upper()  # the latest rows are picked in Polars, not by a window
-    returned = select.split(" FROM ")[0]  # what the statement returns (a subquery may name the column)
-    assert not re.search(r'"metaxy_provenance_by_field"\s*(,|$)', returned)  # no whole JSON value
+    without_flags, with_flags = [s for s in sent if _table(store) in s and "audio" in s]
+    for select in (without_flags, with_flags):
+        assert " OVER " not in select.upper()  # the latest rows are picked in Polars, not by a window
+        returned = select.split(" FROM ")[0]  # what the statement returns (a subquery may name the column)
+        assert not re.search(r'"metaxy_provenance_by_field"\s*(,|$)', returned)  # no whole JSON value
+    assert " IS NULL AS " not in without_flags.split(" FROM ")[0].upper()
+    assert " IS NULL AS " in with_flags.split(" FROM ")[0].upper()
 
     store._by_field_structs = lambda *args: ({}, [])  # type: ignore[method-assign]  # whole JSON again
     assert store.read_metadata(g.video).collect().sort("sample_uid").equals(frame)
+
+
+def test_a_read_without_null_structs_fetches_no_null_flags(any_db: mx.SQLAlchemyMetadataStore) -> None:
+    """While no row has every field of a ``*_by_field`` struct null, its fields come without a NULL
+    flag beside them (one column fewer per row to parse), in one statement."""
+    g = video_graph()
+    any_db.write_metadata(g.video, videos([1, 2]))
+    sent = arrow_reads(any_db)
+    frame = any_db.read_metadata(g.video).collect()
+    (select,) = [s for s in sent if _table(any_db) in s and "audio" in s]
+    assert " IS NULL AS " not in select.split(" FROM ")[0].upper()
+    assert frame["metaxy_data_version_by_field"].null_count() == 0
+
+
+def _returned(select: str) -> str:
+    """What a statement returns: the text before its first FROM."""
+    return select.split(" FROM ")[0]
+
+
+def test_a_history_of_one_row_per_id_is_read_once_without_timestamps(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """Ids 0 to 9 written once: one read of the columns the plan uses and the ids, no timestamps or
+    tombstones (an aggregate said the history holds none), nothing picked."""
+    g = video_graph()
+    any_db.write_metadata(g.video, videos(list(range(10))))
+    sent = arrow_reads(any_db)
+    frame = any_db.read_metadata(g.video).select("sample_uid", "metaxy_provenance_by_field").collect()
+    assert sorted(frame["sample_uid"]) == list(range(10))
+    (select,) = [s for s in sent if _table(any_db) in s and "audio" in s]
+    assert "metaxy_updated_at" not in _returned(select)
+    assert "metaxy_deleted_at" not in _returned(select)
+    assert not any("__mx_row_number" in s for s in sent)  # no pick first
+
+
+def test_a_history_of_one_row_per_id_with_a_tombstone_drops_it(
+    any_db: mx.SQLAlchemyMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tombstone whose sample's older row was removed: five rows for ids 0 to 4, each once, one of
+    them a tombstone, so the one read fetches the tombstones too and leaves that sample out. (SQLite's
+    guess from its first and last rows, ids 0 and 2 six rowids apart, would skip the one read.)"""
+    monkeypatch.setattr(any_db, "_ids_repeat_likely", lambda *_: False)
+    g = video_graph()
+    any_db.write_metadata(g.video, videos(list(range(5))))
+    any_db.delete_metadata(g.video, filters=pl.col("sample_uid") == 2)
+    older = (pl.col("sample_uid") == 2) & pl.col("metaxy_deleted_at").is_null()
+    assert any_db.delete_metadata(g.video, filters=older, soft=False) == 1
+    sent = arrow_reads(any_db)
+    frame = any_db.read_metadata(g.video).select("sample_uid", "metaxy_provenance_by_field").collect()
+    assert sorted(frame["sample_uid"]) == [0, 1, 3, 4]
+    (select,) = [s for s in sent if _table(any_db) in s and "audio" in s]
+    assert "metaxy_deleted_at" in _returned(select)
+    assert "metaxy_updated_at" not in _returned(select)
+
+
+def test_a_history_looking_like_one_row_per_id_still_picks_the_latest(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """Ids 0, 1, 3 and 5, a rewrite of 1 and a tombstone for 3: six rows for the six integers from 0
+    to 5, read once without timestamps; ids 1 and 3 occur twice in it, so the latest rows are then
+    picked as in any history."""
+    g = video_graph()
+    any_db.write_metadata(g.video, videos([0, 1, 3, 5], audio="old"))
+    any_db.write_metadata(g.video, videos([1], audio="new"))
+    any_db.delete_metadata(g.video, filters=pl.col("sample_uid") == 3)
+    rows = any_db.read_metadata(g.video).select("sample_uid", "metaxy_provenance_by_field").collect()
+    rows = rows.sort("sample_uid")
+    assert rows["sample_uid"].to_list() == [0, 1, 5]
+    assert rows["metaxy_provenance_by_field"].struct.field("audio").to_list() == ["old0", "new1", "old5"]
+
+
+def test_repeated_ids_told_without_a_scan_spare_the_aggregate(any_db: mx.SQLAlchemyMetadataStore) -> None:
+    """Once the database tells every id occurs twice without scanning (PostgreSQL's statistics after
+    ANALYZE; SQLite's first and last rows, as after a full rewrite), a latest read skips the aggregate
+    over the ids (it would find them not one per id) and picks from the history at once; with unique
+    ids it runs the aggregate and reads once. Either way the rows are the latest."""
+    g = video_graph()
+    store, table = any_db, _table(any_db)
+
+    def analyze() -> None:  # what a write of 50,000 rows or more runs on PostgreSQL
+        if store.is_postgres:
+            with store.engine.begin() as conn:
+                conn.execute(sa.text(f'ANALYZE "{table}"'))
+
+    store.write_metadata(g.video, videos(list(range(50)), audio="old"))
+    analyze()
+    sent = arrow_reads(store)
+    assert sorted(store.read_metadata(g.video).select("sample_uid").collect()["sample_uid"]) == list(
+        range(50)
+    )
+    assert any("MIN(" in s and table in s for s in sent)  # unique ids: the aggregate runs
+    store.write_metadata(g.video, videos(list(range(50)), audio="new"))
+    analyze()
+    sent.clear()
+    rows = store.read_metadata(g.video).select("sample_uid", "metaxy_provenance_by_field").collect()
+    assert rows["metaxy_provenance_by_field"].struct.field("audio").str.starts_with("new").all()
+    assert rows.height == 50
+    assert not any("MIN(" in s for s in sent)  # every id twice: no aggregate
 
 
 def arrow_reads(store: mx.SQLAlchemyMetadataStore) -> list[str]:
