@@ -336,6 +336,10 @@ class SQLMetadataStore(MetadataStore):
             query = query.where(where) if where is not None else query
             return fetch(query.limit(0) if none else query, unique)
 
+        def latest(rows: pl.DataFrame) -> pl.DataFrame:
+            """The latest row per id of ``rows`` (a history's), tombstones dropped when asked."""
+            return _without_deleted(pick_latest(rows, ids), drop_deleted)
+
         with self._reading_together():
             dense = self._dense_history(table, history, ids)
             if dense is not None:
@@ -345,11 +349,8 @@ class SQLMetadataStore(MetadataStore):
                     return _without_deleted(once, drop_deleted and tombstones).select(columns)
                 del once  # an id occurs twice after all
             if numbered is None:
-                everything = read([*columns, *ids, UPDATED_AT, DELETED_AT])
-                return _without_deleted(pick_latest(everything, ids), drop_deleted).select(columns)
-            picked = _without_deleted(
-                pick_latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT], of=numbered), ids), drop_deleted
-            )
+                return latest(read([*columns, *ids, UPDATED_AT, DELETED_AT])).select(columns)
+            picked = latest(read([_ROW_NUMBER, *ids, UPDATED_AT, DELETED_AT], of=numbered))
             rows = picked.get_column(_ROW_NUMBER).sort()
             del picked
             if rows.len() == 0:

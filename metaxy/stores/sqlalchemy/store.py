@@ -349,7 +349,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         """
         projection, packed, unclear = field_by_field(self.dialect, columns, structs, null_flags=False)
         frame = self._fetch(query.select(*projection, append=False))
-        if frame.height and frame.select(unclear.any()).item():
+        if frame.select(unclear.any()).item():
             del frame
             projection, packed, _ = field_by_field(self.dialect, columns, structs, null_flags=True)
             frame = self._fetch(query.select(*projection, append=False))
@@ -383,9 +383,12 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
           two rows per id). Ids written in another order make it a coin toss, which costs time only.
         """
         if self.is_sqlite:
-            return self._sqlite_ids_repeat_likely(table, column)
-        if not self.is_postgres:
-            return False
+            return self._sqlite_ends_say_ids_repeat(table, column)
+        if self.is_postgres:
+            return self._postgres_statistics_say_ids_repeat(table, column)
+        return False
+
+    def _postgres_statistics_say_ids_repeat(self, table: SQLTable, column: str) -> bool:
         schema = bound(table.schema) if table.schema else exp.func("current_schema")
         stats = (
             exp.select(col("n_distinct"))
@@ -399,7 +402,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         estimate = self._fetch(stats).get_column("n_distinct").to_list()
         return len(estimate) == 1 and estimate[0] is not None and -_MOSTLY_UNIQUE < estimate[0] < 0
 
-    def _sqlite_ids_repeat_likely(self, table: SQLTable, column: str) -> bool:
+    def _sqlite_ends_say_ids_repeat(self, table: SQLTable, column: str) -> bool:
         rowid, ref = col("rowid"), table.ref()
 
         def at_end(value: exp.Expr, *, last: bool) -> exp.Expr:
