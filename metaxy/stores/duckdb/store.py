@@ -4,6 +4,8 @@ Concurrency is DuckDB's: one process may open a database file for writing, and t
 can open it; several processes may open it together with ``read_only=True`` (while no writer has it).
 A lock file beside the database enforces the same from before connecting until after closing
 (:mod:`metaxy.stores._file_lock`: DuckDB's own lock alone lost appends of processes taking turns).
+A file is attached to a DuckDB instance the process keeps (:mod:`metaxy.stores._duckdb_instances`),
+not opened in an instance of its own: opening and closing a store take ~3 ms instead of 25-40.
 xxhash is never computed by DuckDB (that needs an extension download); the Polars engine does it.
 """
 
@@ -20,6 +22,7 @@ import sqlglot.expressions as exp
 
 from metaxy.exceptions import FilterPushdownError, StoreBackendError
 from metaxy.models.keys import FeatureKey
+from metaxy.stores import _duckdb_instances as instances
 from metaxy.stores import _file_lock as file_lock
 from metaxy.stores._arrow_stream import ArrowStream
 from metaxy.stores._drivers import import_driver
@@ -37,11 +40,6 @@ MEMORY = ":memory:"
 #: 10M samples of the wide benchmark graph, two ranges in flight: peak RSS 2.6 -> 1.9-2.1 GiB and ~10%
 #: faster (1M rows per range: 1.75 GiB, no faster than one read)
 DEFAULT_RESOLVE_BATCH_ROWS = 2_000_000
-#: never download or autoload an extension: metaxy works offline
-_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-#: strings leave DuckDB as Arrow string views, Polars' own layout: read without a copy (1M rows of two
-#: short version strings: the read into Polars 25-30 ms CPU -> 0.5 ms, and one copy of the strings less in memory)
-_STRING_VIEWS = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
 #: DuckDB's string compressions (1.4 and later), switched off by ``compress_strings=False``
 _STRING_COMPRESSION = "fsst,dictionary,dict_fsst"
 
@@ -91,6 +89,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.compress_strings = compress_strings
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
+        self._attached: instances.Attached | None = None
         self._file_lock: str | None = None
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
@@ -105,35 +104,39 @@ class DuckDBMetadataStore(SQLMetadataStore):
         if self._con is not None:  # an in-memory database survives close()
             return
         duckdb = import_driver("duckdb", "duckdb")
-        in_memory = self.db_path == MEMORY
-        if not in_memory:
-            self._check_path()
-            self._hold_file()
+        if self.db_path == MEMORY:
+            with self._opening(duckdb):
+                self._con = instances.new_instance(duckdb, MEMORY, self._settings())
+            return
+        self._check_path()
+        self._hold_file()
         try:  # a store that failed to open holds neither the file nor a connection
-            con = self._connect(duckdb, read_only=self.read_only and not in_memory)
-            try:
-                self._configure(con)
-            except BaseException:
-                con.close()
-                raise
+            with self._opening(duckdb):
+                attached = instances.attach(
+                    duckdb, self.db_path, read_only=self.read_only, settings=self._settings()
+                )
         except BaseException:
             self._release_file()
             raise
-        self._con = con
+        self._attached, self._con = attached, attached.con
 
-    def _connect(self, duckdb: Any, *, read_only: bool) -> Any:
+    @contextmanager
+    def _opening(self, duckdb: Any) -> Iterator[None]:
+        """DuckDB's and the attachment's errors on opening, said as ours."""
         try:
-            return duckdb.connect(self.db_path, read_only=read_only, config={**_OFFLINE, **_STRING_VIEWS})
+            yield
+        except instances.AttachedElsewhere as exc:
+            raise StoreBackendError(
+                f"{self.name}: {self.db_path} cannot be opened: {exc}.",
+                hint="DuckDB attaches a file once per process: open the stores of one file with the "
+                "same compress_strings, and the read-only ones after (or without) a writer, not before.",
+            ) from None
         except duckdb.Error as exc:
             raise self._open_error(exc) from exc
 
-    def _configure(self, con: Any) -> None:
-        """Settings of a new connection."""
-        # a database-wide setting: set either way, as another store of this process may share the file
-        disabled = "" if self.compress_strings else _STRING_COMPRESSION
-        hint = "metaxy needs duckdb 1.4 or later: pip install -U 'metaxy[duckdb]'."
-        with translated(self.name, "DuckDB configuring the connection", hint=hint, drivers=("duckdb",)):
-            con.execute(f"SET disabled_compression_methods = '{disabled}'")
+    def _settings(self) -> dict[str, str]:
+        """DuckDB's instance-wide settings this store needs (stores of one instance share them)."""
+        return {"disabled_compression_methods": "" if self.compress_strings else _STRING_COMPRESSION}
 
     def _check_path(self) -> None:
         """Say what is wrong with ``db_path`` before DuckDB does (its messages all read like a lock)."""
@@ -194,11 +197,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return self.db_path == MEMORY or Path(self.db_path).exists()
 
     def _close_backend(self) -> None:
-        if self._con is not None and self.db_path != MEMORY:
+        if self._attached is not None:
             try:
-                self._con.close()
+                instances.detach(self._attached)
             finally:
-                self._con = None
+                self._attached, self._con = None, None
                 self._release_file()
 
     # -- SQL hooks ------------------------------------------------------------------------------
@@ -353,7 +356,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _list_keys(self) -> list[FeatureKey]:
         rows = self._execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = current_schema()"
         )
         names = sorted(r[0] for r in rows)
         owners = self._claims.owners()
