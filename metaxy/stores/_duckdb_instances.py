@@ -33,7 +33,7 @@ _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": 
 #: strings leave DuckDB as Arrow string views, Polars' own layout: read without a copy (1M rows of two
 #: short version strings: the read into Polars 25-30 ms CPU -> 0.5 ms, and one copy of the strings less in memory)
 _STRING_VIEWS = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
-CONFIG = {**_OFFLINE, **_STRING_VIEWS}
+_CONFIG = {**_OFFLINE, **_STRING_VIEWS}
 
 #: the memory a host's queries freed goes back to the system in the background (DuckDB's jemalloc
 #: keeps it otherwise until the instance closes: 1M simple benchmark rows written and the store closed,
@@ -86,9 +86,9 @@ def _forget_inherited() -> None:
 os.register_at_fork(after_in_child=_forget_inherited)
 
 
-def new_instance(duckdb: Any, database: str, settings: Mapping[str, str], *, read_only: bool = False) -> Any:
-    """A connection to a new DuckDB instance of ``database`` (a file or ``":memory:"``), configured."""
-    con = duckdb.connect(database, read_only=read_only, config=CONFIG)
+def new_instance(duckdb: Any, settings: Mapping[str, str]) -> Any:
+    """A connection to a new in-memory DuckDB instance with ``settings``."""
+    con = duckdb.connect(":memory:", config=_CONFIG)
     try:
         for name, value in settings.items():  # instance-wide settings DuckDB takes only by SET
             con.execute(f"SET {name} = '{_quoted(value)}'")
@@ -143,7 +143,7 @@ def detach(attached: Attached) -> None:
 def _attached_file(duckdb: Any, path: str, settings: Settings, read_only: bool) -> _File:
     host = _HOSTS.get(settings)
     if host is None:
-        host = new_instance(duckdb, ":memory:", {**_HOST_SETTINGS, **_spill_directory(), **dict(settings)})
+        host = new_instance(duckdb, {**_HOST_SETTINGS, **_spill_directory(), **dict(settings)})
         _HOSTS[settings] = host
     alias = f"metaxy_file_{next(_ALIASES)}"
     host.execute(f"ATTACH '{_quoted(path)}' AS \"{alias}\"" + (" (READ_ONLY)" if read_only else ""))

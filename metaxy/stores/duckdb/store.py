@@ -106,7 +106,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         duckdb = import_driver("duckdb", "duckdb")
         if self.db_path == MEMORY:
             with self._opening(duckdb):
-                self._con = instances.new_instance(duckdb, MEMORY, self._settings())
+                self._con = instances.new_instance(duckdb, self._settings())
             return
         self._check_path()
         self._hold_file()
