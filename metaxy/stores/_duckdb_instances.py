@@ -52,7 +52,6 @@ class _File:
     """One attached file: its host, its name there, how it was attached and how many stores use it."""
 
     host: Any
-    settings: Settings
     alias: str
     read_only: bool
     users: int = 0
@@ -113,7 +112,7 @@ def attach(duckdb: Any, path: str, *, read_only: bool, settings: Mapping[str, st
         if file is None:
             file = _attached_file(duckdb, path, wanted, read_only)
             _FILES[key] = file
-        elif file.settings != wanted:
+        elif file.host is not _HOSTS.get(wanted):
             raise AttachedElsewhere("another store of this process has it open with other DuckDB settings")
         elif file.read_only and not read_only:
             raise AttachedElsewhere("another store of this process has it open read-only")
@@ -147,7 +146,7 @@ def _attached_file(duckdb: Any, path: str, settings: Settings, read_only: bool) 
         _HOSTS[settings] = host
     alias = f"metaxy_file_{next(_ALIASES)}"
     host.execute(f"ATTACH '{_quoted(path)}' AS \"{alias}\"" + (" (READ_ONLY)" if read_only else ""))
-    return _File(host, settings, alias, read_only)
+    return _File(host, alias, read_only)
 
 
 def _detach_unused(key: str, file: _File) -> None:
