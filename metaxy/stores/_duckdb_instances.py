@@ -69,7 +69,9 @@ class Attached:
 _HOSTS: dict[Settings, Any] = {}
 _FILES: dict[str, _File] = {}
 _INHERITED: list[Any] = []  # what a forked child must neither use nor close
-_GUARD = threading.Lock()
+#: re-entrant: a store dropped unclosed detaches when it is collected, which may happen in the middle of
+#: an attach or detach of the same thread
+_GUARD = threading.RLock()
 _ALIASES = itertools.count()
 _generation = 0
 
@@ -116,14 +118,18 @@ def attach(duckdb: Any, path: str, *, read_only: bool, settings: Mapping[str, st
             raise AttachedElsewhere("another store of this process has it open with other DuckDB settings")
         elif file.read_only and not read_only:
             raise AttachedElsewhere("another store of this process has it open read-only")
-        con = file.host.cursor()
+        file.users += 1  # first: a store collected meanwhile (see _GUARD) must not detach the file
         try:
-            con.execute(f'USE "{file.alias}"')
+            con = file.host.cursor()
+            try:
+                con.execute(f'USE "{file.alias}"')
+            except BaseException:
+                con.close()
+                raise
         except BaseException:
-            con.close()
+            file.users -= 1
             _detach_unused(key, file)
             raise
-        file.users += 1
         return Attached(con, key, _generation)
 
 

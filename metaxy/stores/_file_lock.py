@@ -36,7 +36,7 @@ class _Held:
 
 
 _HELD: dict[str, _Held] = {}
-_GUARD = threading.Lock()
+_GUARD = threading.RLock()  # re-entrant: an unclosed store releases its hold when collected, at any point
 # a forked child holds nothing: it takes the lock again, in its own name, when it opens the file
 os.register_at_fork(after_in_child=_HELD.clear)
 

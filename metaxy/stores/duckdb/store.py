@@ -12,6 +12,7 @@ xxhash is never computed by DuckDB (that needs an extension download); the Polar
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,8 +90,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.compress_strings = compress_strings
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
-        self._attached: instances.Attached | None = None
         self._file_lock: str | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None  # gives the file back, once
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
     @classmethod
@@ -118,7 +119,9 @@ class DuckDBMetadataStore(SQLMetadataStore):
         except BaseException:
             self._release_file()
             raise
-        self._attached, self._con = attached, attached.con
+        self._con = attached.con
+        # a store dropped unclosed gives its file back when it is collected, as closing would
+        self._closer = weakref.finalize(self, _give_back, attached, self._file_lock)
 
     @contextmanager
     def _opening(self, duckdb: Any) -> Iterator[None]:
@@ -197,12 +200,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return self.db_path == MEMORY or Path(self.db_path).exists()
 
     def _close_backend(self) -> None:
-        if self._attached is not None:
+        if self._closer is not None:
             try:
-                instances.detach(self._attached)
+                self._closer()
             finally:
-                self._attached, self._con = None, None
-                self._release_file()
+                self._closer, self._con, self._file_lock = None, None, None
 
     # -- SQL hooks ------------------------------------------------------------------------------
 
@@ -362,3 +364,12 @@ class DuckDBMetadataStore(SQLMetadataStore):
         names = sorted(r[0] for r in rows)
         owners = self._claims.owners()
         return [key for key in keys_from_tables(names, self.table_prefix, owners) if self._has_rows(key)]
+
+
+def _give_back(attached: instances.Attached, lock: str | None) -> None:
+    """Detach a store's file and release its lock file (on close, or when an unclosed store is collected)."""
+    try:
+        instances.detach(attached)
+    finally:
+        if lock is not None:
+            file_lock.release(lock)

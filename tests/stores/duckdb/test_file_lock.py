@@ -7,8 +7,10 @@ who may open the file when, inside one process and across processes.
 from __future__ import annotations
 
 import fcntl
+import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,18 @@ def test_stores_of_one_process_share_the_file_and_the_last_close_frees_it(db: Pa
         assert _other_process_writes(db, 2).returncode != 0  # the first store still has it
     assert _other_process_writes(db, 2).returncode == 0
     assert _stored_ids(db) == [1, 2]
+
+
+def test_a_store_dropped_unclosed_gives_the_file_back_once_collected(db: Path) -> None:
+    store = mx.DuckDBMetadataStore(db).open()
+    store.write_metadata(video_graph().video, videos([1]))
+    assert _other_process_writes(db, 2).returncode != 0  # still open
+    collected = weakref.ref(store)
+    del store
+    gc.collect()
+    assert collected() is None
+    assert _other_process_writes(db, 2).returncode == 0  # neither the lock nor DuckDB's file is held
+    assert _stored_ids(db) == [1, 2]  # and what it wrote was checkpointed
 
 
 def test_read_only_stores_share_the_lock_and_exclude_a_writer(db: Path) -> None:
