@@ -1,7 +1,7 @@
 """Bulk transfers with PostgreSQL: reads through ADBC as Arrow columns, writes as CSV through ``COPY``.
 
 Both replace per-row Python work (psycopg's ``fetchall`` and ``write_row``) that took most of the time
-of a large read or write (docs/performance.md, "SQL servers").
+of a large read or write (docs/performance-history.md, "SQL servers").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 rows Polars encoded, in chunks.
 
 SQLite's own Python driver returns one tuple per row and one Python object per value; at 1M rows that
-was 8 of the 13 s of a resolution (docs/performance.md). ADBC hands back columns instead. SQLite keeps
+was 8 of the 13 s of a resolution (docs/performance-history.md). ADBC hands back columns instead. SQLite keeps
 no column types, so the driver infers them from the values; :func:`~metaxy.stores.sqlalchemy.schema.arrow_to_series`
 then reads each column as the row path would. A read the driver cannot do (a column whose values
 change type partway, a missing driver) returns ``None`` and the caller reads rows instead.
