@@ -119,14 +119,13 @@ def attach(duckdb: Any, path: str, *, read_only: bool, settings: Mapping[str, st
         elif file.read_only and not read_only:
             raise AttachedElsewhere("another store of this process has it open read-only")
         file.users += 1  # first: a store collected meanwhile (see _GUARD) must not detach the file
+        con = None
         try:
             con = file.host.cursor()
-            try:
-                con.execute(f'USE "{file.alias}"')
-            except BaseException:
-                con.close()
-                raise
+            con.execute(f'USE "{file.alias}"')
         except BaseException:
+            if con is not None:
+                con.close()
             file.users -= 1
             _detach_unused(key, file)
             raise
