@@ -145,10 +145,10 @@ class TableClaims:
 
     def _refresh(self) -> None:
         self._loaded = True
-        stored = self.store._scan(CLAIMS_KEY)
+        stored = self.store._rows_now(CLAIMS_KEY)  # read on every first use: at once, not lazily
         owners: dict[str, FeatureKey] = {}
         if stored is not None:
-            rows = stored.select(list(_CLAIMS_SCHEMA)).sort("claimed_at", "feature_key").collect()
+            rows = stored.select(list(_CLAIMS_SCHEMA)).sort("claimed_at", "feature_key")
             for name, feature_key in zip(rows["table_name"], rows["feature_key"], strict=True):
                 owners.setdefault(name, FeatureKey(feature_key))
         self._owners = owners

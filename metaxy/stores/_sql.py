@@ -146,6 +146,18 @@ class SQLMetadataStore(MetadataStore):
     def _scan(self, key: FeatureKey) -> pl.LazyFrame | None:
         return self._read_rows(ReadRequest.history(key))
 
+    def _rows_now(self, key: FeatureKey) -> pl.DataFrame | None:
+        """Every row of ``key``'s table (tombstones too) fetched at once, or None without a table.
+
+        For small system tables: a lazy read's schema probe and Polars plan cost more than the read
+        itself (the table claims of the benchmark's DuckDB file: 5-7 ms lazily, ~1 ms at once).
+        """
+        table = self._sql_table(key)
+        if table is None:
+            return None
+        no_ids: tuple[str, ...] = ()
+        return self._read_eagerly(key, table, no_ids, (), latest=False, include_deleted=True, pick=False)
+
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         key, ids, filters = request.key, request.ids, request.filters
         latest, include_deleted = request.latest, request.include_deleted
