@@ -71,8 +71,11 @@ def hold(db_path: str, *, shared: bool) -> str | None:
         return path
 
 
-def release(path: str) -> None:
-    """Give back one :func:`hold` of ``path``; the last one in this process unlocks it."""
+def release(path: str | None) -> None:
+    """Give back one :func:`hold` of ``path`` (None, what :func:`hold` gives where no lock file can be
+    had: nothing to give back); the last one in this process unlocks it."""
+    if path is None:
+        return
     with _GUARD:
         held = _HELD.get(path)
         if held is None:

@@ -155,8 +155,7 @@ class SQLMetadataStore(MetadataStore):
         table = self._sql_table(key)
         if table is None:
             return None
-        no_ids: tuple[str, ...] = ()
-        return self._read_eagerly(key, table, no_ids, (), latest=False, include_deleted=True, pick=False)
+        return self._read_eagerly(key, table, (), (), latest=False, include_deleted=True, pick=False)
 
     def _read_rows(self, request: ReadRequest) -> pl.LazyFrame | None:
         key, ids, filters = request.key, request.ids, request.filters

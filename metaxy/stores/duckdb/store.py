@@ -90,7 +90,6 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.compress_strings = compress_strings
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
-        self._file_lock: str | None = None
         self._closer: weakref.finalize[Any, Any] | None = None  # gives the file back, once
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
@@ -110,18 +109,18 @@ class DuckDBMetadataStore(SQLMetadataStore):
                 self._con = instances.new_instance(duckdb, self._settings())
             return
         self._check_path()
-        self._hold_file()
+        lock = self._hold_file()
         try:  # a store that failed to open holds neither the file nor a connection
             with self._opening(duckdb):
                 attached = instances.attach(
                     duckdb, self.db_path, read_only=self.read_only, settings=self._settings()
                 )
         except BaseException:
-            self._release_file()
+            file_lock.release(lock)
             raise
         self._con = attached.con
         # a store dropped unclosed gives its file back when it is collected, as closing would
-        self._closer = weakref.finalize(self, _give_back, attached, self._file_lock)
+        self._closer = weakref.finalize(self, _give_back, attached, lock)
 
     @contextmanager
     def _opening(self, duckdb: Any) -> Iterator[None]:
@@ -158,17 +157,13 @@ class DuckDBMetadataStore(SQLMetadataStore):
         if problem:
             raise StoreBackendError(f"{self.name}: {self.db_path} {problem}.", hint=hint)
 
-    def _hold_file(self) -> None:
-        """Keep other processes from the file until it is closed (see :mod:`metaxy.stores._file_lock`)."""
+    def _hold_file(self) -> str | None:
+        """Keep other processes from the file until it is closed (see :mod:`metaxy.stores._file_lock`);
+        the lock for :func:`~metaxy.stores._file_lock.release`."""
         try:
-            self._file_lock = file_lock.hold(self.db_path, shared=self.read_only)
+            return file_lock.hold(self.db_path, shared=self.read_only)
         except file_lock.HeldElsewhere as exc:
             raise self._held_error(f"its lock file {exc} is taken") from None
-
-    def _release_file(self) -> None:
-        if self._file_lock is not None:
-            file_lock.release(self._file_lock)
-            self._file_lock = None
 
     def _held_error(self, text: str) -> StoreBackendError:
         return StoreBackendError(
@@ -204,7 +199,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
             try:
                 self._closer()
             finally:
-                self._closer, self._con, self._file_lock = None, None, None
+                self._closer, self._con = None, None
 
     # -- SQL hooks ------------------------------------------------------------------------------
 
@@ -371,5 +366,4 @@ def _give_back(attached: instances.Attached, lock: str | None) -> None:
     try:
         instances.detach(attached)
     finally:
-        if lock is not None:
-            file_lock.release(lock)
+        file_lock.release(lock)
