@@ -11,9 +11,10 @@ returned (already narrowed by every filter that *could* be pushed), with a
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Unpack
 
@@ -74,6 +75,7 @@ class SQLMetadataStore(MetadataStore):
         self.table_prefix = table_prefix
         self.schema = schema
         self._claims = TableClaims(self)
+        self._snapshot = threading.local()  # per thread: the columns met in its catalog snapshot
         super().__init__(**kwargs)
 
     # -- backend hooks --------------------------------------------------------------------------
@@ -88,7 +90,32 @@ class SQLMetadataStore(MetadataStore):
 
     def _stored_columns(self, key: FeatureKey) -> list[str] | None:
         self._claims.check(key)
-        return self._table_columns(key)
+        return self._columns_of(key)
+
+    @contextmanager
+    def _catalog_snapshot(self) -> Iterator[None]:
+        """Within it, each table's columns are looked up once (a catalog round trip each: a 1k-sample
+        DuckDB resolution looked up its upstream's four times and its own missing table's twice).
+        For read-only operations: a table this thread creates or alters inside it would go unseen."""
+        if getattr(self._snapshot, "columns", None) is not None:  # nested: the outer one holds
+            yield
+            return
+        self._snapshot.columns = {}
+        try:
+            yield
+        finally:
+            self._snapshot.columns = None
+
+    def _columns_of(self, key: FeatureKey) -> list[str] | None:
+        """:meth:`_table_columns`, answered from the catalog snapshot when one is open."""
+        seen: dict[FeatureKey, tuple[str, ...] | None] | None = getattr(self._snapshot, "columns", None)
+        if seen is None:
+            return self._table_columns(key)
+        if key not in seen:
+            found = self._table_columns(key)
+            seen[key] = None if found is None else tuple(found)
+        kept = seen[key]
+        return None if kept is None else list(kept)  # a copy: callers may change theirs
 
     def _append_registered(self, key: FeatureKey, frame: pl.DataFrame) -> None:
         self._claims.check(key, claim=True)  # the table name is not injective: one key per table
@@ -102,7 +129,7 @@ class SQLMetadataStore(MetadataStore):
 
     def _sql_table(self, key: FeatureKey, feature_version: str | None = None) -> SQLTable | None:
         self._claims.check(key)
-        columns = self._table_columns(key)
+        columns = self._columns_of(key)
         if columns is None:
             return None
         return SQLTable(
@@ -136,7 +163,7 @@ class SQLMetadataStore(MetadataStore):
         Listing features uses it: a table can exist with no row (a backend without transactional DDL
         whose first write died after creating it; a write of zero rows), and such a table holds no feature.
         """
-        columns = self._table_columns(key)
+        columns = self._columns_of(key)
         if columns is None:
             return False
         table = SQLTable(self.table_name(key), tuple(columns), None, self.schema)

@@ -7,6 +7,7 @@ itself is driven by :mod:`metaxy.stores._resolve`, the increments computed in :m
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import polars as pl
@@ -37,6 +38,7 @@ class StoreVersioning:
         def require_open(self) -> None: ...
         def require_writable(self, action: str) -> None: ...
         def _where(self, key: FeatureKey) -> str: ...
+        def _catalog_snapshot(self) -> AbstractContextManager[object]: ...
         def _prepare_write(
             self, plan: FeaturePlan, df: pl.DataFrame, graph: FeatureGraph
         ) -> pl.DataFrame: ...
@@ -120,9 +122,10 @@ class StoreVersioning:
         exprs = with_shard(as_filters(filters, where=where), shard, key, graph, where=where)
         store = cast("MetadataStore", self)
         plan = graph.plan(key)
-        increment = resolve_increment(store, plan, graph, samples=samples, filters=exprs, lazy=lazy)
-        policy = RetryPolicy() if retry_failed else retry
-        increment = with_failed(store, plan, increment, retry=policy, lazy=lazy)
+        with self._catalog_snapshot():
+            increment = resolve_increment(store, plan, graph, samples=samples, filters=exprs, lazy=lazy)
+            policy = RetryPolicy() if retry_failed else retry
+            increment = with_failed(store, plan, increment, retry=policy, lazy=lazy)
         check_sharded(increment.new.lazy(), exprs, where=where)
         return increment
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, Unpack
@@ -222,6 +223,12 @@ class MetadataStore(
     def is_in_process(self) -> bool:
         """Whether the data lives in this process's memory, out of reach of any other process."""
         return self.location == ":memory:"
+
+    def _catalog_snapshot(self) -> AbstractContextManager[object]:
+        """Where one read-only operation may take the catalog (which tables exist, their columns) as
+        it first found it instead of asking again: a store whose lookups cost a round trip answers
+        each once (default: no snapshot)."""
+        return nullcontext()
 
     def reads_side_by_side(self) -> bool:
         """Whether two reads run at once, each on a core of its own that one read would leave idle:

@@ -109,3 +109,40 @@ def test_a_system_column_named_by_a_dependency_filter_is_still_read(tmp_path: Pa
         store.statements = []
         assert sorted(store.resolve_update(Recent).new["sample_uid"]) == [1, 2]
     assert any('"metaxy_created_at"' in sql for sql in _upstream_reads(store, g.video))
+
+
+class ColumnLookups(mx.DuckDBMetadataStore):
+    """A DuckDB store that counts its catalog lookups (one round trip each) per table."""
+
+    lookups: dict[str, int] = {}
+
+    def _table_columns(self, key: FeatureKey) -> list[str] | None:
+        self.lookups = {**self.lookups, key.to_string(): self.lookups.get(key.to_string(), 0) + 1}
+        return super()._table_columns(key)
+
+
+def test_a_resolution_looks_each_table_up_once(tmp_path: Path) -> None:
+    g = video_graph()
+    with ColumnLookups(tmp_path / "m.duckdb") as store:
+        store.write_metadata(g.video, videos([1, 2]))
+        store.lookups = {}
+        assert store.resolve_update(g.transcript).new.height == 2
+        # the upstream was looked up by its probe, the id bounds and the read; the leaf (no table
+        # yet) by the id bounds and the read of its stored rows
+        assert {"video/raw", "video/transcript"} <= set(store.lookups)
+        assert set(store.lookups.values()) == {1}, store.lookups
+
+
+def test_a_table_created_after_a_resolution_is_seen_by_the_next(tmp_path: Path) -> None:
+    """The lookups are kept for one resolution only: another store's write in between is seen."""
+    g = video_graph()
+    path = tmp_path / "m.duckdb"
+    with mx.DuckDBMetadataStore(path) as reader, mx.DuckDBMetadataStore(path) as writer:
+        writer.write_metadata(g.video, videos([1, 2]))
+        first = reader.resolve_update(g.transcript)
+        assert first.new.height == 2
+        writer.write_metadata(g.transcript, first.new)  # the leaf's table is created now
+        writer.write_metadata(g.video, videos([3]))
+        later = reader.resolve_update(g.transcript)
+    assert later.new["sample_uid"].to_list() == [3]
+    assert later.stale.height == 0

@@ -91,6 +91,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
         self._closer: weakref.finalize[Any, Any] | None = None  # gives the file back, once
+        self._quoted_names: dict[FeatureKey, str] = {}
         super().__init__(table_prefix=table_prefix, **store_kwargs)
 
     @classmethod
@@ -240,7 +241,11 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return frame.with_columns(zoned) if zoned else frame
 
     def _quoted(self, key: FeatureKey) -> str:
-        return self.render(exp.Table(this=ident(self.table_name(key))))
+        """``key``'s table name quoted, rendered once per key (each catalog lookup names it)."""
+        quoted = self._quoted_names.get(key)
+        if quoted is None:
+            quoted = self._quoted_names[key] = self.render(exp.Table(this=ident(self.table_name(key))))
+        return quoted
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar, overload
 
 import polars as pl
@@ -255,6 +256,9 @@ class WrappedMetadataStore(MetadataStore):
 
     def reads_side_by_side(self) -> bool:
         return self.inner.reads_side_by_side()
+
+    def _catalog_snapshot(self) -> AbstractContextManager[object]:
+        return self.inner._catalog_snapshot()
 
     def _resolve_native(
         self,
