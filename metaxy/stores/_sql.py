@@ -128,8 +128,7 @@ class SQLMetadataStore(MetadataStore):
         return table_name(key, self.table_prefix)
 
     def _sql_table(self, key: FeatureKey, feature_version: str | None = None) -> SQLTable | None:
-        self._claims.check(key)
-        columns = self._columns_of(key)
+        columns = self._stored_columns(key)
         if columns is None:
             return None
         return SQLTable(
