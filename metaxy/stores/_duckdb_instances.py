@@ -59,9 +59,11 @@ class _File:
 
 @dataclass(frozen=True)
 class Attached:
-    """A store's connection to its attached file (``con``), and what :func:`detach` needs."""
+    """A store's connection to its attached file (``con``; ``database``: the file's name on the host,
+    which a new connection of the host must ``USE``), and what :func:`detach` needs."""
 
     con: Any
+    database: str
     path: str
     generation: int
 
@@ -129,7 +131,7 @@ def attach(duckdb: Any, path: str, *, read_only: bool, settings: Mapping[str, st
             file.users -= 1
             _detach_unused(key, file)
             raise
-        return Attached(con, key, _generation)
+        return Attached(con, file.alias, key, _generation)
 
 
 def detach(attached: Attached) -> None:

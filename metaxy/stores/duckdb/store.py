@@ -11,6 +11,7 @@ xxhash is never computed by DuckDB (that needs an extension download); the Polar
 
 from __future__ import annotations
 
+import threading
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._ranges import check_batch_rows
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
+from metaxy.stores.duckdb._readers import SideConnections
 from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import to_sql_condition
@@ -90,6 +92,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self.compress_strings = compress_strings
         self.resolve_batch_rows = check_batch_rows(resolve_batch_rows, where=type(self).__name__)
         self._con: Any = None
+        self._side: SideConnections | None = None  # for reads while the connection is busy
+        self._side_con = threading.local()  # the connection of the calling thread's read, if any
         self._closer: weakref.finalize[Any, Any] | None = None  # gives the file back, once
         self._quoted_names: dict[FeatureKey, str] = {}
         super().__init__(table_prefix=table_prefix, **store_kwargs)
@@ -102,13 +106,16 @@ class DuckDBMetadataStore(SQLMetadataStore):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _open_backend(self) -> None:
-        if self._con is not None:  # an in-memory database survives close()
-            return
+        database = None if self._con is not None else self._connect()  # an in-memory one survives close()
+        self._side = SideConnections(self._con, database)
+
+    def _connect(self) -> str | None:
+        """Connect to the database; returns its name on the host when a new connection must ``USE`` it."""
         duckdb = import_driver("duckdb", "duckdb")
         if self.db_path == MEMORY:
             with self._opening(duckdb):
                 self._con = instances.new_instance(duckdb, self._settings())
-            return
+            return None
         self._check_path()
         lock = self._hold_file()
         try:  # a store that failed to open holds neither the file nor a connection
@@ -122,6 +129,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         self._con = attached.con
         # a store dropped unclosed gives its file back when it is collected, as closing would
         self._closer = weakref.finalize(self, _give_back, attached, lock)
+        return attached.database
 
     @contextmanager
     def _opening(self, duckdb: Any) -> Iterator[None]:
@@ -196,6 +204,9 @@ class DuckDBMetadataStore(SQLMetadataStore):
         return self.db_path == MEMORY or Path(self.db_path).exists()
 
     def _close_backend(self) -> None:
+        if self._side is not None:  # an in-memory store's connection stays open, and so would they
+            self._side.close()
+            self._side = None
         if self._closer is not None:
             try:
                 self._closer()
@@ -227,11 +238,44 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         sql, params = self.dialect.render_bound(query)
+        side = getattr(self._side_con, "con", None)
+        if side is not None:  # inside a read on a connection of its own (see _reading_together)
+            with self._translated("query", sql):
+                return self._fetch_sql(sql, params, side)
         with self._lock, self._translated("query", sql):
             return self._fetch_sql(sql, params)
 
-    def _fetch_sql(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        frame = pl.DataFrame(self._con.sql(sql, params=params or None))  # the query runs now
+    @contextmanager
+    def _reading_together(self) -> Iterator[None]:
+        """The queries of one read, all seeing the same rows: on the store's connection under its lock
+        (no write of this store comes between them) or, while another thread holds that, on a
+        connection of their own in one read transaction (:mod:`._readers`): Polars reads a
+        resolution's upstreams side by side, and they then run so."""
+        if getattr(self._side_con, "con", None) is not None:  # inside such a read already
+            yield
+            return
+        if self._lock.acquire(blocking=False):
+            try:
+                yield
+            finally:
+                self._lock.release()
+            return
+        side = self._side
+        if side is None:  # closed: the store's connection says so once the lock is free
+            with self._lock:
+                yield
+            return
+        with side.transaction() as con:
+            self._side_con.con = con
+            try:
+                yield
+            finally:
+                self._side_con.con = None
+
+    def _fetch_sql(self, sql: str, params: dict[str, Any] | None = None, con: Any = None) -> pl.DataFrame:
+        """Run ``sql`` on ``con`` (default: the store's connection, whose lock the caller holds)."""
+        con = self._con if con is None else con
+        frame = pl.DataFrame(con.sql(sql, params=params or None))  # the query runs now
         # TIMESTAMPTZ comes back in the session time zone; metaxy timestamps are UTC
         zoned = [
             pl.col(c).dt.convert_time_zone("UTC")
@@ -367,7 +411,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
 
 def _give_back(attached: instances.Attached, lock: str | None) -> None:
-    """Detach a store's file and release its lock file (on close, or when an unclosed store is collected)."""
+    """Detach a store's file and release its lock file (on close, or when an unclosed store is collected;
+    closing the store's connection closes the connections made from it)."""
     try:
         instances.detach(attached)
     finally:
