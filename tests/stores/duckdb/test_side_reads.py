@@ -2,57 +2,22 @@
 
 Polars collects a resolution's upstream reads side by side, each on a thread of its own; a read that
 finds the store's connection taken runs on a connection of its own instead of queueing. These tests
-hold the connection (the store's lock) on a thread of their own and read on another.
+hold the connection (the store's lock) on a thread of their own and read on another
+(PostgreSQL and SQLite: tests/stores/sqlalchemy/test_sqlalchemy.py).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 
 import metaxy as mx
 from metaxy.exceptions import FeatureNotFoundError
+from tests.stores._held import collected_within, lock_held
 from tests.stores.graphs import video_graph, videos
-
-#: long enough for any read here; a read queued behind the held connection never ends before it
-WAIT_S = 20
-
-
-@contextmanager
-def connection_held(store: mx.DuckDBMetadataStore, then: Callable[[], None] = lambda: None) -> Iterator[None]:
-    """Inside, another thread holds ``store``'s lock (and so its connection), and runs ``then`` on it
-    when asked (:func:`run_holder_step`)."""
-    held, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with store._lock:
-            held.set()
-            done.wait(WAIT_S)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(WAIT_S)
-    try:
-        yield
-    finally:
-        done.set()
-        holder.join(WAIT_S)
-
-
-def collected_within(frame: pl.LazyFrame) -> pl.DataFrame:
-    """``frame`` collected on a thread of its own, failing the test if that takes over :data:`WAIT_S`."""
-    out: list[pl.DataFrame] = []
-    worker = threading.Thread(target=lambda: out.append(frame.collect()))
-    worker.start()
-    worker.join(WAIT_S)
-    assert out, f"the read did not finish within {WAIT_S} s: it waited for the held connection"
-    return out[0]
 
 
 @pytest.fixture
@@ -67,7 +32,7 @@ def test_a_read_runs_while_another_thread_holds_the_store_s_connection(
     store: mx.DuckDBMetadataStore,
 ) -> None:
     lazy = store.read_metadata("video/raw")  # looks the table up now, on this thread
-    with connection_held(store):
+    with lock_held(store):
         ids = collected_within(lazy)["sample_uid"].to_list()
     assert ids == [1, 2, 3]
 
@@ -91,7 +56,7 @@ def test_the_queries_of_one_read_on_its_own_connection_all_see_the_same_rows(
 
     monkeypatch.setattr(store, "_bounds", bounds_then_delete)
     lazy = store.read_metadata("video/raw")
-    with connection_held(store):
+    with lock_held(store):
         ids = collected_within(lazy)["sample_uid"].to_list()
     assert ids == [1, 2, 3]
     monkeypatch.undo()
@@ -108,7 +73,7 @@ def test_a_closed_in_memory_store_closes_the_connections_its_reads_took() -> Non
     with store:
         store.write_metadata("video/raw", videos([1, 2, 3]))
         lazy = store.read_metadata("video/raw")
-        with connection_held(store):
+        with lock_held(store):
             collected_within(lazy)
         side = store._side
         assert side is not None
@@ -119,5 +84,5 @@ def test_a_closed_in_memory_store_closes_the_connections_its_reads_took() -> Non
             con.execute("SELECT 1")
     with store:  # reopened: its rows are still there, read side by side again
         lazy = store.read_metadata("video/raw")
-        with connection_held(store):
+        with lock_held(store):
             assert collected_within(lazy).height == 3
