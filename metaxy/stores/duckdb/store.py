@@ -33,7 +33,7 @@ from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._ranges import check_batch_rows
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
-from metaxy.stores.duckdb._readers import SideConnections
+from metaxy.stores.duckdb._side_connections import SideConnections
 from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import to_sql_condition
@@ -249,7 +249,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
     def _reading_together(self) -> Iterator[None]:
         """The queries of one read, all seeing the same rows: on the store's connection under its lock
         (no write of this store comes between them) or, while another thread holds that, on a
-        connection of their own in one read transaction (:mod:`._readers`): Polars reads a
+        connection of their own in one read transaction (:mod:`._side_connections`): Polars reads a
         resolution's upstreams side by side, and they then run so."""
         if getattr(self._side_con, "con", None) is not None:  # inside such a read already
             yield

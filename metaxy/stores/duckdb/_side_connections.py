@@ -55,8 +55,6 @@ class SideConnections:
 
     def _take(self) -> Any:
         with self._guard:
-            if self._closed:
-                raise RuntimeError("the store's side connections are closed")
             if self._idle:
                 return self._idle.pop()
         con = self._con.cursor()  # allowed while the connection runs a statement on another thread
