@@ -28,12 +28,12 @@ from metaxy.stores import _duckdb_instances as instances
 from metaxy.stores import _file_lock as file_lock
 from metaxy.stores._arrow_stream import ArrowStream
 from metaxy.stores._drivers import import_driver
+from metaxy.stores._duckdb_side_connections import SideConnections
 from metaxy.stores._errors import backend_error, first_line, translated
 from metaxy.stores._naming import keys_from_tables
 from metaxy.stores._ranges import check_batch_rows
 from metaxy.stores._sql import SQLMetadataStore
 from metaxy.stores.base import StoreOptions
-from metaxy.stores.duckdb._side_connections import SideConnections
 from metaxy.stores.duckdb.schema import DuckDBDialect, plan_evolution, storage_type
 from metaxy.stores.schema_rule import DType
 from metaxy.versioning.sql import to_sql_condition
@@ -249,8 +249,8 @@ class DuckDBMetadataStore(SQLMetadataStore):
     def _reading_together(self) -> Iterator[None]:
         """The queries of one read, all seeing the same rows: on the store's connection under its lock
         (no write of this store comes between them) or, while another thread holds that, on a
-        connection of their own in one read transaction (:mod:`._side_connections`): Polars reads a
-        resolution's upstreams side by side, and they then run so."""
+        connection of their own in one read transaction (see ``_duckdb_side_connections``): Polars
+        reads a resolution's upstreams side by side, and they then run so."""
         if getattr(self._side_con, "con", None) is not None:  # inside such a read already
             yield
             return

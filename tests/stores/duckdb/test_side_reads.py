@@ -1,4 +1,4 @@
-"""Reads of a DuckDB store while another thread holds its connection (metaxy/stores/duckdb/_side_connections.py).
+"""Reads of a DuckDB store while another thread holds its connection (metaxy/stores/_duckdb_side_connections.py).
 
 Polars collects a resolution's upstream reads side by side, each on a thread of its own; a read that
 finds the store's connection taken runs on a connection of its own instead of queueing. These tests
