@@ -95,8 +95,7 @@ class ArrowReader:
     """Runs SELECTs on PostgreSQL through ADBC, returning Polars frames (column-wise, no Python rows).
 
     Connections are kept for reuse (one per thread using the store at once) and closed with the store.
-    They run in autocommit mode (ADBC's default), so an idle connection holds no lock or snapshot
-    (a :meth:`snapshot` holds one for its duration). The
+    They run in autocommit mode (ADBC's default), so an idle connection holds no lock or snapshot. The
     driver manager's low-level API is used: its DB-API module imports ``pyarrow.dataset`` and pandas
     (seconds on a loaded machine, on every process's first read). The ADBC database they are made
     from is shared by the process's readers of the same server (see :func:`_shared_database`).
@@ -107,8 +106,6 @@ class ArrowReader:
         self._settings = settings_sql(settings)
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pid = os.getpid()
-        #: the connection of the calling thread's snapshot, if it is in one
-        self._snapshots = threading.local()
         #: called with each statement's text before it runs (SQLAlchemy's ``before_cursor_execute`` sees
         #: only the statements of its own connections)
         self.listeners: list[Callable[[str], None]] = []
@@ -117,31 +114,9 @@ class ArrowReader:
         text, values = positional(sql, params)
         for listener in self.listeners:
             listener(text)
-        bound = {f"p{i}": v for i, v in enumerate(values)}
-        conn = getattr(self._snapshots, "conn", None)
-        if conn is not None:
-            return _to_polars(query(conn, text, bound))
         with self._connection() as conn:
-            table = query(conn, text, bound)
+            table = query(conn, text, {f"p{i}": v for i, v in enumerate(values)})
         return _to_polars(table)
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """The reads of the calling thread inside share one connection and one read-only ``REPEATABLE
-        READ`` transaction, so all see the rows committed when the first ran. Other threads' reads keep
-        connections of their own and run side by side (the store's lock would queue them: Polars reads
-        a resolution's upstreams on threads of their own)."""
-        if getattr(self._snapshots, "conn", None) is not None:
-            yield  # already inside one
-            return
-        with self._connection() as conn:
-            _run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            self._snapshots.conn = conn
-            try:
-                yield
-            finally:
-                self._snapshots.conn = None
-            _run(conn, "ROLLBACK")  # a read changed nothing: this only ends the transaction
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -164,7 +139,8 @@ class ArrowReader:
         with _DATABASES_LOCK:
             conn = AdbcConnection(_shared_database(self._uri))
         for setting in self._settings:
-            _run(conn, setting)
+            with statement(conn, setting) as handle:
+                handle.execute_update()
         return conn
 
     def close(self) -> None:
@@ -175,12 +151,6 @@ class ArrowReader:
                 break
             if os.getpid() == self._pid:
                 conn.close()
-
-
-def _run(conn: Any, sql: str) -> None:
-    """Run a statement that returns no rows."""
-    with statement(conn, sql) as handle:
-        handle.execute_update()
 
 
 #: this process's ADBC databases, by server URL (see :func:`_shared_database`)

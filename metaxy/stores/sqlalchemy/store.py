@@ -282,20 +282,13 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             [types.to_series(n, list(c), known.get(n)) for n, c in zip(names, columns, strict=True)]
         )
 
-    @contextmanager
-    def _reading_together(self) -> Iterator[None]:
-        """Read through ADBC, one read transaction (on SQLite it also keeps out the writes of other
-        processes), leaving other threads' reads running side by side: the store's lock would queue
-        them."""
-        if self._reader is not None:
-            with self._translated("query"), self._reader.snapshot():
-                yield
-        elif self._sqlite_reader is not None:
-            with self._sqlite_reader.snapshot():
-                yield
-        else:
-            with super()._reading_together():
-                yield
+    def _reading_together(self) -> AbstractContextManager[object]:
+        """A SQLite file read through ADBC: one read transaction, which also keeps out the writes of
+        other processes, and leaves other threads' reads running side by side (the store's lock
+        would queue them)."""
+        if self._sqlite_reader is not None:
+            return self._sqlite_reader.snapshot()
+        return super()._reading_together()
 
     def _lazy_fetch(self, key: FeatureKey, table: SQLTable) -> LazyFetch | None:
         """Lazily, when every JSON column of the read is a ``*_by_field`` struct whose fields are known

@@ -3,7 +3,7 @@
 Polars collects a resolution's upstream reads side by side, each on a thread of its own; a read that
 finds the store's connection taken runs on a connection of its own instead of queueing. These tests
 hold the connection (the store's lock) on a thread of their own and read on another
-(PostgreSQL and SQLite: tests/stores/sqlalchemy/test_sqlalchemy.py).
+(SQLite: tests/stores/sqlalchemy/test_sqlalchemy.py).
 """
 
 from __future__ import annotations
