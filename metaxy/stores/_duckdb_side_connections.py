@@ -35,13 +35,9 @@ class SideConnections:
         try:
             con.begin()
             yield con
-        except BaseException:
-            self._drop(con)
-            raise
-        try:
             con.rollback()  # a read changed nothing: this only ends the transaction
-        except Exception:
-            self._drop(con)
+        except BaseException:
+            self._drop(con)  # in an unknown state: not kept for the next read
             raise
         self._give_back(con)
 

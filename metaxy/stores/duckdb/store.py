@@ -238,7 +238,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
 
     def _fetch(self, query: exp.Expr) -> pl.DataFrame:
         sql, params = self.dialect.render_bound(query)
-        side = getattr(self._side_con, "con", None)
+        side = self._read_connection()
         if side is not None:  # inside a read on a connection of its own (see _reading_together)
             with self._translated("query", sql):
                 return self._fetch_sql(sql, params, side)
@@ -251,7 +251,7 @@ class DuckDBMetadataStore(SQLMetadataStore):
         (no write of this store comes between them) or, while another thread holds that, on a
         connection of their own in one read transaction (see ``_duckdb_side_connections``): Polars
         reads a resolution's upstreams side by side, and they then run so."""
-        if getattr(self._side_con, "con", None) is not None:  # inside such a read already
+        if self._read_connection() is not None:  # inside such a read already
             yield
             return
         if self._lock.acquire(blocking=False):
@@ -271,6 +271,10 @@ class DuckDBMetadataStore(SQLMetadataStore):
                 yield
             finally:
                 self._side_con.con = None
+
+    def _read_connection(self) -> Any:
+        """The connection of the calling thread's read on a connection of its own, or None."""
+        return getattr(self._side_con, "con", None)
 
     def _fetch_sql(self, sql: str, params: dict[str, Any] | None = None, con: Any = None) -> pl.DataFrame:
         """Run ``sql`` on ``con`` (default: the store's connection, whose lock the caller holds)."""
