@@ -12,8 +12,9 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -37,6 +38,8 @@ COPY_CHUNK_ROWS = 200_000
 #: a write of at least this many rows refreshes the table's planner statistics (ANALYZE) before commit
 ANALYZE_ROWS = 50_000
 
+#: what ``pg_export_snapshot()`` returns (spliced into ``SET TRANSACTION SNAPSHOT``, which takes no parameter)
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 _PLACEHOLDER = re.compile(r"%\((p\d+)\)s")
 #: strings written into a statement's text as they are (see :func:`positional`)
 _PLAIN = re.compile(r"[A-Za-z0-9_-]{0,128}")
@@ -111,12 +114,39 @@ class ArrowReader:
         self.listeners: list[Callable[[str], None]] = []
 
     def fetch(self, sql: str, params: Mapping[str, Any]) -> pl.DataFrame:
-        text, values = positional(sql, params)
+        with self._connection() as conn:
+            return _to_polars(self._query(conn, *positional(sql, params)))
+
+    def fetch_parts(self, parts: Sequence[tuple[str, Mapping[str, Any]]]) -> pl.DataFrame:
+        """The rows of several SELECTs, concatenated in order: each runs on a connection of its own,
+        side by side, and all in one snapshot, so together they see the rows committed at one moment
+        as one statement would (the first connection exports its snapshot, the others take it, as
+        ``pg_dump --jobs`` does; see :mod:`._ctid_parts`)."""
+        statements = [positional(sql, params) for sql, params in parts]
+        with ExitStack() as stack:
+            conns = [stack.enter_context(self._connection()) for _ in statements]
+            for conn in conns:
+                _run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            snapshot = str(query(conns[0], "SELECT pg_export_snapshot() AS id").item())
+            if not _SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(f"PostgreSQL exported a snapshot id of an unknown form: {snapshot!r}")
+            for conn in conns[1:]:
+                _run(conn, f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            with ThreadPoolExecutor(len(conns) - 1, thread_name_prefix="metaxy-pg-part") as pool:
+                later = [
+                    pool.submit(self._query, c, *s) for c, s in zip(conns[1:], statements[1:], strict=True)
+                ]
+                frames = [self._query(conns[0], *statements[0]), *(f.result() for f in later)]
+            for conn in conns:
+                _run(conn, "ROLLBACK")  # the parts changed nothing: this only ends their transaction
+        # decoded together: a JSON column of a part without rows would decode to a struct of no fields
+        return _to_polars(pl.concat(frames, how="vertical", rechunk=False))
+
+    def _query(self, conn: Any, text: str, values: list[Any]) -> pl.DataFrame:
+        """The Arrow result of ``text`` on ``conn``, as the driver returns it (see :func:`_to_polars`)."""
         for listener in self.listeners:
             listener(text)
-        with self._connection() as conn:
-            table = query(conn, text, {f"p{i}": v for i, v in enumerate(values)})
-        return _to_polars(table)
+        return query(conn, text, {f"p{i}": v for i, v in enumerate(values)})
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -139,8 +169,7 @@ class ArrowReader:
         with _DATABASES_LOCK:
             conn = AdbcConnection(_shared_database(self._uri))
         for setting in self._settings:
-            with statement(conn, setting) as handle:
-                handle.execute_update()
+            _run(conn, setting)
         return conn
 
     def close(self) -> None:
@@ -151,6 +180,12 @@ class ArrowReader:
                 break
             if os.getpid() == self._pid:
                 conn.close()
+
+
+def _run(conn: Any, sql: str) -> None:
+    """Run a statement that returns no rows."""
+    with statement(conn, sql) as handle:
+        handle.execute_update()
 
 
 #: this process's ADBC databases, by server URL (see :func:`_shared_database`)

@@ -31,6 +31,7 @@ from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
 from metaxy.stores.sqlalchemy._by_field import field_by_field, read_versions, stored_fields
+from metaxy.stores.sqlalchemy._ctid_parts import in_parts, part_count, plain_table, size_query
 from metaxy.stores.sqlalchemy.postgres import (
     ANALYZE_ROWS,
     DEFAULT_SETTINGS,
@@ -282,6 +283,21 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             [types.to_series(n, list(c), known.get(n)) for n, c in zip(names, columns, strict=True)]
         )
 
+    def _fetch_many(self, query: exp.Select) -> pl.DataFrame:
+        """As ``_fetch``, for a read of a table's rows: on PostgreSQL a large table's is read in parts,
+        side by side (:mod:`._ctid_parts`)."""
+        table = plain_table(query) if self._reader is not None else None
+        if self._reader is None or table is None:
+            return self._fetch(query)
+        size = self._fetch(size_query(table)).row(0, named=True)
+        blocks = (size["size"] or 0) // size["block"]
+        count = part_count(blocks, size["version"])
+        if count < 2:
+            return self._fetch(query)
+        parts = [self.dialect.render_bound(part) for part in in_parts(query, table, blocks, count)]
+        with self._translated("query"):
+            return self._reader.fetch_parts(parts)
+
     def _reading_together(self) -> AbstractContextManager[object]:
         """A SQLite file read through ADBC: one read transaction, which also keeps out the writes of
         other processes, and leaves other threads' reads running side by side (the store's lock
@@ -326,7 +342,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             if table.feature_version is None and not frame.get_column(FEATURE_VERSION).is_in(versions).all():
                 frame = None  # rows of a version written since its fields were looked up: decode them
         if frame is None:
-            frame = self._fetch(query)
+            frame = self._fetch_many(query)
         stored = self._table(key)
         typed = [
             pl.lit(None, self._json_type(stored, name)).alias(name)
@@ -348,11 +364,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         struct, or a struct of nulls) are the rows fetched again, with the flags.
         """
         projection, packed, unclear = field_by_field(self.dialect, columns, structs, null_flags=False)
-        frame = self._fetch(query.select(*projection, append=False))
+        frame = self._fetch_many(query.select(*projection, append=False))
         if frame.select(unclear.any()).item():
             del frame
             projection, packed, _ = field_by_field(self.dialect, columns, structs, null_flags=True)
-            frame = self._fetch(query.select(*projection, append=False))
+            frame = self._fetch_many(query.select(*projection, append=False))
         return frame.select(packed)
 
     def _by_field_structs(self, key: FeatureKey, table: SQLTable) -> tuple[dict[str, list[str]], list[str]]:
