@@ -351,7 +351,7 @@ class SQLMetadataStore(MetadataStore):
 
         A history that looks like one row per id is read once, without timestamps (nor tombstones,
         when it holds none), and kept whole when no id occurs twice in it (see
-        :meth:`_dense_history`). Otherwise, with row numbers, the pick runs on the ids,
+        :meth:`_read_once`). Otherwise, with row numbers, the pick runs on the ids,
         timestamps and row numbers alone, and the other columns are then read for the picked rows
         only, by ranges of row numbers the database skips storage blocks with (after a full rewrite of
         a feature the latest rows are one range: half of a two-write history's version strings are
@@ -378,9 +378,8 @@ class SQLMetadataStore(MetadataStore):
             return _without_deleted(pick_latest(rows, ids), drop_deleted)
 
         with self._reading_together():
-            dense = self._dense_history(table, history, ids)
-            if dense is not None:
-                tombstones = dense.counted > 0
+            tombstones = self._read_once(table, history, ids)
+            if tombstones is not None:
                 once = read([*columns, *ids, *([DELETED_AT] if tombstones else [])])
                 if ids_unique(once, ids):  # nothing to pick: no timestamps needed
                     return _without_deleted(once, drop_deleted and tombstones).select(columns)
@@ -403,28 +402,33 @@ class SQLMetadataStore(MetadataStore):
         write of this store comes between them."""
         return self._lock
 
-    def _dense_history(self, table: SQLTable, history: exp.Subquery, ids: Sequence[str]) -> IdBounds | None:
-        """The bounds of ``history``'s ids, its tombstones counted, when it has as many rows as
-        integers between its smallest and largest id (one integer id column, no null); None otherwise.
+    def _read_once(self, table: SQLTable, history: exp.Subquery, ids: Sequence[str]) -> bool | None:
+        """Whether ``history`` looks like one row per id, so one read of every row without timestamps
+        most likely needs no pick, and if so whether that read must fetch tombstones; None to pick.
 
-        Then every id most likely occurs once, as in a table written once, and one read of every row
-        costs less than reading ids and timestamps first to pick from (DuckDB, 1M rows: 20-30 ms less
-        of a ~240 ms resolution; SQLite, whose aggregate is a full scan: ~0.25 s against ~0.6 s;
-        PostgreSQL, whose ADBC parse costs ~0.1 s per column of a million rows: ~0.1 s of scan against
-        ~0.2 s of timestamps and tombstones). An id that does occur twice costs that read: the pick
-        then runs as for any history. Where the database tells without a scan that ids repeat in
-        ``table`` (:meth:`_ids_repeat_likely`), the aggregate is not even run.
+        Where the database tells without a scan whether ids repeat in ``table``
+        (:meth:`_ids_repeat_likely`), that decides (an unknown count of tombstones is fetched).
+        Otherwise one aggregate tells: one integer id column, no null, as many rows as integers
+        between the smallest and largest id, and how many rows are tombstones. One read costs less
+        than reading ids and timestamps first to pick from (DuckDB, 1M rows: 20-30 ms less of a
+        ~240 ms resolution; SQLite, whose aggregate is a full scan: ~0.25 s against ~0.6 s;
+        PostgreSQL, whose ADBC parse costs ~0.1 s per column of a million rows: ~0.1 s of scan
+        against ~0.2 s of timestamps and tombstones). An id that does occur twice costs that read:
+        the pick then runs as for any history.
         """
-        if len(ids) != 1 or self._ids_repeat_likely(table, ids[0]):
+        if len(ids) != 1:
             return None
+        repeat = self._ids_repeat_likely(table, ids[0])
+        if repeat is not None:
+            return None if repeat else True
         bounds = self._bounds(history, col(ids[0], "rows"), count=col(DELETED_AT, "rows"))
-        return bounds if bounds is not None and bounds.dense else None
+        return bounds.counted > 0 if bounds is not None and bounds.dense else None
 
-    def _ids_repeat_likely(self, table: SQLTable, column: str) -> bool:
-        """Whether what the database tells without a scan (statistics, its first and last rows) says
-        values of ``column`` repeat in ``table``; False where it tells nothing. A guess: it only spares
-        the scan of :meth:`_dense_history`."""
-        return False
+    def _ids_repeat_likely(self, table: SQLTable, column: str) -> bool | None:
+        """What the database tells without a scan (statistics, its first and last rows) of whether
+        values of ``column`` repeat in ``table``: True, False (each most likely occurs once), or None
+        where it tells nothing. A guess: it only spares the aggregate of :meth:`_read_once`."""
+        return None
 
     def _id_bounds(self, key: FeatureKey, column: str) -> IdBounds | None:
         """One aggregate over the table: the bounds of ``column`` and the number of rows."""

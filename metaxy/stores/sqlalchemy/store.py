@@ -386,25 +386,26 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         fields = {c: stored_fields(self._fetch, table, c, versions) for c in columns}
         return {c: f for c, f in fields.items() if f}, versions
 
-    def _ids_repeat_likely(self, table: SQLTable, column: str) -> bool:
+    def _ids_repeat_likely(self, table: SQLTable, column: str) -> bool | None:
         """Guesses from what the database answers without a scan (the aggregate they spare scans
         every row: ~0.1 s per million on PostgreSQL, ~0.25 s on SQLite).
 
-        - PostgreSQL: whether ``pg_stats`` (ANALYZE's estimate, which a large write refreshes) counts
-          fewer distinct values of ``column`` than nine in ten of the table's rows. Their number is
-          kept as a fraction of the rows, negated, when it grows with them: -1 for unique ids, -0.5
-          after a full rewrite of a feature.
-        - SQLite: whether the table's rowids span more than ten rows for every nine integers between
+        - PostgreSQL: what ``pg_stats`` (ANALYZE's estimate, which a large write refreshes) says of
+          ``column``. It keeps the number of distinct values as a fraction of the rows, negated, when
+          it grows with them: -1 when every value in its sample of 30,000 rows was unique (False: a
+          table written once), -0.5 after a full rewrite of a feature (True below nine in ten).
+        - SQLite: True when the table's rowids span more than ten rows for every nine integers between
           the ids of its first and last rows (a history written in id order, then rewritten whole:
-          two rows per id). Ids written in another order make it a coin toss, which costs time only.
+          two rows per id); None otherwise. Ids written in another order make it a coin toss, which
+          costs time only.
         """
         if self.is_sqlite:
-            return self._sqlite_ends_say_ids_repeat(table, column)
+            return True if self._sqlite_ends_say_ids_repeat(table, column) else None
         if self.is_postgres:
-            return self._postgres_statistics_say_ids_repeat(table, column)
-        return False
+            return self._postgres_statistics_on_ids(table, column)
+        return None
 
-    def _postgres_statistics_say_ids_repeat(self, table: SQLTable, column: str) -> bool:
+    def _postgres_statistics_on_ids(self, table: SQLTable, column: str) -> bool | None:
         schema = bound(table.schema) if table.schema else exp.func("current_schema")
         stats = (
             exp.select(col("n_distinct"))
@@ -416,7 +417,11 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             )
         )
         estimate = self._fetch(stats).get_column("n_distinct").to_list()
-        return len(estimate) == 1 and estimate[0] is not None and -_MOSTLY_UNIQUE < estimate[0] < 0
+        if len(estimate) != 1 or estimate[0] is None:
+            return None
+        if estimate[0] == -1:
+            return False
+        return True if -_MOSTLY_UNIQUE < estimate[0] < 0 else None
 
     def _sqlite_ends_say_ids_repeat(self, table: SQLTable, column: str) -> bool:
         rowid, ref = col("rowid"), table.ref()

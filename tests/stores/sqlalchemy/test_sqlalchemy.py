@@ -690,7 +690,7 @@ def test_a_history_of_one_row_per_id_with_a_tombstone_drops_it(
     """A tombstone whose sample's older row was removed: five rows for ids 0 to 4, each once, one of
     them a tombstone, so the one read fetches the tombstones too and leaves that sample out. (SQLite's
     guess from its first and last rows, ids 0 and 2 six rowids apart, would skip the one read.)"""
-    monkeypatch.setattr(any_db, "_ids_repeat_likely", lambda *_: False)
+    monkeypatch.setattr(any_db, "_ids_repeat_likely", lambda *_: None)
     g = video_graph()
     any_db.write_metadata(g.video, videos(list(range(5))))
     any_db.delete_metadata(g.video, filters=pl.col("sample_uid") == 2)
@@ -723,8 +723,10 @@ def test_a_history_looking_like_one_row_per_id_still_picks_the_latest(
 def test_repeated_ids_told_without_a_scan_spare_the_aggregate(any_db: mx.SQLAlchemyMetadataStore) -> None:
     """Once the database tells every id occurs twice without scanning (PostgreSQL's statistics after
     ANALYZE; SQLite's first and last rows, as after a full rewrite), a latest read skips the aggregate
-    over the ids (it would find them not one per id) and picks from the history at once; with unique
-    ids it runs the aggregate and reads once. Either way the rows are the latest."""
+    over the ids (it would find them not one per id) and picks from the history at once. With unique
+    ids it reads once: on PostgreSQL, whose statistics then say so, with the tombstones and no
+    aggregate; on SQLite, whose ends tell nothing then, after the aggregate. Either way the rows are
+    the latest."""
     g = video_graph()
     store, table = any_db, _table(any_db)
 
@@ -738,7 +740,11 @@ def test_repeated_ids_told_without_a_scan_spare_the_aggregate(any_db: mx.SQLAlch
     sent = arrow_reads(store)
     ids = store.read_metadata(g.video).select("sample_uid").collect()["sample_uid"]
     assert sorted(ids) == list(range(50))
-    assert any("MIN(" in s and table in s for s in sent)  # unique ids: the aggregate runs
+    aggregates = [s for s in sent if "MIN(" in s and table in s]
+    assert len(aggregates) == (0 if store.is_postgres else 1)  # unique ids: told, or counted
+    (once,) = [s for s in sent if table in s and "sample_uid" in _returned(s) and "MIN(" not in s]
+    assert ("metaxy_deleted_at" in _returned(once)) == store.is_postgres  # tombstones not counted
+    assert "metaxy_updated_at" not in _returned(once)
     store.write_metadata(g.video, videos(list(range(50)), audio="new"))
     analyze()
     sent.clear()
@@ -746,6 +752,28 @@ def test_repeated_ids_told_without_a_scan_spare_the_aggregate(any_db: mx.SQLAlch
     assert rows["metaxy_provenance_by_field"].struct.field("audio").str.starts_with("new").all()
     assert rows.height == 50
     assert not any("MIN(" in s for s in sent)  # every id twice: no aggregate
+
+
+def test_ids_statistics_call_unique_that_repeat_still_pick_the_latest(pg: mx.SQLAlchemyMetadataStore) -> None:
+    """PostgreSQL's statistics, taken when every id occurred once, guess wrong after a small rewrite
+    (too few rows to refresh them): the one read finds an id twice and the latest rows are picked."""
+    g = video_graph()
+    table = _table(pg)
+    pg.write_metadata(g.video, videos(list(range(20)), audio="old"))
+    with pg.engine.begin() as conn:
+        conn.execute(sa.text(f'ANALYZE "{table}"'))
+    pg.write_metadata(g.video, videos([3, 7], audio="new"))
+    sent = arrow_reads(pg)
+    rows = (
+        pg.read_metadata(g.video)
+        .select("sample_uid", "metaxy_provenance_by_field")
+        .collect()
+        .sort("sample_uid")
+    )
+    assert not any("MIN(" in s for s in sent)  # the statistics spared the aggregate
+    assert rows["sample_uid"].to_list() == list(range(20))
+    audio = rows["metaxy_provenance_by_field"].struct.field("audio").to_list()
+    assert audio == [f"{'new' if i in (3, 7) else 'old'}{i}" for i in range(20)]
 
 
 def _returned(select: str) -> str:
