@@ -74,7 +74,8 @@ def in_parts(query: exp.Select, table: exp.Table, blocks: int, count: int) -> li
 
 def _within(query: exp.Select, table: exp.Table, low: int | None, high: int | None) -> exp.Select:
     part = query.copy()
-    reading = next(t for t in part.find_all(exp.Table) if t == table).find_ancestor(exp.Select)
+    copied = part.find(exp.Table)  # the one table of a plain read (see plain_table)
+    reading = copied.find_ancestor(exp.Select) if copied is not None else None
     assert reading is not None
     ctid = exp.column("ctid", table=table.alias_or_name)
     if low is not None:

@@ -322,7 +322,13 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             return None
 
         def fetch(select: exp.Select, columns: list[str]) -> pl.DataFrame:
-            return self._fetch_by_field(select, columns, structs)
+            others = [c for c in columns if c != FEATURE_VERSION]
+            if len(others) == len(columns) or not others or len(versions) != 1:
+                return self._fetch_by_field(select, columns, structs)
+            # every row read holds the one version seen (the read keeps to it): one value, not a string per
+            # row (read beside other columns, which count the rows)
+            frame = self._fetch_by_field(select, others, structs)
+            return frame.with_columns(pl.lit(versions[0], pl.String).alias(FEATURE_VERSION)).select(columns)
 
         types = {c: pl.Struct(dict.fromkeys(f, pl.String)) for c, f in structs.items()}
         if table.feature_version is not None:

@@ -776,6 +776,31 @@ def test_ids_statistics_call_unique_that_repeat_still_pick_the_latest(pg: mx.SQL
     assert audio == [f"{'new' if i in (3, 7) else 'old'}{i}" for i in range(20)]
 
 
+def test_a_read_of_one_feature_version_fetches_no_version_string_per_row(
+    any_db: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """A lazy read keeps to the feature versions it looked up; with one, every row holds it, so the
+    column comes as that one value instead of being fetched (one string per row to parse)."""
+    g = video_graph()
+    any_db.write_metadata(g.video, videos([1, 2, 3]))
+    version = g.video.feature_version()
+    for all_versions in (False, True):
+        sent = arrow_reads(any_db)
+        frame = (
+            any_db.read_metadata(g.video, all_versions=all_versions)
+            .select("sample_uid", "metaxy_feature_version", "metaxy_provenance")
+            .collect()
+        )
+        assert frame.columns == ["sample_uid", "metaxy_feature_version", "metaxy_provenance"]
+        assert frame["metaxy_feature_version"].to_list() == [version] * 3
+        (select,) = [
+            s for s in sent if _table(any_db) in s and re.search(r"\bmetaxy_provenance\b", _returned(s))
+        ]
+        assert "metaxy_feature_version" not in _returned(select)
+    alone = any_db.read_metadata(g.video).select("metaxy_feature_version").collect()
+    assert alone["metaxy_feature_version"].to_list() == [version] * 3  # read, to count the rows
+
+
 def _returned(select: str) -> str:
     """What a statement returns: the text before its first FROM."""
     return select.split(" FROM ")[0]
