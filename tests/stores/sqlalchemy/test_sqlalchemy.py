@@ -797,7 +797,7 @@ def test_a_read_of_one_feature_version_fetches_no_version_string_per_row(
             s for s in sent if _table(any_db) in s and re.search(r"\bmetaxy_provenance\b", _returned(s))
         ]
         assert "metaxy_feature_version" not in _returned(select)
-    alone = any_db.read_metadata(g.video).select("metaxy_feature_version").collect()
+    alone = any_db.read_metadata(g.video, history=True).select("metaxy_feature_version").collect()
     assert alone["metaxy_feature_version"].to_list() == [version] * 3  # read, to count the rows
 
 
