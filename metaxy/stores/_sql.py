@@ -249,8 +249,7 @@ class SQLMetadataStore(MetadataStore):
         )
         frame = self._fetch_rows(key, query, fetched)
         if constant:
-            version = pl.lit(table.feature_version, pl.String).alias(FEATURE_VERSION)
-            frame = frame.select(version if c == FEATURE_VERSION else pl.col(c) for c in table.columns)
+            frame = with_feature_version(frame, table.columns, table.feature_version)
         if pick:
             frame = _without_deleted(pick_latest(frame, ids), not include_deleted)
         return frame
@@ -560,6 +559,13 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
 _ROW_NUMBER = "__mx_row_number"
 #: at most this many ranges of row numbers go into one query; more are kept after fetching instead
 _MAX_RUNS = 64
+
+
+def with_feature_version(frame: pl.DataFrame, columns: Sequence[str], version: str | None) -> pl.DataFrame:
+    """``columns`` of ``frame``, the feature-version column among them as the one ``version`` of every
+    row (a read that keeps to one version fetches it as that value, not as a string per row)."""
+    constant = pl.lit(version, pl.String).alias(FEATURE_VERSION)
+    return frame.select(constant if c == FEATURE_VERSION else pl.col(c) for c in columns)
 
 
 def _without_deleted(rows: pl.DataFrame, drop_deleted: bool) -> pl.DataFrame:

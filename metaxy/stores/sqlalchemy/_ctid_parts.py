@@ -64,18 +64,20 @@ def part_count(blocks: int, version: int) -> int:
     return max(1, min(MAX_PARTS, blocks // MIN_PART_BLOCKS))
 
 
-def in_parts(query: exp.Select, table: exp.Table, blocks: int, count: int) -> list[exp.Select]:
-    """``query`` once per range of ``table``'s first ``blocks`` blocks, ``count`` ranges, the first
-    open below and the last open above (rows written since the size was taken are in it)."""
+def in_parts(query: exp.Select, blocks: int, count: int) -> list[exp.Select]:
+    """``query`` (a plain read: see :func:`plain_table`) once per range of its table's first ``blocks``
+    blocks, ``count`` ranges, the first open below and the last open above (rows written since the
+    size was taken are in it)."""
     edges = [blocks * i // count for i in range(1, count)]
     bounds = [(None, edges[0]), *pairwise(edges), (edges[-1], None)]
-    return [_within(query, table, low, high) for low, high in bounds]
+    return [_within(query, low, high) for low, high in bounds]
 
 
-def _within(query: exp.Select, table: exp.Table, low: int | None, high: int | None) -> exp.Select:
+def _within(query: exp.Select, low: int | None, high: int | None) -> exp.Select:
     part = query.copy()
-    copied = part.find(exp.Table)  # the one table of a plain read (see plain_table)
-    reading = copied.find_ancestor(exp.Select) if copied is not None else None
+    table = plain_table(part)
+    assert table is not None  # in_parts splits plain reads only
+    reading = table.find_ancestor(exp.Select)
     assert reading is not None
     ctid = exp.column("ctid", table=table.alias_or_name)
     if low is not None:

@@ -26,7 +26,7 @@ from metaxy.models.keys import FeatureKey
 from metaxy.stores._drivers import import_driver, installed
 from metaxy.stores._errors import first_line, translated
 from metaxy.stores._naming import keys_from_tables
-from metaxy.stores._sql import LazyFetch, SQLMetadataStore
+from metaxy.stores._sql import LazyFetch, SQLMetadataStore, with_feature_version
 from metaxy.stores.base import StoreOptions
 from metaxy.stores.schema_rule import DType
 from metaxy.stores.sqlalchemy import schema as types
@@ -286,7 +286,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
     def _fetch_many(self, query: exp.Select) -> pl.DataFrame:
         """As ``_fetch``, for a read of a table's rows: on PostgreSQL a large table's is read in parts,
         side by side (:mod:`._ctid_parts`)."""
-        table = plain_table(query) if self._reader is not None else None
+        table = plain_table(query)
         if self._reader is None or table is None:
             return self._fetch(query)
         size = self._fetch(size_query(table)).row(0, named=True)
@@ -294,7 +294,7 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
         count = part_count(blocks, size["version"])
         if count < 2:
             return self._fetch(query)
-        parts = [self.dialect.render_bound(part) for part in in_parts(query, table, blocks, count)]
+        parts = [self.dialect.render_bound(part) for part in in_parts(query, blocks, count)]
         with self._translated("query"):
             return self._reader.fetch_parts(parts)
 
@@ -322,13 +322,12 @@ class SQLAlchemyMetadataStore(SQLMetadataStore):
             return None
 
         def fetch(select: exp.Select, columns: list[str]) -> pl.DataFrame:
-            others = [c for c in columns if c != FEATURE_VERSION]
-            if len(others) == len(columns) or not others or len(versions) != 1:
+            if len(versions) != 1 or FEATURE_VERSION not in columns or len(columns) == 1:
                 return self._fetch_by_field(select, columns, structs)
             # every row read holds the one version seen (the read keeps to it): one value, not a string per
             # row (read beside other columns, which count the rows)
-            frame = self._fetch_by_field(select, others, structs)
-            return frame.with_columns(pl.lit(versions[0], pl.String).alias(FEATURE_VERSION)).select(columns)
+            frame = self._fetch_by_field(select, [c for c in columns if c != FEATURE_VERSION], structs)
+            return with_feature_version(frame, columns, versions[0])
 
         types = {c: pl.Struct(dict.fromkeys(f, pl.String)) for c, f in structs.items()}
         if table.feature_version is not None:

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 import metaxy as mx
 from metaxy.stores.sqlalchemy import _ctid_parts as parts
 from tests.stores.graphs import video_graph, videos
+from tests.stores.sqlalchemy._statements import arrow_reads
 
 ROWS = 3000
 
@@ -39,7 +40,7 @@ def test_parts_cover_every_block_once_the_last_open_above() -> None:
     query = sqlglot.parse_one("SELECT r.a FROM (SELECT a FROM s.t AS x WHERE v = 'x') AS r", read="postgres")
     table = parts.plain_table(query)
     assert table is not None
-    texts = [p.sql(dialect="postgres") for p in parts.in_parts(query, table, 10, 3)]
+    texts = [p.sql(dialect="postgres") for p in parts.in_parts(query, 10, 3)]
     assert [t.count("ctid") for t in texts] == [1, 2, 1]
     assert "x.ctid < CAST('(3,0)' AS tid)" in texts[0]
     assert "x.ctid >= CAST('(3,0)' AS tid)" in texts[1]
@@ -60,8 +61,8 @@ def test_a_server_without_tid_range_scans_or_a_small_table_is_read_whole(
 
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[mx.SQLAlchemyMetadataStore]:
-    """An open store on the test server whose reads of a table of more than a few blocks are split in
-    three (the rows of :func:`written` fill ~100 blocks)."""
+    """An open store on the test server, reading through ADBC (``split`` makes its reads of the ~100
+    blocks :func:`written` fills go in three parts)."""
     with mx.SQLAlchemyMetadataStore(postgres_url, table_prefix=f"c{uuid.uuid4().hex[:10]}_") as store:
         if store._reader is None:
             pytest.skip("adbc-driver-postgresql is not installed: reads go row by row, never in parts")
@@ -82,13 +83,6 @@ def written(store: mx.SQLAlchemyMetadataStore) -> type[mx.Feature]:
     return video
 
 
-def sent(store: mx.SQLAlchemyMetadataStore) -> list[str]:
-    statements: list[str] = []
-    assert store._reader is not None
-    store._reader.listeners.append(statements.append)
-    return statements
-
-
 def latest(store: mx.SQLAlchemyMetadataStore, feature: type[mx.Feature]) -> pl.DataFrame:
     return store.read_metadata(feature).select("sample_uid", "path", "metaxy_provenance_by_field").collect()
 
@@ -98,7 +92,7 @@ def test_a_large_read_in_parts_returns_what_one_read_returns(
     pg: mx.SQLAlchemyMetadataStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     video = written(pg)
-    statements = sent(pg)
+    statements = arrow_reads(pg)
     frame = latest(pg, video).sort("sample_uid")
     split_reads = [s for s in statements if "ctid" in s]
     assert len(split_reads) == 3
@@ -164,7 +158,7 @@ def test_a_failing_part_fails_the_read_and_the_next_read_works(pg: mx.SQLAlchemy
 
 def test_a_small_table_is_read_in_one_statement(pg: mx.SQLAlchemyMetadataStore) -> None:
     video = written(pg)
-    statements = sent(pg)
+    statements = arrow_reads(pg)
     assert latest(pg, video).height == ROWS
     assert not any("ctid" in s or "pg_export_snapshot" in s for s in statements)
 

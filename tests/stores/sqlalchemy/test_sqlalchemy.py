@@ -27,6 +27,7 @@ from metaxy.stores.sqlalchemy import sqlite as sqlite_module
 from metaxy.stores.sqlalchemy.sqlite import insert_rows
 from tests.stores._held import collected_within, lock_held
 from tests.stores.graphs import video_graph, videos
+from tests.stores.sqlalchemy._statements import arrow_reads
 
 
 @pytest.fixture
@@ -804,15 +805,6 @@ def test_a_read_of_one_feature_version_fetches_no_version_string_per_row(
 def _returned(select: str) -> str:
     """What a statement returns: the text before its first FROM."""
     return select.split(" FROM ")[0]
-
-
-def arrow_reads(store: mx.SQLAlchemyMetadataStore) -> list[str]:
-    """The statements ``store`` reads through ADBC from now on."""
-    sent: list[str] = []
-    reader = store._reader if store.is_postgres else store._sqlite_reader
-    assert reader is not None
-    reader.listeners.append(sent.append)
-    return sent
 
 
 def test_a_read_spanning_feature_versions_extracts_the_union_of_their_fields(
