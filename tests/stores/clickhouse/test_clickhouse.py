@@ -11,6 +11,7 @@ import pytest
 
 import metaxy as mx
 from metaxy.exceptions import ReadOnlyStoreError, SchemaError, StoreBackendError
+from metaxy.stores.clickhouse import connection as chconn
 from metaxy.stores.clickhouse import schema as chsql
 from tests.stores.graphs import video_graph, videos
 
@@ -148,6 +149,55 @@ def sent(ch: mx.ClickHouseMetadataStore, monkeypatch: pytest.MonkeyPatch) -> lis
 
     monkeypatch.setattr(ch.connection, "query", recording)
     return statements
+
+
+class _RecordingChdb:
+    """The store's real chdb connection, recording each statement it runs; ``refuse`` names statements
+    it fails instead, as a chdb would that lacks what they need."""
+
+    def __init__(self, real: object, refuse: str | None = None) -> None:
+        self.real, self.refuse, self.statements = real, refuse, list[str]()
+
+    def query(self, sql: str, *args: object, **kwargs: object) -> object:
+        self.statements.append(sql)
+        if sql == self.refuse:
+            raise RuntimeError(f"Code: 1. DB::Exception: {sql} is not supported here. (SUPPORT_IS_DISABLED)")
+        return self.real.query(sql, *args, **kwargs)  # type: ignore[attr-defined]
+
+
+_PURGE = "SYSTEM JEMALLOC PURGE"
+
+
+def test_a_large_write_gives_chdbs_freed_memory_back_at_once(
+    ch: mx.ClickHouseMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = video_graph()
+    recording = _RecordingChdb(ch.connection._conn)  # type: ignore[attr-defined]
+    monkeypatch.setattr(ch.connection, "_conn", recording)
+    monkeypatch.setattr(chconn.ChdbConnection, "purges", True)
+    monkeypatch.setattr(chconn, "PURGE_AFTER_BYTES", 10**12)
+    ch.write_metadata(g.video, videos([1, 2]))
+    assert _PURGE not in recording.statements  # a small write: the allocator gives its pages back itself
+    monkeypatch.setattr(chconn, "PURGE_AFTER_BYTES", 1)
+    ch.write_metadata(g.video, videos([3]))
+    assert recording.statements[-1] == _PURGE  # right after the insert
+    assert chconn.ChdbConnection.purges  # the chdb this suite installs has jemalloc and purges
+    assert ch.read_metadata(g.video).collect()["sample_uid"].sort().to_list() == [1, 2, 3]
+
+
+def test_a_chdb_that_cannot_purge_writes_all_the_same_and_stops_asking(
+    ch: mx.ClickHouseMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = video_graph()
+    refusing = _RecordingChdb(ch.connection._conn, refuse=_PURGE)  # type: ignore[attr-defined]
+    monkeypatch.setattr(ch.connection, "_conn", refusing)
+    monkeypatch.setattr(chconn.ChdbConnection, "purges", True)
+    monkeypatch.setattr(chconn, "PURGE_AFTER_BYTES", 1)
+    ch.write_metadata(g.video, videos([1]))
+    ch.write_metadata(g.video, videos([2]))
+    assert refusing.statements.count(_PURGE) == 1
+    assert not chconn.ChdbConnection.purges
+    assert ch.read_metadata(g.video).collect()["sample_uid"].sort().to_list() == [1, 2]
 
 
 def test_filters_run_in_clickhouse(ch: mx.ClickHouseMetadataStore, sent: list[str]) -> None:
