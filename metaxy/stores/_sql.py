@@ -490,7 +490,7 @@ class SQLMetadataStore(MetadataStore):
         engine = SQLEngine(self.dialect, self.hash_settings)
         try:
             conditions = [to_sql_condition(f, self.dialect) for f in filters]
-            query = engine.resolve_query(plan, tables, conditions)
+            query = engine.resolve_query(plan, tables, conditions, full_orphans=False)
         except FilterPushdownError as exc:
             self._operation_log.warn_once(
                 f"{plan.key.to_string()}: {exc.message}",
@@ -499,21 +499,45 @@ class SQLMetadataStore(MetadataStore):
                 PolarsFallbackWarning,
             )
             return None
+        stored = plan.key in tables
+
+        def increment(rows: pl.DataFrame) -> Increment[pl.DataFrame]:
+            new, stale, orphaned = engine.split(plan, rows)
+            return Increment(
+                new, stale, self._orphans_in_full(plan, filters, orphaned) if stored else orphaned
+            )
+
         if not lazy:
-            return engine.split(plan, self._fetch(query))
-        return self._lazy_increment(engine, plan, query)
+            return increment(self._fetch(query))
+        return self._lazy_increment(query, increment)
+
+    def _orphans_in_full(
+        self, plan: FeaturePlan, filters: Sequence[pl.Expr], orphaned: pl.DataFrame
+    ) -> pl.DataFrame:
+        """The stored rows ``orphaned`` names (the columns a native resolution compared), read again
+        as ``read_metadata`` returns them, only when there are any (as the Polars engine does); none:
+        only their columns (a read no row passes)."""
+        ids = list(plan.spec.id_columns)
+        keep = tuple(filters) if orphaned.height else (*filters, pl.col(ids[0]).is_in([]))
+        stored = self._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
+        if stored is None:  # the table went away since the resolution's query
+            return orphaned
+        if orphaned.height:
+            stored = stored.join(orphaned.lazy().select(ids), on=ids, how="semi")
+        return stored.collect()
 
     def _lazy_increment(
-        self, engine: SQLEngine, plan: FeaturePlan, query: exp.Select
+        self, query: exp.Select, increment: Callable[[pl.DataFrame], Increment[pl.DataFrame]]
     ) -> Increment[pl.LazyFrame]:
-        """Three lazy parts over one query: it runs once, when the first part is collected.
+        """Three lazy parts over one query (``increment`` splits its rows): it runs once, when the first
+        part is collected.
 
         Only the result's schema is asked for now (the query with ``LIMIT 0``). Collect the parts
         (``Increment.collect()``) while the store is open.
         """
         from polars.io.plugins import register_io_source
 
-        empty = engine.split(plan, self._fetch(query.copy().limit(0)))
+        empty = increment(self._fetch(query.copy().limit(0)))
         done: list[Increment[pl.DataFrame]] = []
 
         def part(name: str) -> pl.LazyFrame:
@@ -525,7 +549,7 @@ class SQLMetadataStore(MetadataStore):
             ) -> Iterator[pl.DataFrame]:
                 if not done:
                     self.require_open()
-                    done.append(engine.split(plan, self._fetch(query)))
+                    done.append(increment(self._fetch(query)))
                 frame: pl.DataFrame = getattr(done[0], name)
                 frame = frame if with_columns is None else frame.select(with_columns)
                 frame = frame if predicate is None else frame.filter(predicate)

