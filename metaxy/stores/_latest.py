@@ -69,6 +69,8 @@ def _strictly_increasing(ids: pl.Series) -> bool:
 
     A pass over the values (~2 ms for 1M integers) that spares the sort or hash of a pick.
     """
+    if ids.len() < 2:
+        return ids.null_count() == 0  # nothing to compare (and no slice of length -1)
     if not (ids.dtype.is_numeric() or ids.dtype == pl.String) or ids.null_count():
         return False
     values = ids.rechunk()  # comparing two slices of a many-chunk column would realign them first

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metaxy.constants import UPDATED_AT
-from metaxy.stores._latest import latest_rows, pick_latest
+from metaxy.stores._latest import ids_unique, latest_rows, pick_latest
 from metaxy.stores._sql import row_runs
 
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,6 +58,14 @@ def test_several_id_columns_identify_a_sample(pick: Pick) -> None:
 def test_unique_ids_keep_every_row(pick: Pick) -> None:
     df = history([(3, 1, T2, "c"), (1, 1, T1, "a"), (2, 1, T1, "b")])
     assert sorted(pick(df, ["a"])["value"].to_list()) == ["a", "b", "c"]
+
+
+@picks
+@pytest.mark.parametrize("n", [0, 1])
+def test_no_row_or_one_is_its_own_latest(pick: Pick, n: int) -> None:
+    df = history([(7, 1, T1, "only")]).head(n)  # typed columns, as a read returns them
+    assert pick(df, ["a"])["value"].to_list() == ["only"][:n]
+    assert ids_unique(df, ["a"])
 
 
 @given(

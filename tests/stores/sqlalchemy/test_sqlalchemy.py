@@ -777,6 +777,21 @@ def test_ids_statistics_call_unique_that_repeat_still_pick_the_latest(pg: mx.SQL
     assert audio == [f"{'new' if i in (3, 7) else 'old'}{i}" for i in range(20)]
 
 
+def test_a_filter_no_row_passes_reads_nothing_when_the_statistics_call_ids_unique(
+    pg: mx.SQLAlchemyMetadataStore,
+) -> None:
+    """The one read PostgreSQL's statistics allow returns no row: nothing to pick (it failed once,
+    asking an empty column whether its ids rise)."""
+    g = video_graph()
+    pg.write_metadata(g.video, videos(list(range(20))))
+    with pg.engine.begin() as conn:
+        conn.execute(sa.text(f'ANALYZE "{_table(pg)}"'))
+    assert pg.read_metadata(g.video, filters=pl.col("sample_uid") == 99).collect().height == 0
+    assert pg.read_metadata(g.video, filters=pl.col("sample_uid") == 3).collect()["sample_uid"].to_list() == [
+        3
+    ]
+
+
 def test_a_read_of_one_feature_version_fetches_no_version_string_per_row(
     any_db: mx.SQLAlchemyMetadataStore,
 ) -> None:
