@@ -499,12 +499,12 @@ class SQLMetadataStore(MetadataStore):
                 PolarsFallbackWarning,
             )
             return None
-        stored = plan.key in tables
+        own_table = plan.key in tables
 
         def increment(rows: pl.DataFrame) -> Increment[pl.DataFrame]:
             new, stale, orphaned = engine.split(plan, rows)
             return Increment(
-                new, stale, self._orphans_in_full(plan, filters, orphaned) if stored else orphaned
+                new, stale, self._orphans_in_full(plan, filters, orphaned) if own_table else orphaned
             )
 
         if not lazy:
