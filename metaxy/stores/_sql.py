@@ -515,10 +515,18 @@ class SQLMetadataStore(MetadataStore):
         self, plan: FeaturePlan, filters: Sequence[pl.Expr], orphaned: pl.DataFrame
     ) -> pl.DataFrame:
         """The stored rows ``orphaned`` names (the columns a native resolution compared), read again
-        as ``read_metadata`` returns them, only when there are any (as the Polars engine does); none:
-        only their columns (a read no row passes)."""
+        as ``read_metadata`` returns them, only when there are any (as the Polars engine does): by
+        their ids when they are few (:data:`ORPHANS_BY_ID`), else the latest rows joined with them;
+        none: only their columns (a read no row passes)."""
         ids = list(plan.spec.id_columns)
-        keep = tuple(filters) if orphaned.height else (*filters, pl.col(ids[0]).is_in([]))
+        keep = tuple(filters)
+        by_id = orphaned.schema[ids[0]]
+        if not orphaned.height:
+            keep = (*keep, pl.col(ids[0]).is_in([]))
+        elif (
+            len(ids) == 1 and orphaned.height <= ORPHANS_BY_ID and (by_id.is_integer() or by_id == pl.String)
+        ):
+            keep = (*keep, pl.col(ids[0]).is_in(orphaned.get_column(ids[0]).unique().to_list()))
         stored = self._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
         if stored is None:  # the table went away since the resolution's query
             return orphaned
@@ -579,6 +587,11 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
     """Whether every filter reads ``columns`` alone (true of no filter)."""
     return all(set(expr.meta.root_names()) <= set(columns) for expr in filters)
 
+
+#: a native resolution reads back at most this many orphans by their ids (one ``IN`` list); more are
+#: picked from the whole latest table (an ``IN`` of 10 ids read 10 rows of a 1M-row ClickHouse table
+#: in 25 ms against 650 ms for the table, but one of 1,000 ids cost DuckDB as much as the table)
+ORPHANS_BY_ID = 256
 
 _ROW_NUMBER = "__mx_row_number"
 #: at most this many ranges of row numbers go into one query; more are kept after fetching instead

@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 
 import metaxy as mx
+from metaxy.stores import _sql as sql_store
+from metaxy.stores.base import ReadRequest
 from metaxy.versioning.lineage import comparison_columns
 from metaxy.versioning.sql import SQLEngine
 from tests.stores.graphs import video_graph, videos
@@ -35,3 +37,34 @@ def test_orphaned_rows_carry_every_stored_column_or_the_compared_ones(full_orpha
     assert orphaned["sample_uid"].to_list() == [2]
     assert orphaned.columns == (stored if full_orphans else comparison_columns(plan))
     assert ("note" in orphaned.columns) is full_orphans
+
+
+@pytest.mark.parametrize("by_id", [True, False], ids=["by their ids", "from the whole table"])
+def test_a_native_resolution_reads_its_orphans_back_whole(
+    by_id: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few orphans are read back by their ids (an ``IN`` list), more from the whole latest table;
+    either way they are the stored rows as ``read_metadata`` returns them."""
+    g = video_graph()
+    monkeypatch.setattr(sql_store, "ORPHANS_BY_ID", 256 if by_id else 1)
+    with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5", versioning_engine="native") as store:
+        store.write_metadata(g.video, videos([1, 2, 3, 4]))
+        leaf = store.resolve_update(g.transcript).new.with_columns(note=pl.lit("a user column"))
+        store.write_metadata(g.transcript, leaf)
+        store.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([2, 4]))
+        reads: list[tuple[pl.Expr, ...]] = []
+        real = store._read_rows
+
+        def recording(request: ReadRequest) -> pl.LazyFrame | None:
+            if request.key == g.transcript.spec().key:
+                reads.append(request.filters)
+            return real(request)
+
+        monkeypatch.setattr(store, "_read_rows", recording)
+        orphaned = store.resolve_update(g.transcript).orphaned.sort("sample_uid")
+        monkeypatch.undo()
+        stored = store.read_metadata(g.transcript, filters=pl.col("sample_uid").is_in([2, 4])).collect()
+    assert orphaned.equals(stored.sort("sample_uid"))
+    assert orphaned["note"].to_list() == ["a user column"] * 2
+    (filters,) = reads
+    assert [str(f) for f in filters] == (['col("sample_uid").is_in([[2, 4]])'] if by_id else [])
