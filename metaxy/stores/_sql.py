@@ -520,13 +520,15 @@ class SQLMetadataStore(MetadataStore):
         none: only their columns (a read no row passes)."""
         ids = list(plan.spec.id_columns)
         keep = tuple(filters)
-        by_id = orphaned.schema[ids[0]]
+        id_type = orphaned.schema[ids[0]]
         if not orphaned.height:
             keep = (*keep, pl.col(ids[0]).is_in([]))
         elif (
-            len(ids) == 1 and orphaned.height <= ORPHANS_BY_ID and (by_id.is_integer() or by_id == pl.String)
+            len(ids) == 1
+            and orphaned.height <= ORPHANS_BY_ID
+            and (id_type.is_integer() or id_type == pl.String)
         ):
-            keep = (*keep, pl.col(ids[0]).is_in(orphaned.get_column(ids[0]).unique().to_list()))
+            keep = (*keep, pl.col(ids[0]).is_in(orphaned.get_column(ids[0]).unique().sort().to_list()))
         stored = self._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
         if stored is None:  # the table went away since the resolution's query
             return orphaned
