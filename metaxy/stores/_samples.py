@@ -31,7 +31,7 @@ def samples_filter(
             f"{where}: samples= has none of the id columns {list(ids)} (it has {frame.columns}).",
             hint="Pass a frame of ids, e.g. resolve_update(...).orphaned.",
         )
-    keys = _as_stored(frame.select(on), stored, where=where).unique()
+    keys = _as_stored(frame.select(on), stored, where=where).unique(maintain_order=True)
     if keys.height == 0:
         return None
     if len(on) == 1:

@@ -29,6 +29,7 @@ from metaxy.stores._latest import ids_unique, pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import TableClaims, table_name
 from metaxy.stores._ranges import NO_ROWS, IdBounds
+from metaxy.stores._samples import samples_filter
 from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.digest import DIGEST_COLUMNS, DigestSums
 from metaxy.versioning.hashing import HashAlgorithm
@@ -519,21 +520,16 @@ class SQLMetadataStore(MetadataStore):
         their ids when they are few (:data:`ORPHANS_BY_ID`), else the latest rows joined with them;
         none: only their columns (a read no row passes)."""
         ids = list(plan.spec.id_columns)
-        keep = tuple(filters)
-        id_type = orphaned.schema[ids[0]]
-        if not orphaned.height:
-            keep = (*keep, pl.col(ids[0]).is_in([]))
-        elif (
-            len(ids) == 1
-            and orphaned.height <= ORPHANS_BY_ID
-            and (id_type.is_integer() or id_type == pl.String)
-        ):
-            keep = (*keep, pl.col(ids[0]).is_in(orphaned.get_column(ids[0]).unique().sort().to_list()))
+        keys = orphaned.select(ids).sort(ids)
+        chosen = None if keys.height else pl.col(ids[0]).is_in([])
+        if 0 < keys.height <= ORPHANS_BY_ID and all(t.is_integer() or t == pl.String for t in keys.dtypes):
+            chosen = samples_filter(keys, ids, where=self._where(plan.key))  # values SQL binds
+        keep = tuple(filters) if chosen is None else (*filters, chosen)
         stored = self._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
         if stored is None:  # the table went away since the resolution's query
             return orphaned
         if orphaned.height:
-            stored = stored.join(orphaned.lazy().select(ids), on=ids, how="semi")
+            stored = stored.join(keys.lazy(), on=ids, how="semi")
         return stored.collect()
 
     def _lazy_increment(
@@ -590,9 +586,10 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
     return all(set(expr.meta.root_names()) <= set(columns) for expr in filters)
 
 
-#: a native resolution reads back at most this many orphans by their ids (one ``IN`` list); more are
-#: picked from the whole latest table (an ``IN`` of 10 ids read 10 rows of a 1M-row ClickHouse table
-#: in 25 ms against 650 ms for the table, but one of 1,000 ids cost DuckDB as much as the table)
+#: a native resolution reads back at most this many orphans by their ids (``samples_filter``: an
+#: ``IN`` list, or equalities for several id columns); more are picked from the whole latest table
+#: (an ``IN`` of 10 ids read 10 rows of a 1M-row ClickHouse table in 25 ms against 650 ms for the
+#: table, but one of 1,000 ids cost DuckDB as much as the table)
 ORPHANS_BY_ID = 256
 
 _ROW_NUMBER = "__mx_row_number"

@@ -6,6 +6,9 @@ other columns themselves; the conformance suite checks that orphans still come b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import polars as pl
 import pytest
 
@@ -14,17 +17,27 @@ from metaxy.stores import _sql as sql_store
 from metaxy.stores.base import ReadRequest
 from metaxy.versioning.lineage import comparison_columns
 from metaxy.versioning.sql import SQLEngine
-from tests.stores.graphs import video_graph, videos
+from tests.stores.graphs import VideoGraph, video_graph, videos
+
+
+@contextmanager
+def store_with_orphans(
+    samples: list[int], gone: list[int]
+) -> Iterator[tuple[mx.DuckDBMetadataStore, VideoGraph]]:
+    """A DuckDB store (md5, versioned natively) whose transcripts of ``gone`` lost their videos; the
+    stored transcripts carry a user column, ``note``."""
+    g = video_graph()
+    with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5", versioning_engine="native") as store:
+        store.write_metadata(g.video, videos(samples))
+        leaf = store.resolve_update(g.transcript).new.with_columns(note=pl.lit("a user column"))
+        store.write_metadata(g.transcript, leaf)
+        store.delete_metadata(g.video, filters=pl.col("sample_uid").is_in(gone))
+        yield store, g
 
 
 @pytest.mark.parametrize("full_orphans", [True, False])
 def test_orphaned_rows_carry_every_stored_column_or_the_compared_ones(full_orphans: bool) -> None:
-    g = video_graph()
-    with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5", versioning_engine="native") as store:
-        store.write_metadata(g.video, videos([1, 2]))
-        leaf = store.resolve_update(g.transcript).new.with_columns(note=pl.lit("a user column"))
-        store.write_metadata(g.transcript, leaf)
-        store.delete_metadata(g.video, filters=pl.col("sample_uid") == 2)
+    with store_with_orphans([1, 2], gone=[2]) as (store, g):
         graph = mx.FeatureGraph.get_active()
         plan = graph.plan(g.transcript.spec().key)
         versions = {dep.feature: graph.feature_version(dep.feature) for dep in plan.spec.deps}
@@ -45,13 +58,8 @@ def test_a_native_resolution_reads_its_orphans_back_whole(
 ) -> None:
     """A few orphans are read back by their ids (an ``IN`` list), more from the whole latest table;
     either way they are the stored rows as ``read_metadata`` returns them."""
-    g = video_graph()
     monkeypatch.setattr(sql_store, "ORPHANS_BY_ID", 256 if by_id else 1)
-    with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5", versioning_engine="native") as store:
-        store.write_metadata(g.video, videos([1, 2, 3, 4]))
-        leaf = store.resolve_update(g.transcript).new.with_columns(note=pl.lit("a user column"))
-        store.write_metadata(g.transcript, leaf)
-        store.delete_metadata(g.video, filters=pl.col("sample_uid").is_in([2, 4]))
+    with store_with_orphans([1, 2, 3, 4], gone=[2, 4]) as (store, g):
         reads: list[tuple[pl.Expr, ...]] = []
         real = store._read_rows
 
