@@ -36,6 +36,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._empty import conform_empty, empty_columns, is_marked_empty
+from metaxy.stores._orphans import orphans_in_full
 from metaxy.stores._ranges import id_ranges
 from metaxy.stores._read import ReadRequest, check_filter_columns
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
@@ -124,9 +125,16 @@ def resolve_increment(
         return engine.resolve(plan, current, upstream=upstream, samples=given, filters=filters, lazy=True)
     # by ranges (above), two ranges are in flight already; here the stored rows may take the other core
     beside = store.reads_side_by_side()
-    return engine.resolve(
-        plan, current, upstream=upstream, samples=given, filters=filters, stored_beside_upstream=beside
+    increment = engine.resolve(
+        plan,
+        current,
+        upstream=upstream,
+        samples=given,
+        filters=filters,
+        stored_beside_upstream=beside,
+        full_orphans=False,
     )
+    return _with_orphans_in_full(store, plan, filters, increment, current)
 
 
 def _resolve_ranges(
@@ -147,11 +155,27 @@ def _resolve_ranges(
     def resolve(id_range: pl.Expr) -> Increment[pl.DataFrame]:
         request = ReadRequest(plan.key, ids, filters=(id_range,), prune=(*filters, id_range))
         upstream = _read_upstream(plan, holders, versions, id_range=id_range)
-        return engine.resolve(plan, store._read_rows(request), upstream=upstream, filters=filters)
+        current = store._read_rows(request)
+        increment = engine.resolve(plan, current, upstream=upstream, filters=filters, full_orphans=False)
+        return _with_orphans_in_full(store, plan, (*filters, id_range), increment, current)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="metaxy-range") as pool:
         parts = list(pool.map(lambda id_range: context.copy().run(resolve, id_range), ranges))
     return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
+
+
+def _with_orphans_in_full(
+    store: MetadataStore,
+    plan: FeaturePlan,
+    filters: Sequence[pl.Expr],
+    increment: Increment[pl.DataFrame],
+    current: pl.LazyFrame | None,
+) -> Increment[pl.DataFrame]:
+    """``increment`` with its orphans (compared columns) read back as stored (nothing is stored: none)."""
+    if current is None:
+        return increment
+    orphaned = orphans_in_full(store, plan, filters, increment.orphaned, current=current)
+    return Increment(increment.new, increment.stale, orphaned)
 
 
 def _holding_stores(holders: Mapping[FeatureKey, Holder]) -> dict[FeatureKey, MetadataStore]:

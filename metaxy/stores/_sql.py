@@ -28,8 +28,8 @@ from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import ids_unique, pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import TableClaims, table_name
+from metaxy.stores._orphans import orphans_in_full
 from metaxy.stores._ranges import NO_ROWS, IdBounds
-from metaxy.stores._samples import samples_filter
 from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.digest import DIGEST_COLUMNS, DigestSums
 from metaxy.versioning.hashing import HashAlgorithm
@@ -505,32 +505,12 @@ class SQLMetadataStore(MetadataStore):
         def increment(rows: pl.DataFrame) -> Increment[pl.DataFrame]:
             new, stale, orphaned = engine.split(plan, rows)
             return Increment(
-                new, stale, self._orphans_in_full(plan, filters, orphaned) if own_table else orphaned
+                new, stale, orphans_in_full(self, plan, filters, orphaned) if own_table else orphaned
             )
 
         if not lazy:
             return increment(self._fetch(query))
         return self._lazy_increment(query, increment)
-
-    def _orphans_in_full(
-        self, plan: FeaturePlan, filters: Sequence[pl.Expr], orphaned: pl.DataFrame
-    ) -> pl.DataFrame:
-        """The stored rows ``orphaned`` names (the columns a native resolution compared), read again
-        as ``read_metadata`` returns them, only when there are any (as the Polars engine does): by
-        their ids when they are few (:data:`ORPHANS_BY_ID`), else the latest rows joined with them;
-        none: only their columns (a read no row passes)."""
-        ids = list(plan.spec.id_columns)
-        keys = orphaned.select(ids).sort(ids)
-        chosen = None if keys.height else pl.col(ids[0]).is_in([])
-        if 0 < keys.height <= ORPHANS_BY_ID and all(t.is_integer() or t == pl.String for t in keys.dtypes):
-            chosen = samples_filter(keys, ids, where=self._where(plan.key))  # values SQL binds
-        keep = tuple(filters) if chosen is None else (*filters, chosen)
-        stored = self._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
-        if stored is None:  # the table went away since the resolution's query
-            return orphaned
-        if orphaned.height:
-            stored = stored.join(keys.lazy(), on=ids, how="semi")
-        return stored.collect()
 
     def _lazy_increment(
         self, query: exp.Select, increment: Callable[[pl.DataFrame], Increment[pl.DataFrame]]
@@ -585,12 +565,6 @@ def _names_only(filters: Sequence[pl.Expr], columns: Sequence[str]) -> bool:
     """Whether every filter reads ``columns`` alone (true of no filter)."""
     return all(set(expr.meta.root_names()) <= set(columns) for expr in filters)
 
-
-#: a native resolution reads back at most this many orphans by their ids (``samples_filter``: an
-#: ``IN`` list, or equalities for several id columns); more are picked from the whole latest table
-#: (an ``IN`` of 10 ids read 10 rows of a 1M-row ClickHouse table in 25 ms against 650 ms for the
-#: table, but one of 1,000 ids cost DuckDB as much as the table)
-ORPHANS_BY_ID = 256
 
 _ROW_NUMBER = "__mx_row_number"
 #: at most this many ranges of row numbers go into one query; more are kept after fetching instead

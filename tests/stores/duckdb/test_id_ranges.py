@@ -75,10 +75,16 @@ def test_a_resolution_in_ranges_reads_each_range_and_finds_the_same_increment(st
     assert sorted(ranged.stale[ID]) == [3, 7, 11]
     assert sorted(ranged.orphaned[ID]) == [5, 20, 21]
     # 20 + 3 rows of history, ~4 per range: six ranges of the ids 0..21, each reading the feature's
-    # rows and its upstream's through the range's filter (then the failed samples are read, unfiltered)
-    ranged_reads = [(key, filters) for key, filters in store.reads if filters]
+    # rows and its upstream's through the range's filter (then the failed samples are read, unfiltered);
+    # a range with orphans reads them back whole by their ids (the ranges of 5 and of 20, 21)
+    ranged_reads = [(key, filters) for key, filters in store.reads if len(filters) == 1]
     assert sorted(key for key, _ in ranged_reads) == ["video/raw"] * 6 + ["video/transcript"] * 6
-    assert all(len(filters) == 1 for _, filters in ranged_reads)
+    orphans_read = [(key, str(filters[1])) for key, filters in store.reads if len(filters) == 2]
+    assert sorted(orphans_read) == [
+        ("video/transcript", 'col("sample_uid").is_in([[20, 21]])'),
+        ("video/transcript", 'col("sample_uid").is_in([[5]])'),
+    ]
+    assert len(store.reads) == len(ranged_reads) + len(orphans_read) + sum(not f for _, f in store.reads)
 
 
 def test_ranges_run_two_at_a_time_in_the_callers_graph(store: RangeReads) -> None:

@@ -1,37 +1,45 @@
-"""The resolution query joins expected rows with the stored rows; how much of the stored rows it carries.
+"""A resolution compares a few columns of the stored rows; how much of them the orphans carry.
 
-Stores ask for the columns the comparison reads alone (``full_orphans=False``) and read the orphans'
-other columns themselves; the conformance suite checks that orphans still come back whole.
+The native query and the Polars engine are asked for the compared columns alone
+(``full_orphans=False``); the store reads the orphans' other columns itself (``orphans_in_full``). The
+conformance suite checks that orphans still come back whole in every store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import polars as pl
 import pytest
 
 import metaxy as mx
-from metaxy.stores import _sql as sql_store
+from metaxy.stores import _orphans
 from metaxy.stores.base import ReadRequest
 from metaxy.versioning.lineage import comparison_columns
 from metaxy.versioning.sql import SQLEngine
 from tests.stores.graphs import VideoGraph, video_graph, videos
 
+ENGINES: dict[str, dict[str, Any]] = {
+    "native": {"hash_algorithm": "md5", "versioning_engine": "native"},
+    "polars": {},
+}
+
 
 @contextmanager
 def store_with_orphans(
-    samples: list[int], gone: list[int]
+    samples: list[int], gone: list[int], engine: str = "native"
 ) -> Iterator[tuple[mx.DuckDBMetadataStore, VideoGraph]]:
-    """A DuckDB store (md5, versioned natively) whose transcripts of ``gone`` lost their videos; the
-    stored transcripts carry a user column, ``note``."""
+    """A DuckDB store (md5 versioned natively, or xxhash64 by the Polars engine) whose transcripts of
+    ``gone`` lost their videos; the stored transcripts carry a user column, ``note``."""
     g = video_graph()
-    with mx.DuckDBMetadataStore(":memory:", hash_algorithm="md5", versioning_engine="native") as store:
+    with mx.DuckDBMetadataStore(":memory:", **ENGINES[engine]) as store:
         store.write_metadata(g.video, videos(samples))
         leaf = store.resolve_update(g.transcript).new.with_columns(note=pl.lit("a user column"))
         store.write_metadata(g.transcript, leaf)
-        store.delete_metadata(g.video, filters=pl.col("sample_uid").is_in(gone))
+        if gone:
+            store.delete_metadata(g.video, filters=pl.col("sample_uid").is_in(gone))
         yield store, g
 
 
@@ -52,14 +60,16 @@ def test_orphaned_rows_carry_every_stored_column_or_the_compared_ones(full_orpha
     assert ("note" in orphaned.columns) is full_orphans
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("by_id", [True, False], ids=["by their ids", "from the whole table"])
-def test_a_native_resolution_reads_its_orphans_back_whole(
-    by_id: bool, monkeypatch: pytest.MonkeyPatch
+def test_a_resolution_reads_its_orphans_back_whole(
+    by_id: bool, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A few orphans are read back by their ids (an ``IN`` list), more from the whole latest table;
-    either way they are the stored rows as ``read_metadata`` returns them."""
-    monkeypatch.setattr(sql_store, "ORPHANS_BY_ID", 256 if by_id else 1)
-    with store_with_orphans([1, 2, 3, 4], gone=[2, 4]) as (store, g):
+    """A few orphans are read back by their ids (an ``IN`` list), more from the whole latest table
+    (the Polars engine: the rows it compared with, read once); either way they are the stored rows
+    as ``read_metadata`` returns them."""
+    monkeypatch.setattr(_orphans, "ORPHANS_BY_ID", 256 if by_id else 1)
+    with store_with_orphans([1, 2, 3, 4], gone=[2, 4], engine=engine) as (store, g):
         reads: list[tuple[pl.Expr, ...]] = []
         real = store._read_rows
 
@@ -74,5 +84,16 @@ def test_a_native_resolution_reads_its_orphans_back_whole(
         stored = store.read_metadata(g.transcript, filters=pl.col("sample_uid").is_in([2, 4])).collect()
     assert orphaned.equals(stored.sort("sample_uid"))
     assert orphaned["note"].to_list() == ["a user column"] * 2
-    (filters,) = reads
-    assert [str(f) for f in filters] == (['col("sample_uid").is_in([[2, 4]])'] if by_id else [])
+    compared = [()] if engine == "polars" else []  # the Polars engine reads the stored rows itself
+    by_ids = [('col("sample_uid").is_in([[2, 4]])',)]
+    expected = compared + by_ids if by_id else compared or [()]
+    assert [tuple(str(f) for f in filters) for filters in reads] == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_without_orphans_they_come_typed_as_the_stored_rows(engine: str) -> None:
+    with store_with_orphans([1, 2], gone=[], engine=engine) as (store, g):
+        orphaned = store.resolve_update(g.transcript).orphaned
+        stored = store.read_metadata(g.transcript).collect()
+    assert orphaned.height == 0
+    assert orphaned.schema == stored.schema
