@@ -25,6 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +160,97 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+#: the targets are read off the default store's rows, and PostgreSQL's beside them
+DEFAULT_STORE, SQL_SERVER = "duckdb", "postgres"
+TARGET_COLUMNS = (("simple", "new"), ("simple", "stale"), ("wide", "new"), ("wide", "stale"))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The rows of one cell: the anchor's configurations and ours by store."""
+
+    anchors: list[Row]
+    ours: dict[str, Row]
+
+    @classmethod
+    def of(cls, rows: list[Row], key: tuple[str, int, str, bool]) -> Cell:
+        same = [r for r in rows if in_cell(r, key)]
+        anchors = [r for r in same if r["impl"].startswith("metaxy==0.1")]
+        ours = {r["engine"]: r for r in same if r["impl"].startswith("metaxy==") and r not in anchors}
+        return cls(anchors, ours)
+
+    def anchor_beside(self, row: Row | None) -> Row | None:
+        """The anchor's fastest configuration of ``row``'s run (as the table sets it beside ``row``)."""
+        if row is None or not self.anchors:
+            return None
+        return min(of_run(self.anchors, row), key=lambda a: a["median_s"])
+
+
+def _over(a: Row | None, b: Row | None, column: str) -> float | None:
+    return a[column] / b[column] if a and b and a.get(column) and b.get(column) else None
+
+
+def _speed(cell: Cell) -> float | None:
+    ours = cell.ours.get(DEFAULT_STORE)
+    return _over(cell.anchor_beside(ours), ours, "median_s")
+
+
+def _peak(cell: Cell, store: str = DEFAULT_STORE) -> float | None:
+    ours = cell.ours.get(store)
+    return _over(ours, cell.anchor_beside(ours), "phase_peak_rss_mib")
+
+
+def _server_time(cell: Cell) -> float | None:
+    return _over(cell.ours.get(SQL_SERVER), cell.ours.get(DEFAULT_STORE), "median_s")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: ``what``, the ratio ``value`` reads off a cell, and the ``goal`` it must reach."""
+
+    what: str
+    value: Callable[[Cell], float | None]
+    goal: float
+    at_least: bool = False
+    unit: str = ""
+
+    def text(self, value: float | None) -> str:
+        """``value`` as the targets table prints it: bold when it misses the goal."""
+        if value is None:
+            return "-"
+        met = value >= self.goal if self.at_least else value <= self.goal
+        text = f"{value:.2f}{self.unit}"
+        return text if met else f"**{text}**"
+
+
+TARGETS = (
+    Target("≥ 5× the anchor's fastest", _speed, 5.0, at_least=True, unit="×"),
+    Target("peak ≤ ½ the anchor's", _peak, 0.5),
+    Target("PostgreSQL's time ≤ 3× the default store's", _server_time, 3.0),
+    Target("PostgreSQL's peak ≤ ½ the anchor's", partial(_peak, store=SQL_SERVER), 0.5),
+)
+
+
+def targets(rows: list[Row]) -> str:
+    """Per N, each target for each (graph, phase), misses in bold: the default store's time against the
+    anchor's fastest configuration and its peak RSS against that configuration's, PostgreSQL's time
+    against the default store's and its peak against the anchor's. Where the run timed the phases both
+    in process and each in a process of its own, a cell reads ``in process / own process``."""
+    header = "| target | N | " + " | ".join(f"{g} `{phase}`" for g, phase in TARGET_COLUMNS) + " |"
+    out = [header, "|---|---:|" + "---:|" * len(TARGET_COLUMNS)]
+    for n in sorted({r["N"] for r in rows}):
+        timed = [r for r in rows if r["N"] == n and not r["impl"].startswith("floor")]
+        kinds = sorted({bool(r.get("own_process")) for r in timed})  # the floor joins both kinds
+        label = " / ".join("own process" if own else "in process" for own in kinds)
+        for target in TARGETS:
+            cells = [
+                " / ".join(target.text(target.value(Cell.of(rows, (g, n, phase, own)))) for own in kinds)
+                for g, phase in TARGET_COLUMNS
+            ]
+            out.append(f"| {target.what} ({label}) | {n:,} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 DOCS = REPO / "docs" / "performance.md"
 START, END = "<!-- bench-compare:start -->", "<!-- bench-compare:end -->"
 
@@ -171,6 +265,10 @@ def docs_block(rows: list[Row], meta: dict[str, str]) -> str:
             f"{meta['load_after']}).",
             "",
             table(rows),
+            "",
+            "The targets, from the rows above:",
+            "",
+            targets(rows),
         ]
     )
 
@@ -215,7 +313,7 @@ def load_average() -> str:
 
 def report(rows: list[Row], meta: dict[str, str], docs: Path | None) -> None:
     """Print the table; write it into ``docs`` too when given and the run includes the anchor."""
-    print(table(rows))
+    print(f"{table(rows)}\n\n{targets(rows)}")
     if docs is None:
         return
     if not any(r["impl"].startswith("metaxy==0.1") for r in rows):

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from benchmarks.compare import END, REPO, START, docs_block, merged_meta, table, write_docs
+from benchmarks.compare import END, REPO, START, docs_block, merged_meta, table, targets, write_docs
 from benchmarks.data import ID, answer
 from benchmarks.measure import run_phase
 
@@ -140,6 +140,20 @@ def test_phases_timed_in_their_own_process_are_compared_with_the_anchor_timed_so
     assert (shared[2], shared[3], shared[4]) == ("new", "1.000 (duckdb-native)", "0.500")
     assert (separate[2], separate[3], separate[4]) == ("new (own process)", "4.000 (delta-polars)", "0.500")
     assert separate[7] == "16.00×"
+
+
+def test_the_targets_are_read_off_the_default_store_and_postgresql_misses_in_bold() -> None:
+    server = dict(ROWS[3], engine="postgres", median_s=1.0, phase_peak_rss_mib=200)  # 4× DuckDB's time
+    own = [dict(ROWS[1], own_process=True), dict(ROWS[3], own_process=True, median_s=0.1)]
+    lines = targets([*ROWS, server, *own]).splitlines()
+    assert lines[0] == "| target | N | simple `new` | simple `stale` | wide `new` | wide `stale` |"
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")] for line in lines[2:]}
+    speed = rows["≥ 5× the anchor's fastest (in process / own process)"]
+    assert speed[1:3] == ["1,000", "**4.00×** / 10.00×"]  # in process: the fastest anchor, 1.0 s / 0.25 s
+    assert speed[3:] == ["- / -"] * 3  # cells no run timed
+    assert rows["peak ≤ ½ the anchor's (in process / own process)"][2] == "0.50 / 0.50"  # 300 / 600 MiB
+    assert rows["PostgreSQL's time ≤ 3× the default store's (in process / own process)"][2] == "**4.00** / -"
+    assert rows["PostgreSQL's peak ≤ ½ the anchor's (in process / own process)"][2] == "0.33 / -"
 
 
 def test_a_phase_process_reports_its_sample_to_the_process_that_started_it() -> None:
