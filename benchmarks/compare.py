@@ -296,10 +296,15 @@ def merged_meta(metas: list[dict[str, str]]) -> dict[str, str]:
 
 
 def git_commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-    )
-    return out.stdout.strip() or "unknown"
+    """The commit measured; ``-dirty`` when tracked files differ from it (the run measured those)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit}-dirty" if git("status", "--porcelain", "--untracked-files=no") else commit
 
 
 def uptime() -> str:
