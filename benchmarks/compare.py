@@ -295,12 +295,12 @@ def merged_meta(metas: list[dict[str, str]]) -> dict[str, str]:
     }
 
 
-def git_commit() -> str:
+def git_commit(repo: Path = REPO) -> str:
     """The commit measured; ``-dirty`` when tracked files differ from it (the run measured those)."""
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=False
         ).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"

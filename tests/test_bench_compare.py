@@ -3,6 +3,7 @@ harnesses' shared pieces (phase processes, answer checks) behave as the comparis
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +12,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from benchmarks.compare import END, REPO, START, docs_block, merged_meta, table, targets, write_docs
+from benchmarks.compare import (
+    END,
+    REPO,
+    START,
+    docs_block,
+    git_commit,
+    merged_meta,
+    table,
+    targets,
+    write_docs,
+)
 from benchmarks.data import ID, answer
 from benchmarks.measure import run_phase
 
@@ -154,6 +165,24 @@ def test_the_targets_are_read_off_the_default_store_and_postgresql_misses_in_bol
     assert rows["peak ≤ ½ the anchor's (in process / own process)"][2] == "0.50 / 0.50"  # 300 / 600 MiB
     assert rows["PostgreSQL's time ≤ 3× the default store's (in process / own process)"][2] == "**4.00** / -"
     assert rows["PostgreSQL's peak ≤ ½ the anchor's (in process / own process)"][2] == "0.33 / -"
+
+
+def test_a_run_of_uncommitted_changes_is_marked_dirty(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+        subprocess.run(["git", *identity, *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("commit", "-q", "-m", "first")
+    commit = git_commit(tmp_path)
+    assert len(commit) >= 7
+    assert not commit.endswith("-dirty")
+    (tmp_path / "notes.txt").write_text("untracked files are not measured code\n")
+    assert git_commit(tmp_path) == commit
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == f"{commit}-dirty"
 
 
 def test_a_phase_process_reports_its_sample_to_the_process_that_started_it() -> None:
