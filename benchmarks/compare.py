@@ -118,6 +118,37 @@ def of_run(candidates: list[Row], row: Row) -> list[Row]:
     return [c for c in candidates if c.get("run") == row.get("run")] or candidates
 
 
+@dataclass(frozen=True)
+class Cell:
+    """The rows of one cell (see :func:`cell`): the anchor's configurations, the floor, our stores."""
+
+    anchors: list[Row]
+    floors: list[Row]
+    ours: list[Row]
+
+    @classmethod
+    def of(cls, rows: list[Row], key: tuple[str, int, str, bool]) -> Cell:
+        same = [r for r in rows if in_cell(r, key)]
+        anchors = [r for r in same if r["impl"].startswith("metaxy==0.1")]
+        floors = [r for r in same if r["impl"].startswith("floor")]
+        ours = [r for r in same if r["impl"].startswith("metaxy==") and r not in anchors]
+        return cls(anchors, floors, ours)
+
+    def store(self, engine: str) -> Row | None:
+        """Our row of the store configuration ``engine`` (the last, should a merge hold two)."""
+        return next((r for r in reversed(self.ours) if r["engine"] == engine), None)
+
+    def anchor_beside(self, row: Row | None) -> Row | None:
+        """The anchor's fastest configuration of ``row``'s run (the others' when its run had none)."""
+        if row is None or not self.anchors:
+            return None
+        return min(of_run(self.anchors, row), key=lambda a: a["median_s"])
+
+    def floor_beside(self, row: Row) -> float | None:
+        """The floor's time in ``row``'s run (the first of the others' when its run had none)."""
+        return of_run(self.floors, row)[0]["median_s"] if self.floors else None
+
+
 def table(rows: list[Row]) -> str:
     """One line per (graph, N, phase, our store): anchor fastest, floor, ours, the ratios, peak RSS and growth.
 
@@ -130,12 +161,10 @@ def table(rows: list[Row]) -> str:
     out = [HEADER, "|---|---:|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|"]
     cells = sorted({cell(r) for r in rows}, key=lambda c: (c[3], c[1], c[0], c[2] != "new"))
     for g, n, phase, own_process in cells:
-        same = [r for r in rows if in_cell(r, (g, n, phase, own_process))]
-        anc = [r for r in same if r["impl"].startswith("metaxy==0.1")]
-        floors = [r for r in same if r["impl"].startswith("floor")]
-        for r in (r for r in same if r["impl"].startswith("metaxy==") and r not in anc):
-            best = min(of_run(anc, r), key=lambda a: a["median_s"]) if anc else None
-            flo = of_run(floors, r)[0]["median_s"] if floors else None
+        rows_of_cell = Cell.of(rows, (g, n, phase, own_process))
+        for r in rows_of_cell.ours:
+            best = rows_of_cell.anchor_beside(r)
+            flo = rows_of_cell.floor_beside(r)
             anchor_s = f"{best['median_s']:.3f} ({best['engine']})" if best else "-"
             a_s = best["median_s"] if best else None
             a_peak = best["phase_peak_rss_mib"] if best else None
@@ -165,43 +194,22 @@ DEFAULT_STORE, SQL_SERVER = "duckdb", "postgres"
 TARGET_COLUMNS = (("simple", "new"), ("simple", "stale"), ("wide", "new"), ("wide", "stale"))
 
 
-@dataclass(frozen=True)
-class Cell:
-    """The rows of one cell: the anchor's configurations and ours by store."""
-
-    anchors: list[Row]
-    ours: dict[str, Row]
-
-    @classmethod
-    def of(cls, rows: list[Row], key: tuple[str, int, str, bool]) -> Cell:
-        same = [r for r in rows if in_cell(r, key)]
-        anchors = [r for r in same if r["impl"].startswith("metaxy==0.1")]
-        ours = {r["engine"]: r for r in same if r["impl"].startswith("metaxy==") and r not in anchors}
-        return cls(anchors, ours)
-
-    def anchor_beside(self, row: Row | None) -> Row | None:
-        """The anchor's fastest configuration of ``row``'s run (as the table sets it beside ``row``)."""
-        if row is None or not self.anchors:
-            return None
-        return min(of_run(self.anchors, row), key=lambda a: a["median_s"])
-
-
 def _over(a: Row | None, b: Row | None, column: str) -> float | None:
     return a[column] / b[column] if a and b and a.get(column) and b.get(column) else None
 
 
 def _speed(cell: Cell) -> float | None:
-    ours = cell.ours.get(DEFAULT_STORE)
+    ours = cell.store(DEFAULT_STORE)
     return _over(cell.anchor_beside(ours), ours, "median_s")
 
 
 def _peak(cell: Cell, store: str = DEFAULT_STORE) -> float | None:
-    ours = cell.ours.get(store)
+    ours = cell.store(store)
     return _over(ours, cell.anchor_beside(ours), "phase_peak_rss_mib")
 
 
 def _server_time(cell: Cell) -> float | None:
-    return _over(cell.ours.get(SQL_SERVER), cell.ours.get(DEFAULT_STORE), "median_s")
+    return _over(cell.store(SQL_SERVER), cell.store(DEFAULT_STORE), "median_s")
 
 
 @dataclass(frozen=True)

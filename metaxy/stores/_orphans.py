@@ -16,6 +16,8 @@ import polars as pl
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._read import ReadRequest
 from metaxy.stores._samples import samples_filter
+from metaxy.versioning.increment import Increment
+from metaxy.versioning.polars_engine import rows_with_ids
 
 if TYPE_CHECKING:
     from metaxy.stores.base import MetadataStore
@@ -27,35 +29,36 @@ if TYPE_CHECKING:
 ORPHANS_BY_ID: Final = 256
 
 
-def orphans_in_full(
+def with_orphans_in_full(
     store: MetadataStore,
     plan: FeaturePlan,
     filters: Sequence[pl.Expr],
-    orphaned: pl.DataFrame,
+    increment: Increment[pl.DataFrame],
     *,
     current: pl.LazyFrame | None = None,
-) -> pl.DataFrame:
-    """The stored rows of ``plan``'s feature that ``orphaned`` (compared columns) names, in full.
+) -> Increment[pl.DataFrame]:
+    """``increment`` with its orphans (compared columns) as the stored rows of ``plan``'s feature, in full.
 
     A few orphans (:data:`ORPHANS_BY_ID`, integer or string ids) are read by their ids, which a SQL
     store pushes into its query. More are joined from ``current``, the latest rows the resolution
     compared with (read afresh, with ``filters``, when not given). With none, ``current``'s columns
     (without it, a read no row passes, which types the empty frame without fetching the table).
+    Call it only when something is stored.
     """
     ids = list(plan.spec.id_columns)
-    keys = orphaned.select(ids).sort(ids)
-    if keys.height == 0 and current is not None:
-        return current.clear().collect()
-    chosen = None if keys.height else pl.col(ids[0]).is_in([])
-    if 0 < keys.height <= ORPHANS_BY_ID and all(t.is_integer() or t == pl.String for t in keys.dtypes):
-        chosen = samples_filter(keys, ids, where=store._where(plan.key))  # values SQL binds
-    if chosen is None and current is not None:
-        stored: pl.LazyFrame | None = current
-    else:
+    keys = increment.orphaned.select(ids).sort(ids)
+    by_id = 0 < keys.height <= ORPHANS_BY_ID and all(t.is_integer() or t == pl.String for t in keys.dtypes)
+
+    def read(chosen: pl.Expr | None) -> pl.LazyFrame | None:
         keep = tuple(filters) if chosen is None else (*filters, chosen)
-        stored = store._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
+        return store._read_rows(ReadRequest(plan.key, tuple(ids), filters=keep))
+
+    if by_id:
+        stored = read(samples_filter(keys, ids, where=store._where(plan.key)))  # values SQL binds
+    elif current is not None:
+        stored = current
+    else:
+        stored = read(None if keys.height else pl.col(ids[0]).is_in([]))
     if stored is None:  # the table went away since the resolution read it
-        return orphaned
-    if keys.height:
-        stored = stored.join(keys.lazy(), on=ids, how="semi")
-    return stored.collect()
+        return increment
+    return Increment(increment.new, increment.stale, rows_with_ids(stored, keys))

@@ -36,7 +36,7 @@ from metaxy.models.graph import FeatureGraph
 from metaxy.models.keys import FeatureKey
 from metaxy.models.plan import FeaturePlan
 from metaxy.stores._empty import conform_empty, empty_columns, is_marked_empty
-from metaxy.stores._orphans import orphans_in_full
+from metaxy.stores._orphans import with_orphans_in_full
 from metaxy.stores._ranges import id_ranges
 from metaxy.stores._read import ReadRequest, check_filter_columns
 from metaxy.versioning.frames import check_by_field, check_ids, to_polars
@@ -134,7 +134,9 @@ def resolve_increment(
         stored_beside_upstream=beside,
         full_orphans=False,
     )
-    return _with_orphans_in_full(store, plan, filters, increment, current)
+    if current is None:
+        return increment
+    return with_orphans_in_full(store, plan, filters, increment, current=current)
 
 
 def _resolve_ranges(
@@ -157,25 +159,13 @@ def _resolve_ranges(
         upstream = _read_upstream(plan, holders, versions, id_range=id_range)
         current = store._read_rows(request)
         increment = engine.resolve(plan, current, upstream=upstream, filters=filters, full_orphans=False)
-        return _with_orphans_in_full(store, plan, (*filters, id_range), increment, current)
+        if current is None:
+            return increment
+        return with_orphans_in_full(store, plan, (*filters, id_range), increment, current=current)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="metaxy-range") as pool:
         parts = list(pool.map(lambda id_range: context.copy().run(resolve, id_range), ranges))
     return Increment(*(pl.concat(frames) for frames in zip(*parts, strict=True)))
-
-
-def _with_orphans_in_full(
-    store: MetadataStore,
-    plan: FeaturePlan,
-    filters: Sequence[pl.Expr],
-    increment: Increment[pl.DataFrame],
-    current: pl.LazyFrame | None,
-) -> Increment[pl.DataFrame]:
-    """``increment`` with its orphans (compared columns) read back as stored (nothing is stored: none)."""
-    if current is None:
-        return increment
-    orphaned = orphans_in_full(store, plan, filters, increment.orphaned, current=current)
-    return Increment(increment.new, increment.stale, orphaned)
 
 
 def _holding_stores(holders: Mapping[FeatureKey, Holder]) -> dict[FeatureKey, MetadataStore]:

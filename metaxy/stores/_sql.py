@@ -28,7 +28,7 @@ from metaxy.models.plan import FeaturePlan
 from metaxy.stores._latest import ids_unique, pick_latest
 from metaxy.stores._logging import warn_at_caller
 from metaxy.stores._naming import TableClaims, table_name
-from metaxy.stores._orphans import orphans_in_full
+from metaxy.stores._orphans import with_orphans_in_full
 from metaxy.stores._ranges import NO_ROWS, IdBounds
 from metaxy.stores.base import MetadataStore, ReadRequest, StoreOptions
 from metaxy.versioning.digest import DIGEST_COLUMNS, DigestSums
@@ -503,10 +503,8 @@ class SQLMetadataStore(MetadataStore):
         own_table = plan.key in tables
 
         def increment(rows: pl.DataFrame) -> Increment[pl.DataFrame]:
-            new, stale, orphaned = engine.split(plan, rows)
-            return Increment(
-                new, stale, orphans_in_full(self, plan, filters, orphaned) if own_table else orphaned
-            )
+            split = engine.split(plan, rows)
+            return with_orphans_in_full(self, plan, filters, split) if own_table else split
 
         if not lazy:
             return increment(self._fetch(query))

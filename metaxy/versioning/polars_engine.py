@@ -42,6 +42,14 @@ _CUR_PROV = "__mx_current_provenance"
 _CUR_FV = "__mx_current_feature_version"
 
 
+def rows_with_ids(stored: pl.LazyFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``stored`` whose ids (``keys``' columns) ``keys`` holds; none: ``stored``'s columns
+    alone (a lazy read then fetches no row)."""
+    if not keys.height:
+        return stored.clear().collect()
+    return stored.join(keys.lazy(), on=keys.columns, how="semi").collect()
+
+
 class PolarsEngine:
     """Computes expected sample versions and increments with Polars lazy frames."""
 
@@ -200,11 +208,7 @@ class PolarsEngine:
         if not full_orphans:
             return increment
         ids = list(plan.spec.id_columns)  # orphans are stored rows: read their other columns now
-        orphaned = (
-            current.join(increment.orphaned.lazy().select(ids), on=ids, how="semi").collect()
-            if increment.orphaned.height
-            else current.clear().collect()
-        )
+        orphaned = rows_with_ids(current, increment.orphaned.select(ids))
         return Increment(increment.new, increment.stale, orphaned)
 
     # -- expected versions ----------------------------------------------------------------------

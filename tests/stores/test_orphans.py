@@ -1,8 +1,9 @@
 """A resolution compares a few columns of the stored rows; how much of them the orphans carry.
 
 The native query and the Polars engine are asked for the compared columns alone
-(``full_orphans=False``); the store reads the orphans' other columns itself (``orphans_in_full``). The
-conformance suite checks that orphans still come back whole in every store.
+(``full_orphans=False``); the store reads the orphans' other columns itself
+(``with_orphans_in_full``). The conformance suite checks that orphans still come back whole in every
+store.
 """
 
 from __future__ import annotations
