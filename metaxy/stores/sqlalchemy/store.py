@@ -700,9 +700,10 @@ def _reflect(bind: sqlalchemy.Connection | sqlalchemy.Engine, name: str) -> sqla
         columns = sa.inspect(bind).get_columns(name)
     except sa.exc.NoSuchTableError:
         return None
-    return sa.Table(
+    table: sqlalchemy.Table = sa.Table(
         name, sa.MetaData(), *(sa.Column(c["name"], c["type"], nullable=c["nullable"]) for c in columns)
     )
+    return table
 
 
 def _own_sqlite_transactions(engine: sqlalchemy.Engine) -> None:
