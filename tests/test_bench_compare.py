@@ -3,6 +3,7 @@ harnesses' shared pieces (phase processes, answer checks) behave as the comparis
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,22 @@ def test_answers_are_checked_against_the_expected_increment() -> None:
     )
     assert answer("stale", stale, 3, np.array([2, 5])) == (True, 0, 2)
     assert answer("stale", stale, 3, np.array([2]))[0] is False
+
+
+def test_bounds_prints_the_least_time_beside_a_fifth_of_the_anchor(tmp_path: Path, capsys) -> None:
+    """``benchmarks/bounds.py`` measures the two kernels on a small store and reads the target off a
+    results file: a fifth of the anchor's fastest ``new`` of the cell (0.5 s of 2.5 and 4 s)."""
+    from benchmarks.bounds import main as bounds
+
+    results = tmp_path / "compare.jsonl"
+    anchors = [
+        row("metaxy==0.1.11", e, s, s, 300, 100) for e, s in (("delta-polars", 2.5), ("duckdb-native", 4.0))
+    ]
+    results.write_text("".join(json.dumps(a) + "\n" for a in anchors))
+    assert bounds(["--n", "1000", "--graph", "simple", "--rounds", "1", "--from", str(results)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    graph, n, cores, read, hashed, least, _ours, goal, over = cells
+    assert (graph, n, goal) == ("simple", "1,000", "0.500")
+    assert float(least) == pytest.approx((float(read) + float(hashed)) / int(cores), abs=0.002)
+    assert float(over) == pytest.approx(float(least) / 0.5, abs=0.01)
