@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="metaxy-bounds-") as folder:
         for graph in args.graph:
             m = measure(BUILDERS[graph](), args.n, args.rounds, Path(folder))
-            bound = (m["read"] + m["hash"]) / cores
+            least = (m["read"] + m["hash"]) / cores
             goal = target(args.sources, graph, args.n) if args.sources else None
-            over = f"{bound / goal:.2f}" if goal else "-"
+            over = f"{least / goal:.2f}" if goal else "-"
             lines.append(
-                f"| {graph} | {args.n:,} | {cores} | {m['read']:.3f} | {m['hash']:.3f} | {bound:.3f} "
+                f"| {graph} | {args.n:,} | {cores} | {m['read']:.3f} | {m['hash']:.3f} | {least:.3f} "
                 f"| {m['ours']:.3f} ({m['ours_cpu']:.3f}) | {f'{goal:.3f}' if goal else '-'} | {over} |"
             )
             print(lines[-1], flush=True)

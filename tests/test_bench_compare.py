@@ -220,7 +220,9 @@ def test_answers_are_checked_against_the_expected_increment() -> None:
     assert answer("stale", stale, 3, np.array([2]))[0] is False
 
 
-def test_bounds_prints_the_least_time_beside_a_fifth_of_the_anchor(tmp_path: Path, capsys) -> None:
+def test_bounds_prints_the_least_time_beside_a_fifth_of_the_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``benchmarks/bounds.py`` measures the two kernels on a small store and reads the target off a
     results file: a fifth of the anchor's fastest ``new`` of the cell (0.5 s of 2.5 and 4 s)."""
     from benchmarks.bounds import main as bounds
