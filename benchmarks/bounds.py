@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import statistics
 import sys
@@ -38,15 +37,14 @@ import duckdb
 import polars as pl
 
 import metaxy as mx
-from benchmarks.compare import Cell
+from benchmarks.compare import Cell, read_results
 from benchmarks.data import ID
 from benchmarks.measure import cpu_seconds
 from benchmarks.workload import BUILDERS, Workload, root_frames
 from metaxy.constants import DATA_VERSION_BY_FIELD
+from metaxy.stores._duckdb_instances import STRING_VIEWS
 from metaxy.stores.duckdb.store import DuckDBMetadataStore
 
-#: as the store reads: strings handed over as Arrow string views, Polars' own layout
-STRING_VIEWS: dict[str, str | bool] = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
 HEADER = (
     "| graph | N | cores | read CPU s | hash CPU s | least wall s | ours s (CPU s) | 5× target s | least / target |\n"
     "|---|---|---|---|---|---|---|---|---|"
@@ -77,8 +75,7 @@ def bare_read(
 
 def target(sources: list[Path], graph: str, n: int) -> float | None:
     """A fifth of the anchor's fastest ``new`` of the cell in the results files ``sources``."""
-    rows = [json.loads(line) for s in sources for line in s.read_text().splitlines() if line.strip()]
-    anchors = Cell.of(rows, (graph, n, "new", False)).anchors
+    anchors = Cell.of(read_results(sources), (graph, n, "new", False)).anchors
     return min(a["median_s"] for a in anchors) / 5 if anchors else None
 
 
@@ -100,7 +97,7 @@ def measure(work: Workload, n: int, rounds: int, folder: Path) -> dict[str, floa
                 return store.resolve_update(work.leaf)
 
         ours_wall, ours_cpu = timed(ours, rounds)
-    with duckdb.connect(str(path), read_only=True, config=STRING_VIEWS) as con:
+    with duckdb.connect(str(path), read_only=True, config=STRING_VIEWS) as con:  # as the store reads
         _, read_cpu = timed(bare_read(con, tables, work.root_fields), rounds)
     return {"read": read_cpu, "hash": hash_cpu, "ours": ours_wall, "ours_cpu": ours_cpu}
 

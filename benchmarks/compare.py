@@ -291,6 +291,16 @@ def write_docs(path: Path, block: str) -> None:
     path.write_text(f"{head}{START}\n{block}\n{END}{tail}")
 
 
+def read_results(sources: list[Path]) -> list[Row]:
+    """The rows of the results files ``sources`` (JSON lines), each marked with its file's index (``run``)."""
+    return [
+        {**json.loads(line), "run": i}
+        for i, source in enumerate(sources)
+        for line in source.read_text().splitlines()
+        if line.strip()
+    ]
+
+
 def merged_meta(metas: list[dict[str, str]]) -> dict[str, str]:
     """How several runs were made, as one: their commands, commits, start times and loads, in order."""
     if len(metas) == 1:
@@ -375,12 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     if args.sources is not None:
-        rows = [
-            {**json.loads(line), "run": i}
-            for i, s in enumerate(args.sources)
-            for line in s.read_text().splitlines()
-            if line.strip()
-        ]
+        rows = read_results(args.sources)
         metas = [json.loads(s.with_suffix(".meta.json").read_text()) for s in args.sources]
         report(rows, merged_meta(metas), None if args.no_docs else args.docs)
         return 0 if all(r.get("ok", False) for r in rows) else 1

@@ -32,8 +32,8 @@ from typing import Any
 _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 #: strings leave DuckDB as Arrow string views, Polars' own layout: read without a copy (1M rows of two
 #: short version strings: the read into Polars 25-30 ms CPU -> 0.5 ms, and one copy of the strings less in memory)
-_STRING_VIEWS = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
-_CONFIG = {**_OFFLINE, **_STRING_VIEWS}
+STRING_VIEWS: dict[str, str | bool] = {"arrow_output_version": "1.4", "produce_arrow_string_view": True}
+_CONFIG = {**_OFFLINE, **STRING_VIEWS}
 
 #: the memory a host's queries freed goes back to the system in the background (DuckDB's jemalloc
 #: keeps it otherwise until the instance closes: 1M simple benchmark rows written and the store closed,
